@@ -1,0 +1,1 @@
+"""The audit log: one row per GraphQL operation, logins, and record history (issue 4)."""

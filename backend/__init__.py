@@ -1,0 +1,1 @@
+"""Django project and domain of the tip platform: models, services, no GraphQL."""

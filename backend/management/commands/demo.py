@@ -1,0 +1,87 @@
+"""Set up (and optionally serve) the demo: migrate, one user per role, fake data."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from argparse import ArgumentParser
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from backend import models as m
+from backend.demo import DEMO_SOURCE_PREFIX, load_demo_data
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / total) if total else width
+    sys.stderr.write(f"\r  {stage:<26} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+class Command(BaseCommand):
+    help = (
+        "Demo mode only (TIPGRAPH_DEBUG=1): migrate the database, create one demo user per role "
+        "(credentials printed once, when created), load a generated, clearly fake data set, and "
+        "with --serve start the development server with GraphiQL."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--tips", type=int, default=3000, help="How many fake tips (default 3000)."
+        )
+        parser.add_argument("--seed", type=int, default=7, help="Random seed of the generator.")
+        parser.add_argument("--serve", action="store_true", help="Start the server afterwards.")
+        parser.add_argument("--port", default="8000", help="Port of the server (default 8000).")
+        parser.add_argument(
+            "--reset-passwords", action="store_true", help="Give the demo users new passwords."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError("the demo runs in development mode only: set TIPGRAPH_DEBUG=1")
+        if options["tips"] < 1 or options["tips"] > 200_000:
+            raise CommandError("--tips must be between 1 and 200000")
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("database migrated")
+        self._users(reset=options["reset_passwords"])
+        if m.Tip.objects.filter(source__name__startswith=DEMO_SOURCE_PREFIX).exists():
+            self.stdout.write("demo data already loaded (delete ./var/pgdata to start over)")
+        else:
+            self.stdout.write(f"loading {options['tips']} fake tips")
+            counts = load_demo_data(tips=options["tips"], seed=options["seed"], progress=_progress)
+            self.stdout.write("loaded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        if options["serve"]:
+            self.stdout.write(
+                f"\nGraphiQL: http://127.0.0.1:{options['port']}/graphql "
+                f"(sign in first at http://127.0.0.1:{options['port']}/accounts/login/)"
+            )
+            call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
+
+    def _users(self, *, reset: bool) -> None:
+        lines = []
+        for role in m.Role:
+            username = f"demo-{role.value.lower().replace('_', '-')}"
+            user, created = m.User.objects.get_or_create(
+                username=username, defaults={"role": role.value, "agency": "DEMO"}
+            )
+            if created or reset:
+                password = secrets.token_urlsafe(12)
+                user.set_password(password)
+                user.is_staff = role in (m.Role.SYSTEM_ADMINISTRATOR, m.Role.PROGRAM_MANAGER)
+                user.save()
+                lines.append(f"  {role.label:<48} {username:<28} {password}")
+        if lines:
+            self.stdout.write(
+                "demo users (passwords are shown this once; --reset-passwords for new):"
+            )
+            self.stdout.write("\n".join(lines))
+        else:
+            self.stdout.write(
+                "demo users exist (passwords were printed when created; --reset-passwords)"
+            )

@@ -1,0 +1,533 @@
+"""The tip graph: sources, tips, subjects, identifiers, leads, notes, research results, offices."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+
+from backend.identifiers import IdentifierKind as _Kind
+
+__all__ = [
+    "HandlingCaveat",
+    "Identifier",
+    "IdentifierKind",
+    "Lead",
+    "LeadOutcome",
+    "LeadStatus",
+    "LegalProcess",
+    "Note",
+    "NoteKind",
+    "Office",
+    "ResearchResult",
+    "ScreeningOutcome",
+    "SightingEvent",
+    "Source",
+    "SourceKind",
+    "Subject",
+    "SubjectIdentifier",
+    "SubjectRole",
+    "Tip",
+    "TipCategory",
+    "TipIdentifier",
+    "TipLink",
+    "TipLinkKind",
+    "TipStatus",
+    "TipSubject",
+]
+
+USER = settings.AUTH_USER_MODEL
+
+
+def _choices_check(
+    field: str, choices: type[models.TextChoices], name: str
+) -> models.CheckConstraint:
+    return models.CheckConstraint(condition=models.Q(**{f"{field}__in": choices.values}), name=name)
+
+
+class Office(models.Model):
+    """A field office that receives leads."""
+
+    name = models.CharField(max_length=120, unique=True)
+    region = models.CharField(max_length=120, blank=True)
+    contact_point = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Who to call about this office's leads (deconfliction).",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SourceKind(models.TextChoices):
+    FIELD_OFFICE = "FIELD_OFFICE", "Field office"
+    PUBLIC_TIP_LINE = "PUBLIC_TIP_LINE", "Public tip line"
+    LOCAL_LAW_ENFORCEMENT = "LOCAL_LAW_ENFORCEMENT", "Local law enforcement"
+    FOREIGN_LAW_ENFORCEMENT = "FOREIGN_LAW_ENFORCEMENT", "Foreign law enforcement"
+    INTERPOL = "INTERPOL", "INTERPOL"
+    NGO = "NGO", "Non-governmental organisation"
+    ESP_CLEARINGHOUSE = "ESP_CLEARINGHOUSE", "Electronic service provider / clearinghouse"
+
+
+class Source(models.Model):
+    """Who sent tips."""
+
+    kind = models.CharField(max_length=32, choices=SourceKind.choices)
+    name = models.CharField(max_length=200)
+    country = models.CharField(
+        max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 country code."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "name"], name="source_kind_name_unique"),
+            _choices_check("kind", SourceKind, "source_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TipCategory(models.TextChoices):
+    POSSESSION = "POSSESSION", "Possession"
+    DISTRIBUTION = "DISTRIBUTION", "Distribution"
+    PRODUCTION = "PRODUCTION", "Production"
+    ENTICEMENT = "ENTICEMENT", "Enticement"
+    CHILD_SEX_TOURISM = "CHILD_SEX_TOURISM", "Child sex tourism / travel"
+    OTHER = "OTHER", "Other"
+
+
+class TipStatus(models.TextChoices):
+    RECEIVED = "RECEIVED", "Received"
+    UNDER_REVIEW = "UNDER_REVIEW", "Under review"
+    ACTIONABLE = "ACTIONABLE", "Actionable"
+    NOT_ACTIONABLE = "NOT_ACTIONABLE", "Not actionable"
+    REFERRED = "REFERRED", "Referred"
+    CLOSED = "CLOSED", "Closed"
+
+
+class HandlingCaveat(models.TextChoices):
+    NONE = "NONE", "No caveat"
+    LAW_ENFORCEMENT_SENSITIVE = "LAW_ENFORCEMENT_SENSITIVE", "Law enforcement sensitive"
+    OWNER_ONLY = "OWNER_ONLY", "Owning agency only"
+
+
+class NoteKind(models.TextChoices):
+    GENERAL = "GENERAL", "General remark"
+    TARGETING = "TARGETING", "Border targeting note"
+
+
+class ScreeningOutcome(models.TextChoices):
+    NONE = "NONE", "No action"
+    ADDITIONAL_SCREENING = "ADDITIONAL_SCREENING", "Additional screening"
+    REFERRED_TO_SECONDARY = "REFERRED_TO_SECONDARY", "Referred to secondary"
+
+
+class Note(models.Model):
+    """An append-only remark on any record. Targeting notes carry structured travel data."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    object_id = models.BigIntegerField()
+    record = GenericForeignKey("content_type", "object_id")
+    author = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="notes")
+    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=16, choices=NoteKind.choices, default=NoteKind.GENERAL)
+    body = models.TextField()
+    carrier = models.CharField(max_length=80, blank=True, help_text="Airline or carrier.")
+    flight_number = models.CharField(max_length=16, blank=True)
+    travel_date = models.DateField(null=True, blank=True)
+    port = models.CharField(max_length=80, blank=True, help_text="Port of entry or departure.")
+    screening_outcome = models.CharField(
+        max_length=32, choices=ScreeningOutcome.choices, blank=True
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+        constraints = [
+            _choices_check("kind", NoteKind, "note_kind_valid"),
+            models.CheckConstraint(
+                condition=~models.Q(kind="TARGETING") | ~models.Q(screening_outcome=""),
+                name="note_targeting_has_outcome",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Note {self.pk} by {self.author_id}"
+
+
+class Tip(models.Model):
+    """One report as received from a source."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="tips")
+    source_reference = models.CharField(
+        max_length=200, help_text="The source's own reference; unique per source."
+    )
+    received_at = models.DateTimeField(db_index=True)
+    category = models.CharField(max_length=32, choices=TipCategory.choices)
+    narrative = models.TextField(blank=True)
+    status = models.CharField(max_length=32, choices=TipStatus.choices, default=TipStatus.RECEIVED)
+    priority = models.PositiveSmallIntegerField(default=3, help_text="1 (highest) to 5 (lowest).")
+    handling_caveat = models.CharField(
+        max_length=32, choices=HandlingCaveat.choices, default=HandlingCaveat.NONE
+    )
+    is_actionable = models.BooleanField(
+        null=True, help_text="Review decision; null until reviewed."
+    )
+    actionable_reason = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="reviewed_tips"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="created_tips"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    identifiers = models.ManyToManyField(
+        "Identifier", through="TipIdentifier", related_name="tip_set"
+    )
+    subjects = models.ManyToManyField("Subject", through="TipSubject", related_name="tip_set")
+    notes = GenericRelation(Note, related_query_name="tip")
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "source_reference"], name="tip_source_reference_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(priority__gte=1, priority__lte=5), name="tip_priority_range"
+            ),
+            _choices_check("status", TipStatus, "tip_status_valid"),
+            _choices_check("category", TipCategory, "tip_category_valid"),
+            _choices_check("handling_caveat", HandlingCaveat, "tip_caveat_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "received_at"]),
+            models.Index(fields=["category", "received_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}:{self.source_reference}"
+
+
+class SubjectRole(models.TextChoices):
+    SUSPECT = "SUSPECT", "Suspect"
+    VICTIM = "VICTIM", "Victim"
+    WITNESS = "WITNESS", "Witness"
+    REPORTING_PERSON = "REPORTING_PERSON", "Reporting person"
+    OTHER = "OTHER", "Other"
+
+
+class Subject(models.Model):
+    """A person named in tips."""
+
+    full_name = models.CharField(max_length=200)
+    aliases = ArrayField(models.CharField(max_length=200), default=list, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True)
+    nationality = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2.")
+    sex_offender_registered = models.BooleanField(
+        default=False, help_text="Listed on a sex-offender registry."
+    )
+    known_misidentification = models.BooleanField(
+        default=False, help_text="Marked through redress as a person wrongly matched."
+    )
+    redress_case_number = models.CharField(
+        max_length=40, blank=True, help_text="Traveler redress (DHS TRIP) case number."
+    )
+    created_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="created_subjects"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    identifiers = models.ManyToManyField(
+        "Identifier", through="SubjectIdentifier", related_name="subject_set"
+    )
+    notes = GenericRelation(Note, related_query_name="subject")
+
+    class Meta:
+        ordering = ["full_name", "id"]
+        indexes = [
+            GinIndex(fields=["full_name"], name="subject_name_trgm", opclasses=["gin_trgm_ops"]),
+            models.Index(fields=["date_of_birth"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(known_misidentification=False)
+                | ~models.Q(redress_case_number=""),
+                name="subject_misidentification_has_case",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+IdentifierKind = models.TextChoices(
+    "IdentifierKind", [(k.value, (k.value, k.label)) for k in _Kind]
+)
+
+
+class Identifier(models.Model):
+    """An Internet or personal identifier: one row per normalised (kind, qualifier, value)."""
+
+    kind = models.CharField(max_length=32, choices=IdentifierKind.choices)
+    qualifier = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Username platform, hash algorithm, passport country or payment provider.",
+    )
+    value = models.CharField(max_length=2048, help_text="Normalised value used for matching.")
+    canonical = models.CharField(
+        max_length=2048, help_text="Looser canonical form (e.g. provider-aware e-mail)."
+    )
+    raw_value = models.CharField(max_length=2048, help_text="The value as first received.")
+    first_seen = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    notes = GenericRelation(Note, related_query_name="identifier")
+
+    class Meta:
+        ordering = ["kind", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "qualifier", "value"], name="identifier_normalised_unique"
+            ),
+            _choices_check("kind", IdentifierKind, "identifier_kind_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["kind", "canonical"]),
+            models.Index(fields=["kind", "value"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class SightingEvent(models.TextChoices):
+    REPORTED = "REPORTED", "Named in the report"
+    LOGIN = "LOGIN", "Login"
+    UPLOAD = "UPLOAD", "Upload"
+    REGISTRATION = "REGISTRATION", "Account registration"
+    MESSAGE = "MESSAGE", "Message sent"
+    PAYMENT = "PAYMENT", "Payment"
+    OTHER = "OTHER", "Other"
+
+
+class TipIdentifier(models.Model):
+    """An identifier seen in a tip, with the event and the time it was captured."""
+
+    tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="sightings")
+    identifier = models.ForeignKey(Identifier, on_delete=models.PROTECT, related_name="sightings")
+    event = models.CharField(max_length=16, choices=SightingEvent.choices, default="REPORTED")
+    captured_at = models.DateTimeField(null=True, blank=True)
+    raw_value = models.CharField(max_length=2048, blank=True, help_text="The value as in this tip.")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tip", "identifier", "event", "captured_at"],
+                name="tip_identifier_event_unique",
+                nulls_distinct=False,
+            ),
+            _choices_check("event", SightingEvent, "tip_identifier_event_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"tip {self.tip_id} {self.event} identifier {self.identifier_id}"
+
+
+class TipSubject(models.Model):
+    """A person named in a tip, in a role."""
+
+    tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="subject_links")
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="tip_links")
+    role = models.CharField(max_length=20, choices=SubjectRole.choices, default="SUSPECT")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tip", "subject", "role"], name="tip_subject_role_unique"
+            ),
+            _choices_check("role", SubjectRole, "tip_subject_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"tip {self.tip_id} {self.role} subject {self.subject_id}"
+
+
+class SubjectIdentifier(models.Model):
+    """An identifier known to belong to a subject."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="identifier_links")
+    identifier = models.ForeignKey(
+        Identifier, on_delete=models.PROTECT, related_name="subject_links"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject", "identifier"], name="subject_identifier_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"subject {self.subject_id} identifier {self.identifier_id}"
+
+
+class TipLinkKind(models.TextChoices):
+    SHARED_IDENTIFIER = "SHARED_IDENTIFIER", "Shared identifier"
+    SHARED_SUBJECT = "SHARED_SUBJECT", "Shared subject"
+    MANUAL = "MANUAL", "Manual link by an analyst"
+
+
+class TipLink(models.Model):
+    """A directed half of a link between two tips; every link is stored in both directions."""
+
+    from_tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="links")
+    to_tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=TipLinkKind.choices)
+    identifier = models.ForeignKey(
+        Identifier, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    subject = models.ForeignKey(
+        Subject, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["from_tip", "to_tip", "kind", "identifier", "subject"],
+                name="tip_link_unique",
+                nulls_distinct=False,
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(from_tip=models.F("to_tip")), name="tip_link_not_self"
+            ),
+            _choices_check("kind", TipLinkKind, "tip_link_kind_valid"),
+        ]
+        indexes = [models.Index(fields=["to_tip"])]
+
+    def __str__(self) -> str:
+        return f"tip {self.from_tip_id} -> tip {self.to_tip_id} ({self.kind})"
+
+
+class LeadStatus(models.TextChoices):
+    DRAFT = "DRAFT", "Draft"
+    REFERRED = "REFERRED", "Referred to an office"
+    ACCEPTED = "ACCEPTED", "Accepted by the office"
+    DECLINED = "DECLINED", "Declined by the office"
+    CLOSED = "CLOSED", "Closed"
+    CANCELLED = "CANCELLED", "Cancelled"
+
+
+class LeadOutcome(models.TextChoices):
+    NONE = "", "No outcome yet"
+    ARREST = "ARREST", "Arrest"
+    SEARCH_WARRANT = "SEARCH_WARRANT", "Search warrant executed"
+    INDICTMENT = "INDICTMENT", "Indictment"
+    VICTIM_IDENTIFIED = "VICTIM_IDENTIFIED", "Victim identified"
+    NO_ACTION = "NO_ACTION", "No action possible"
+    REFERRED_ELSEWHERE = "REFERRED_ELSEWHERE", "Referred to another agency"
+
+
+class Lead(models.Model):
+    """An investigative referral built from one or more tips."""
+
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    office = models.ForeignKey(
+        Office, null=True, blank=True, on_delete=models.PROTECT, related_name="leads"
+    )
+    status = models.CharField(max_length=16, choices=LeadStatus.choices, default="DRAFT")
+    tips = models.ManyToManyField(Tip, related_name="leads", blank=True)
+    subjects = models.ManyToManyField(Subject, related_name="leads", blank=True)
+    referred_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=24, choices=LeadOutcome.choices, blank=True)
+    outcome_notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="created_leads"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    notes = GenericRelation(Note, related_query_name="lead")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            _choices_check("status", LeadStatus, "lead_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status="DRAFT")
+                | models.Q(status="CANCELLED")
+                | models.Q(office__isnull=False),
+                name="lead_referred_has_office",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class LegalProcess(models.TextChoices):
+    ADMINISTRATIVE_SUMMONS = "ADMINISTRATIVE_SUMMONS", "Administrative summons"
+    SUBPOENA = "SUBPOENA", "Subpoena"
+    COURT_ORDER = "COURT_ORDER", "Court order"
+    SEARCH_WARRANT = "SEARCH_WARRANT", "Search warrant"
+    DATABASE_CHECK = "DATABASE_CHECK", "Database check"
+    OPEN_SOURCE = "OPEN_SOURCE", "Open-source research"
+
+
+class ResearchResult(models.Model):
+    """Results of research done outside the system (subpoena returns, database checks)."""
+
+    legal_process = models.CharField(max_length=32, choices=LegalProcess.choices)
+    served_on = models.CharField(
+        max_length=200, blank=True, help_text="Who the process was served on."
+    )
+    served_at = models.DateField(null=True, blank=True)
+    returned_at = models.DateField(null=True, blank=True)
+    findings = models.TextField()
+    identifier = models.ForeignKey(
+        Identifier,
+        on_delete=models.PROTECT,
+        related_name="research_results",
+        help_text="The identifier this research resolves.",
+    )
+    tip = models.ForeignKey(
+        Tip, null=True, blank=True, on_delete=models.PROTECT, related_name="research_results"
+    )
+    created_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="research_results"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    notes = GenericRelation(Note, related_query_name="research_result")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [_choices_check("legal_process", LegalProcess, "research_process_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.legal_process} on {self.served_on}"

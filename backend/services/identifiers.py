@@ -1,0 +1,86 @@
+"""Identifiers: normalise, then find or create the one row per normalised value."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest, Least
+
+from backend.errors import DuplicateRecord, InvalidIdentifierValue
+from backend.identifiers import InvalidIdentifier, Normalised, normalise
+from backend.models import Identifier
+
+__all__ = ["normalise_or_raise", "resolve_identifier", "update_identifier"]
+
+
+def normalise_or_raise(
+    *, kind: str, value: str, qualifier: str = "", field: str = "value"
+) -> Normalised:
+    """Normalise a value or raise ``InvalidIdentifierValue`` naming the kind and value."""
+    try:
+        return normalise(kind, value, qualifier=qualifier)
+    except InvalidIdentifier as exc:
+        raise InvalidIdentifierValue(str(exc), field=field) from exc
+    except ValueError as exc:
+        raise InvalidIdentifierValue(str(exc), field="kind") from exc
+
+
+def resolve_identifier(
+    *,
+    kind: str,
+    value: str,
+    qualifier: str = "",
+    seen_at: datetime | None = None,
+    field: str = "value",
+) -> tuple[Identifier, bool]:
+    """Return the identifier row for this value (creating it if new) and whether it was created."""
+    norm = normalise_or_raise(kind=kind, value=value, qualifier=qualifier, field=field)
+    lookup = {"kind": norm.kind.value, "qualifier": norm.qualifier, "value": norm.value}
+    created = False
+    identifier = Identifier.objects.filter(**lookup).first()
+    if identifier is None:
+        try:
+            with transaction.atomic():
+                identifier = Identifier.objects.create(
+                    **lookup,
+                    canonical=norm.canonical,
+                    raw_value=value.strip(),
+                    first_seen=seen_at,
+                    last_seen=seen_at,
+                )
+                created = True
+        except IntegrityError:  # a concurrent transaction created it first
+            identifier = Identifier.objects.get(**lookup)
+    if seen_at is not None and not created:
+        # PostgreSQL's LEAST/GREATEST skip NULLs, so an unset first/last seen takes seen_at.
+        Identifier.objects.filter(pk=identifier.pk).update(
+            first_seen=Least(F("first_seen"), Value(seen_at)),
+            last_seen=Greatest(F("last_seen"), Value(seen_at)),
+        )
+        identifier.refresh_from_db(fields=["first_seen", "last_seen"])
+    return identifier, created
+
+
+def update_identifier(
+    *, identifier: Identifier, kind: str, value: str, qualifier: str = ""
+) -> Identifier:
+    """Correct an identifier's value; refuses a correction that collides with another row."""
+    norm = normalise_or_raise(kind=kind, value=value, qualifier=qualifier)
+    clash = (
+        Identifier.objects.filter(kind=norm.kind.value, qualifier=norm.qualifier, value=norm.value)
+        .exclude(pk=identifier.pk)
+        .first()
+    )
+    if clash is not None:
+        raise DuplicateRecord(
+            f"{norm.kind.label} {norm.value!r} already exists as another identifier", field="value"
+        )
+    identifier.kind = norm.kind.value
+    identifier.qualifier = norm.qualifier
+    identifier.value = norm.value
+    identifier.canonical = norm.canonical
+    identifier.raw_value = value.strip()
+    identifier.save()
+    return identifier

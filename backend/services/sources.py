@@ -1,0 +1,30 @@
+"""Sources of tips."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from backend.errors import DuplicateRecord, InvalidInput
+from backend.models import Source, SourceKind
+
+__all__ = ["create_source"]
+
+
+@transaction.atomic
+def create_source(*, kind: str, name: str, country: str = "") -> Source:
+    """Register a source; (kind, name) is unique."""
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidInput("name must not be empty", field="name")
+    if kind not in SourceKind.values:
+        raise InvalidInput(
+            f"kind {kind!r} is not one of {', '.join(SourceKind.values)}", field="kind"
+        )
+    country = country.strip().upper()
+    if country and (len(country) != 2 or not country.isalpha()):
+        raise InvalidInput(
+            f"country must be an ISO 3166-1 alpha-2 code, got {country!r}", field="country"
+        )
+    if Source.objects.filter(kind=kind, name=name).exists():
+        raise DuplicateRecord(f"a {kind} source named {name!r} already exists", field="name")
+    return Source.objects.create(kind=kind, name=name, country=country)

@@ -1,0 +1,205 @@
+"""Tips: intake, edits, review decisions and status changes, identifiers and subjects on tips."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend.errors import DuplicateRecord, InvalidInput
+from backend.models import (
+    HandlingCaveat,
+    SightingEvent,
+    Source,
+    Subject,
+    SubjectRole,
+    Tip,
+    TipCategory,
+    TipIdentifier,
+    TipStatus,
+    TipSubject,
+    User,
+)
+from backend.services.identifiers import resolve_identifier
+from backend.services.linking import link_tips
+from backend.states import TIP_MACHINE
+
+__all__ = [
+    "SightingSpec",
+    "add_identifier_to_tip",
+    "add_subject_to_tip",
+    "change_tip_status",
+    "create_tip",
+    "update_tip",
+]
+
+MAX_IDENTIFIERS_PER_CALL = 200
+MAX_SUBJECTS_PER_CALL = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SightingSpec:
+    """An identifier as given with a tip: raw value plus the event it was seen in."""
+
+    kind: str
+    value: str
+    qualifier: str = ""
+    event: str = SightingEvent.REPORTED
+    captured_at: datetime | None = None
+
+
+def _check_choice(value: str, choices: Any, field: str) -> None:
+    if value not in choices.values:
+        allowed = ", ".join(choices.values)
+        raise InvalidInput(f"{field} {value!r} is not one of: {allowed}", field=field)
+
+
+def _check_priority(priority: int) -> None:
+    if not 1 <= priority <= 5:
+        raise InvalidInput(
+            f"priority must be 1 (highest) to 5 (lowest), got {priority}", field="priority"
+        )
+
+
+def _attach_identifier(tip: Tip, spec: SightingSpec, index: int | None = None) -> TipIdentifier:
+    field = "identifiers" if index is None else f"identifiers[{index}]"
+    _check_choice(spec.event, SightingEvent, f"{field}.event")
+    identifier, _ = resolve_identifier(
+        kind=spec.kind,
+        value=spec.value,
+        qualifier=spec.qualifier,
+        seen_at=spec.captured_at or tip.received_at,
+        field=f"{field}.value",
+    )
+    sighting, _ = TipIdentifier.objects.get_or_create(
+        tip=tip,
+        identifier=identifier,
+        event=spec.event,
+        captured_at=spec.captured_at,
+        defaults={"raw_value": spec.value.strip()},
+    )
+    return sighting
+
+
+def _attach_subject(tip: Tip, subject: Subject, role: str) -> TipSubject:
+    _check_choice(role, SubjectRole, "role")
+    link, _ = TipSubject.objects.get_or_create(tip=tip, subject=subject, role=role)
+    return link
+
+
+@transaction.atomic
+def create_tip(
+    *,
+    by: User | None,
+    source: Source,
+    source_reference: str,
+    received_at: datetime,
+    category: str,
+    narrative: str = "",
+    priority: int = 3,
+    handling_caveat: str = HandlingCaveat.NONE,
+    identifiers: Sequence[SightingSpec] = (),
+    subjects: Sequence[tuple[Subject, str]] = (),
+) -> Tip:
+    """Record a tip as received, with its identifiers and subjects, and link it."""
+    reference = source_reference.strip()
+    if not reference:
+        raise InvalidInput("sourceReference must not be empty", field="sourceReference")
+    _check_choice(category, TipCategory, "category")
+    _check_choice(handling_caveat, HandlingCaveat, "handlingCaveat")
+    _check_priority(priority)
+    if len(identifiers) > MAX_IDENTIFIERS_PER_CALL:
+        raise InvalidInput(
+            f"at most {MAX_IDENTIFIERS_PER_CALL} identifiers per call", field="identifiers"
+        )
+    if len(subjects) > MAX_SUBJECTS_PER_CALL:
+        raise InvalidInput(f"at most {MAX_SUBJECTS_PER_CALL} subjects per call", field="subjects")
+    if Tip.objects.filter(source=source, source_reference=reference).exists():
+        raise DuplicateRecord(
+            f"source {source.name!r} already sent a tip with reference {reference!r}",
+            field="sourceReference",
+        )
+    tip = Tip.objects.create(
+        source=source,
+        source_reference=reference,
+        received_at=received_at,
+        category=category,
+        narrative=narrative,
+        priority=priority,
+        handling_caveat=handling_caveat,
+        created_by=by,
+    )
+    for index, spec in enumerate(identifiers):
+        _attach_identifier(tip, spec, index)
+    for subject, role in subjects:
+        _attach_subject(tip, subject, role)
+    link_tips(tip_ids=[tip.pk])
+    return tip
+
+
+@transaction.atomic
+def update_tip(
+    *,
+    tip: Tip,
+    narrative: str | None = None,
+    category: str | None = None,
+    priority: int | None = None,
+    handling_caveat: str | None = None,
+    received_at: datetime | None = None,
+) -> Tip:
+    """Edit a tip's descriptive fields. Status moves through ``change_tip_status`` only."""
+    if category is not None:
+        _check_choice(category, TipCategory, "category")
+        tip.category = category
+    if handling_caveat is not None:
+        _check_choice(handling_caveat, HandlingCaveat, "handlingCaveat")
+        tip.handling_caveat = handling_caveat
+    if priority is not None:
+        _check_priority(priority)
+        tip.priority = priority
+    if narrative is not None:
+        tip.narrative = narrative
+    if received_at is not None:
+        tip.received_at = received_at
+    tip.save()
+    return tip
+
+
+@transaction.atomic
+def change_tip_status(*, tip: Tip, by: User | None, status: str, reason: str = "") -> Tip:
+    """Move a tip to ``status``. Deciding ACTIONABLE or NOT_ACTIONABLE records the review."""
+    tip = Tip.objects.select_for_update().get(pk=tip.pk)
+    TIP_MACHINE.check(tip.status, status)
+    if status in (TipStatus.ACTIONABLE, TipStatus.NOT_ACTIONABLE):
+        if not reason.strip():
+            raise InvalidInput("a review decision needs a reason", field="reason")
+        if tip.status == TipStatus.UNDER_REVIEW:
+            tip.is_actionable = status == TipStatus.ACTIONABLE
+            tip.actionable_reason = reason.strip()
+            tip.reviewed_by = by
+            tip.reviewed_at = timezone.now()
+    tip.status = status
+    tip.save()
+    return tip
+
+
+@transaction.atomic
+def add_identifier_to_tip(*, tip: Tip, sighting: SightingSpec) -> TipIdentifier:
+    """Add one identifier sighting to a tip and link the tip to others that share it."""
+    result = _attach_identifier(tip, sighting)
+    link_tips(tip_ids=[tip.pk])
+    return result
+
+
+@transaction.atomic
+def add_subject_to_tip(
+    *, tip: Tip, subject: Subject, role: str = SubjectRole.SUSPECT
+) -> TipSubject:
+    """Name a subject in a tip and link the tip to others naming the same subject."""
+    result = _attach_subject(tip, subject, role)
+    link_tips(tip_ids=[tip.pk])
+    return result

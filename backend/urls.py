@@ -1,0 +1,19 @@
+"""URLs: /graphql (GraphiQL in development only), /accounts/ for browser sign-in, /admin/."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from schema import schema
+from schema.view import TipGraphView
+
+urlpatterns = [
+    path(
+        "graphql",
+        TipGraphView.as_view(schema=schema, graphql_ide="graphiql" if settings.DEBUG else None),
+    ),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]

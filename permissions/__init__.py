@@ -1,0 +1,1 @@
+"""Roles, authentication, row scoping and field permission classes."""

@@ -1,0 +1,1 @@
+"""Thin functions between the GraphQL schema and the backend services."""

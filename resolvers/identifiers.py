@@ -1,0 +1,55 @@
+"""Identifier queries and mutations."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLError
+from strawberry import relay
+from strawberry.types import Info
+
+from backend import models as m
+from backend.identifiers import InvalidIdentifier, normalise
+from backend.services import identifiers as service
+from permissions.scoping import scope_queryset
+from resolvers.common import Outcome, acting_user, load, run
+
+if TYPE_CHECKING:
+    from schema.base import MutationError
+    from schema.identifier import IdentifierInput
+
+__all__ = ["by_value", "create", "update"]
+
+
+def by_value(info: Info, data: IdentifierInput) -> m.Identifier | None:
+    """Exact lookup on the normalised value; a malformed value is an INVALID_IDENTIFIER error."""
+    try:
+        norm = normalise(data.kind.value, data.value, qualifier=data.qualifier or "")
+    except (InvalidIdentifier, ValueError) as exc:
+        raise GraphQLError(str(exc), extensions={"code": "INVALID_IDENTIFIER"}) from exc
+    queryset = m.Identifier.objects.filter(
+        kind=norm.kind.value, qualifier=norm.qualifier, value=norm.value
+    )
+    return scope_queryset(queryset, acting_user(info)).first()
+
+
+def create(info: Info, data: IdentifierInput) -> tuple[Any, bool, list[MutationError]]:
+    result, errors = run(
+        lambda: service.resolve_identifier(
+            kind=data.kind.value, value=data.value, qualifier=data.qualifier or ""
+        )
+    )
+    if result is None:
+        return None, False, errors
+    return result[0], result[1], errors
+
+
+def update(info: Info, gid: relay.GlobalID, data: IdentifierInput) -> Outcome:
+    return run(
+        lambda: service.update_identifier(
+            identifier=load(info, gid, m.Identifier, type_name="Identifier", field="id"),
+            kind=data.kind.value,
+            value=data.value,
+            qualifier=data.qualifier or "",
+        )
+    )

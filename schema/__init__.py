@@ -1,0 +1,72 @@
+"""The GraphQL schema: one module per entity, merged here."""
+
+from __future__ import annotations
+
+import strawberry
+import strawberry_django
+from django.conf import settings
+from strawberry import relay
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry_django.optimizer import DjangoOptimizerExtension
+
+from permissions.classes import CanReadGraph
+from schema.extensions import RequireAuthentication
+from schema.identifier import IdentifierMutation, IdentifierQuery
+from schema.lead import LeadMutation, LeadQuery
+from schema.note import NoteMutation
+from schema.research import ResearchMutation, ResearchQuery
+from schema.source import SourceMutation, SourceQuery
+from schema.subject import SubjectMutation, SubjectQuery
+from schema.tip import TipMutation, TipQuery
+from schema.viewer import ViewerQuery
+
+__all__ = ["schema"]
+
+
+@strawberry.type
+class NodeQuery:
+    node: relay.Node | None = strawberry_django.node(
+        permission_classes=[CanReadGraph], description="Fetch any record by its global id."
+    )
+
+
+Query = merge_types(
+    "Query",
+    (
+        NodeQuery,
+        ViewerQuery,
+        TipQuery,
+        SubjectQuery,
+        IdentifierQuery,
+        LeadQuery,
+        SourceQuery,
+        ResearchQuery,
+    ),
+)
+Mutation = merge_types(
+    "Mutation",
+    (
+        TipMutation,
+        SubjectMutation,
+        IdentifierMutation,
+        LeadMutation,
+        SourceMutation,
+        ResearchMutation,
+        NoteMutation,
+    ),
+)
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    config=StrawberryConfig(relay_max_results=settings.GRAPHQL_MAX_RESULTS),
+    extensions=[
+        RequireAuthentication,
+        lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
+        DjangoOptimizerExtension,
+    ],
+)

@@ -1,0 +1,150 @@
+"""Subjects: people named in tips, their identifiers, tips, leads and redress marks."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+import strawberry_django
+from strawberry import auto, relay
+from strawberry.types import Info
+from strawberry_django.relay import DjangoListConnection
+
+from backend import models as m
+from permissions.classes import CanReadGraph, CanWriteGraph
+from resolvers import subjects as resolve
+from schema.base import MutationError, ScopedNode
+from schema.identifier import IdentifierInput
+
+if TYPE_CHECKING:
+    from schema.identifier import IdentifierType
+    from schema.lead import LeadType
+    from schema.note import NoteType
+    from schema.tip import TipSubjectType
+
+__all__ = [
+    "CreateSubjectInput",
+    "SubjectFilter",
+    "SubjectIdentifierType",
+    "SubjectMutation",
+    "SubjectOrder",
+    "SubjectPayload",
+    "SubjectQuery",
+    "SubjectType",
+    "UpdateSubjectInput",
+]
+
+TipLinkRef = Annotated["TipSubjectType", strawberry.lazy("schema.tip")]
+IdentifierRef = Annotated["IdentifierType", strawberry.lazy("schema.identifier")]
+LeadRef = Annotated["LeadType", strawberry.lazy("schema.lead")]
+NoteRef = Annotated["NoteType", strawberry.lazy("schema.note")]
+
+
+@strawberry_django.filter_type(m.Subject, lookups=True)
+class SubjectFilter:
+    full_name: auto
+    date_of_birth: auto
+    nationality: auto
+    sex_offender_registered: auto
+    known_misidentification: auto
+
+
+@strawberry_django.order_type(m.Subject)
+class SubjectOrder:
+    full_name: auto
+    date_of_birth: auto
+    created_at: auto
+
+
+@strawberry_django.type(m.Subject, name="Subject", filters=SubjectFilter, ordering=SubjectOrder)
+class SubjectType(ScopedNode):
+    """A person named in tips."""
+
+    full_name: auto
+    aliases: list[str]
+    date_of_birth: auto
+    nationality: auto
+    sex_offender_registered: auto
+    known_misidentification: auto
+    redress_case_number: auto
+    created_at: auto
+    updated_at: auto
+    tips: DjangoListConnection[TipLinkRef] = strawberry_django.connection(
+        field_name="tip_links", description="Tips naming this person, with their role in each."
+    )
+    identifiers: DjangoListConnection[SubjectIdentifierType] = strawberry_django.connection(
+        field_name="identifier_links", description="Identifiers known to belong to this person."
+    )
+    leads: DjangoListConnection[LeadRef] = strawberry_django.connection()
+    notes: DjangoListConnection[NoteRef] = strawberry_django.connection()
+
+
+@strawberry_django.type(m.SubjectIdentifier, name="SubjectIdentifier")
+class SubjectIdentifierType(ScopedNode):
+    """An identifier known to belong to a subject."""
+
+    subject: SubjectType
+    identifier: IdentifierRef
+    created_at: auto
+
+
+@strawberry.input(description="A person named in tips.")
+class CreateSubjectInput:
+    full_name: str
+    aliases: list[str] = strawberry.field(default_factory=list)
+    date_of_birth: datetime.date | None = None
+    nationality: str = ""
+    sex_offender_registered: bool = False
+
+
+@strawberry.input(description="Fields of a subject to change; omitted fields stay as they are.")
+class UpdateSubjectInput:
+    id: relay.GlobalID
+    full_name: str | None = None
+    aliases: list[str] | None = None
+    date_of_birth: datetime.date | None = None
+    nationality: str | None = None
+    sex_offender_registered: bool | None = None
+    known_misidentification: bool | None = strawberry.field(
+        default=None, description="Mark as wrongly matched (redress); needs redressCaseNumber."
+    )
+    redress_case_number: str | None = None
+
+
+@strawberry.type(description="The subject a mutation changed, or why it did not.")
+class SubjectPayload:
+    subject: SubjectType | None = None
+    errors: list[MutationError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class SubjectQuery:
+    subjects: DjangoListConnection[SubjectType] = strawberry_django.connection(
+        permission_classes=[CanReadGraph],
+        description="Browse subjects (analysts and program managers).",
+    )
+
+
+@strawberry.type
+class SubjectMutation:
+    @strawberry.mutation(
+        permission_classes=[CanWriteGraph], description="Record a person (analysts)."
+    )
+    def create_subject(self, info: Info, input: CreateSubjectInput) -> SubjectPayload:
+        return SubjectPayload(*resolve.create(info, input))
+
+    @strawberry.mutation(
+        permission_classes=[CanWriteGraph], description="Edit a person (analysts)."
+    )
+    def update_subject(self, info: Info, input: UpdateSubjectInput) -> SubjectPayload:
+        return SubjectPayload(*resolve.update(info, input))
+
+    @strawberry.mutation(
+        permission_classes=[CanWriteGraph],
+        description="Record that an identifier belongs to a person (analysts).",
+    )
+    def add_identifier_to_subject(
+        self, info: Info, subject_id: relay.GlobalID, identifier: IdentifierInput
+    ) -> SubjectPayload:
+        return SubjectPayload(*resolve.add_identifier(info, subject_id, identifier))

@@ -1,0 +1,236 @@
+"""Tips: the Tip type and its edges (identifier sightings, subjects, links), filters, ordering,
+inputs, queries and mutations."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+import strawberry_django
+from strawberry import auto, relay
+from strawberry.types import Info
+from strawberry_django.relay import DjangoListConnection
+
+from backend import models as m
+from backend.states import TIP_MACHINE
+from permissions.classes import CanReadGraph, CanWriteGraph
+from resolvers import tips as resolve
+from schema.base import (
+    HandlingCaveatEnum,
+    MutationError,
+    ScopedNode,
+    SightingEventEnum,
+    SubjectRoleEnum,
+    TipCategoryEnum,
+    TipLinkKindEnum,
+    TipStatusEnum,
+)
+from schema.identifier import IdentifierInput
+
+if TYPE_CHECKING:
+    from schema.identifier import IdentifierType
+    from schema.lead import LeadType
+    from schema.note import NoteType
+    from schema.research import ResearchResultType
+    from schema.source import SourceType
+    from schema.subject import SubjectType
+
+__all__ = [
+    "CreateTipInput",
+    "SightingInput",
+    "SightingType",
+    "TipFilter",
+    "TipLinkType",
+    "TipMutation",
+    "TipOrder",
+    "TipPayload",
+    "TipQuery",
+    "TipSubjectType",
+    "TipType",
+    "UpdateTipInput",
+]
+
+IdentifierRef = Annotated["IdentifierType", strawberry.lazy("schema.identifier")]
+SubjectRef = Annotated["SubjectType", strawberry.lazy("schema.subject")]
+SourceRef = Annotated["SourceType", strawberry.lazy("schema.source")]
+LeadRef = Annotated["LeadType", strawberry.lazy("schema.lead")]
+NoteRef = Annotated["NoteType", strawberry.lazy("schema.note")]
+ResearchRef = Annotated["ResearchResultType", strawberry.lazy("schema.research")]
+
+
+@strawberry_django.filter_type(m.Tip, lookups=True)
+class TipFilter:
+    status: auto
+    category: auto
+    priority: auto
+    handling_caveat: auto
+    received_at: auto
+    source_reference: auto
+    is_actionable: auto
+
+
+@strawberry_django.order_type(m.Tip)
+class TipOrder:
+    received_at: auto
+    priority: auto
+    created_at: auto
+    updated_at: auto
+
+
+@strawberry_django.type(m.Tip, name="Tip", filters=TipFilter, ordering=TipOrder)
+class TipType(ScopedNode):
+    """One report as received from a source."""
+
+    source: SourceRef
+    source_reference: auto
+    received_at: auto
+    category: TipCategoryEnum
+    narrative: auto
+    status: TipStatusEnum
+    priority: auto
+    handling_caveat: HandlingCaveatEnum
+    is_actionable: auto
+    actionable_reason: auto
+    reviewed_at: auto
+    created_at: auto
+    updated_at: auto
+    identifiers: DjangoListConnection[SightingType] = strawberry_django.connection(
+        field_name="sightings", description="Identifiers seen in this tip, with event and time."
+    )
+    subjects: DjangoListConnection[TipSubjectType] = strawberry_django.connection(
+        field_name="subject_links", description="People named in this tip, with their role."
+    )
+    links: DjangoListConnection[TipLinkType] = strawberry_django.connection(
+        description="Links to other tips, each with its reason."
+    )
+    leads: DjangoListConnection[LeadRef] = strawberry_django.connection()
+    notes: DjangoListConnection[NoteRef] = strawberry_django.connection()
+    research_results: DjangoListConnection[ResearchRef] = strawberry_django.connection()
+
+    @strawberry_django.field(only=["status"], description="Statuses this tip may move to next.")
+    def allowed_transitions(self, root: m.Tip) -> list[TipStatusEnum]:  # type: ignore[valid-type]
+        return sorted(TIP_MACHINE.allowed(root.status))  # type: ignore[return-value]
+
+
+@strawberry_django.type(m.TipIdentifier, name="Sighting")
+class SightingType(ScopedNode):
+    """An identifier seen in a tip: the event it was seen in and when it was captured."""
+
+    tip: TipType
+    identifier: IdentifierRef
+    event: SightingEventEnum
+    captured_at: auto
+    raw_value: auto
+
+
+@strawberry_django.type(m.TipSubject, name="TipSubject")
+class TipSubjectType(ScopedNode):
+    """A person named in a tip, in a role."""
+
+    tip: TipType
+    subject: SubjectRef
+    role: SubjectRoleEnum
+
+
+@strawberry_django.type(m.TipLink, name="TipLink")
+class TipLinkType(ScopedNode):
+    """A link from this tip to another, with the reason (shared identifier, subject, manual)."""
+
+    tip: TipType = strawberry_django.field(field_name="to_tip", description="The linked tip.")
+    kind: TipLinkKindEnum
+    reason: auto
+    identifier: IdentifierRef | None
+    subject: SubjectRef | None
+    created_at: auto
+
+
+@strawberry.input(description="An identifier as seen in a tip.")
+class SightingInput:
+    identifier: IdentifierInput
+    event: SightingEventEnum = SightingEventEnum.REPORTED  # type: ignore[attr-defined]
+    captured_at: datetime.datetime | None = None
+
+
+@strawberry.input(description="A subject named in a tip.")
+class TipSubjectInput:
+    subject_id: relay.GlobalID
+    role: SubjectRoleEnum = SubjectRoleEnum.SUSPECT  # type: ignore[attr-defined]
+
+
+@strawberry.input(description="A tip as received.")
+class CreateTipInput:
+    source_id: relay.GlobalID
+    source_reference: str
+    received_at: datetime.datetime
+    category: TipCategoryEnum
+    narrative: str = ""
+    priority: int = 3
+    handling_caveat: HandlingCaveatEnum = HandlingCaveatEnum.NONE  # type: ignore[attr-defined]
+    identifiers: list[SightingInput] = strawberry.field(default_factory=list)
+    subjects: list[TipSubjectInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="Fields of a tip to change; omitted fields stay as they are.")
+class UpdateTipInput:
+    id: relay.GlobalID
+    narrative: str | None = None
+    category: TipCategoryEnum | None = None
+    priority: int | None = None
+    handling_caveat: HandlingCaveatEnum | None = None
+    received_at: datetime.datetime | None = None
+
+
+@strawberry.type(description="The tip a mutation changed, or why it did not.")
+class TipPayload:
+    tip: TipType | None = None
+    errors: list[MutationError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class TipQuery:
+    tips: DjangoListConnection[TipType] = strawberry_django.connection(
+        permission_classes=[CanReadGraph],
+        description="Browse tips (analysts and program managers).",
+    )
+
+
+@strawberry.type
+class TipMutation:
+    @strawberry.mutation(permission_classes=[CanWriteGraph], description="Record a tip (analysts).")
+    def create_tip(self, info: Info, input: CreateTipInput) -> TipPayload:
+        return TipPayload(*resolve.create_tip(info, input))
+
+    @strawberry.mutation(permission_classes=[CanWriteGraph], description="Edit a tip (analysts).")
+    def update_tip(self, info: Info, input: UpdateTipInput) -> TipPayload:
+        return TipPayload(*resolve.update_tip(info, input))
+
+    @strawberry.mutation(
+        permission_classes=[CanWriteGraph],
+        description=(
+            "Move a tip to another status (analysts). Deciding ACTIONABLE or NOT_ACTIONABLE "
+            "from UNDER_REVIEW records the review and needs a reason."
+        ),
+    )
+    def change_tip_status(
+        self, info: Info, id: relay.GlobalID, status: TipStatusEnum, reason: str = ""
+    ) -> TipPayload:
+        return TipPayload(*resolve.change_tip_status(info, id, status, reason))
+
+    @strawberry.mutation(
+        permission_classes=[CanWriteGraph],
+        description="Add an identifier sighting to a tip; links tips sharing it (analysts).",
+    )
+    def add_identifier_to_tip(
+        self, info: Info, tip_id: relay.GlobalID, sighting: SightingInput
+    ) -> TipPayload:
+        return TipPayload(*resolve.add_identifier(info, tip_id, sighting))
+
+    @strawberry.mutation(
+        permission_classes=[CanWriteGraph],
+        description="Name a subject in a tip and link it to tips naming them (analysts).",
+    )
+    def add_subject_to_tip(
+        self, info: Info, tip_id: relay.GlobalID, subject: TipSubjectInput
+    ) -> TipPayload:
+        return TipPayload(*resolve.add_subject(info, tip_id, subject))

@@ -1,0 +1,31 @@
+"""The signed-in account, as it sees itself."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from permissions.classes import IsAuthenticated
+
+__all__ = ["ViewerQuery", "ViewerType"]
+
+
+@strawberry.type(name="Viewer", description="The account making the request.")
+class ViewerType:
+    username: str
+    role: str
+    auth_method: str = strawberry.field(description="session, or token:<id> for an API token.")
+
+
+@strawberry.type
+class ViewerQuery:
+    @strawberry.field(
+        permission_classes=[IsAuthenticated], description="Who am I? Any signed-in role."
+    )
+    def viewer(self, info: Info) -> ViewerType:
+        request = info.context.request
+        return ViewerType(
+            username=request.user.username,
+            role=request.user.role,
+            auth_method=getattr(request, "auth_method", "session"),
+        )

@@ -1,0 +1,73 @@
+"""Shared fixtures: a GraphQL client per role, signed in through a real session."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from backend.models import Role, User
+from tests.factories import UserFactory
+
+GraphQL = Callable[..., dict[str, Any]]
+
+
+def pytest_configure() -> None:
+    from django.conf import settings
+
+    # Hashing speed is not under test; the real hashers stay in production settings.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def make_gql(client: Client, **headers: str) -> GraphQL:
+    def gql(query: str, variables: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+        response = client.post(
+            "/graphql",
+            data=json.dumps({"query": query, "variables": variables or {}}),
+            content_type="application/json",
+            headers=headers,
+            **extra,
+        )
+        assert response.status_code in (200, 400), response.content
+        return response.json()
+
+    return gql
+
+
+@pytest.fixture
+def user_of() -> Callable[[str], User]:
+    def make(role: str) -> User:
+        return UserFactory(username=f"{role.lower()}-user", role=role)
+
+    return make
+
+
+@pytest.fixture
+def analyst(user_of: Callable[[str], User]) -> User:
+    return user_of(Role.ANALYST)
+
+
+@pytest.fixture
+def gql_as(client: Client, user_of: Callable[[str], User]) -> Callable[[str], GraphQL]:
+    """``gql_as(Role.ANALYST)`` signs a fresh client in with that role and returns a caller."""
+
+    def sign_in(role: str) -> GraphQL:
+        c = Client()
+        c.force_login(user_of(role))
+        return make_gql(c)
+
+    return sign_in
+
+
+@pytest.fixture
+def gql(gql_as: Callable[[str], GraphQL]) -> GraphQL:
+    """A GraphQL caller signed in as an analyst."""
+    return gql_as(Role.ANALYST)
+
+
+@pytest.fixture
+def anonymous_gql(client: Client) -> GraphQL:
+    return make_gql(client)
