@@ -54,5 +54,8 @@ def database_settings(base_dir: Path) -> dict[str, Any]:
         url = embedded_server_uri(data_dir)
     config = parse_database_url(url)
     config["CONN_MAX_AGE"] = 0
-    config["TEST"] = {"NAME": os.environ.get("TIPGRAPH_TEST_DB_NAME") or None}
+    # One test database per test process, so that parallel runs on one server never collide.
+    config["TEST"] = {
+        "NAME": os.environ.get("TIPGRAPH_TEST_DB_NAME") or f"test_tipgraph_{os.getpid()}"
+    }
     return config

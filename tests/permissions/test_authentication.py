@@ -1,0 +1,159 @@
+"""Sessions for browsers (with CSRF), hashed bearer tokens for tools, nothing for anonymous."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from backend.models import ApiToken, Role
+from backend.models.accounts import hash_token
+from tests.conftest import make_gql
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+VIEWER = "{ viewer { username role authMethod } }"
+PASSWORD = "correct horse battery staple"
+
+
+def post(client: Client, query: str, **headers: str):
+    return client.post(
+        "/graphql",
+        data=json.dumps({"query": query}),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def test_anonymous_operation_is_refused(anonymous_gql):
+    # when an anonymous caller asks anything
+    result = anonymous_gql(VIEWER)
+    # then nothing runs and the error says why
+    assert result.get("data") is None
+    assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_anonymous_introspection_is_refused(anonymous_gql):
+    result = anonymous_gql("{ __schema { queryType { name } } }")
+    assert result.get("data") is None
+    assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_signed_in_introspection_is_allowed(gql):
+    result = gql("{ __schema { queryType { name } } }")
+    assert result["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+def test_session_login_with_csrf():
+    # given a browser that enforces CSRF and a user with a password
+    UserFactory(username="alice", role=Role.ANALYST)
+    browser = Client(enforce_csrf_checks=True)
+    login_page = browser.get("/accounts/login/")
+    csrf = login_page.cookies["csrftoken"].value
+    # when the user signs in through the login form
+    response = browser.post(
+        "/accounts/login/",
+        {"username": "alice", "password": PASSWORD, "csrfmiddlewaretoken": csrf},
+    )
+    assert response.status_code == 302
+    # then a GraphQL POST without the CSRF token is refused
+    assert post(browser, VIEWER).status_code == 403
+    # and one with the token is answered as the session user
+    answered = post(browser, VIEWER, **{"X-CSRFToken": browser.cookies["csrftoken"].value})
+    assert answered.status_code == 200
+    assert answered.json()["data"]["viewer"] == {
+        "username": "alice",
+        "role": "ANALYST",
+        "authMethod": "session",
+    }
+
+
+def test_wrong_password_does_not_sign_in():
+    UserFactory(username="bob", role=Role.ANALYST)
+    browser = Client()
+    response = browser.post("/accounts/login/", {"username": "bob", "password": "wrong"})
+    assert response.status_code == 200  # the form again, with an error
+    assert post(browser, VIEWER).json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_bearer_token_authenticates_without_csrf():
+    # given a token for an analyst
+    user = UserFactory(username="tool", role=Role.ANALYST)
+    token, raw = ApiToken.issue(user=user, name="ci", days=5)
+    # when a CSRF-enforcing client sends it as a bearer token
+    gql = make_gql(Client(enforce_csrf_checks=True), Authorization=f"Bearer {raw}")
+    result = gql(VIEWER)
+    # then it is answered as that user, through that token
+    assert result["data"]["viewer"] == {
+        "username": "tool",
+        "role": "ANALYST",
+        "authMethod": f"token:{token.pk}",
+    }
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+
+
+def test_token_is_stored_hashed_only():
+    token, raw = ApiToken.issue(user=UserFactory(), name="x", days=1)
+    assert raw.startswith(ApiToken.PREFIX)
+    assert token.key_hash == hash_token(raw)
+    assert raw not in {token.key_hash, token.name}
+
+
+def test_token_lifetime_is_capped(settings):
+    token, _ = ApiToken.issue(user=UserFactory(), name="x", days=10_000)
+    assert token.expires_at <= timezone.now() + timedelta(days=settings.API_TOKEN_MAX_DAYS)
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"expires_at": timezone.now() - timedelta(seconds=1)}, "TOKEN_EXPIRED"),
+        ({"revoked_at": timezone.now()}, "UNAUTHENTICATED"),
+    ],
+)
+def test_expired_or_revoked_token_is_refused(change, code):
+    # given a token that has expired or been revoked
+    token, raw = ApiToken.issue(user=UserFactory(), name="old", days=1)
+    ApiToken.objects.filter(pk=token.pk).update(**change)
+    # when it is used
+    result = make_gql(Client(), Authorization=f"Bearer {raw}")(VIEWER)
+    # then the request is refused with the reason
+    assert result.get("data") is None
+    assert result["errors"][0]["extensions"]["code"] == code
+
+
+@pytest.mark.parametrize("header", ["Bearer tg_unknown", "Basic abc", "Bearer "])
+def test_unknown_or_malformed_token_is_refused(header):
+    result = make_gql(Client(), Authorization=header)(VIEWER)
+    assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_token_of_disabled_account_is_refused():
+    user = UserFactory(is_active=False)
+    _, raw = ApiToken.issue(user=user, name="x", days=1)
+    result = make_gql(Client(), Authorization=f"Bearer {raw}")(VIEWER)
+    assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize("role", [Role.REPORTING_CLIENT, Role.AUDITOR, Role.SYSTEM_ADMINISTRATOR])
+def test_roles_outside_the_graph_cannot_browse_tips(gql_as, role):
+    result = gql_as(role)("{ tips(first: 1) { totalCount } }")
+    assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert result["data"] is None
+
+
+@pytest.mark.parametrize("role", [Role.ANALYST, Role.PROGRAM_MANAGER])
+def test_graph_roles_can_browse_tips(gql_as, role):
+    result = gql_as(role)("{ tips(first: 1) { totalCount } }")
+    assert result == {"data": {"tips": {"totalCount": 0}}}
+
+
+def test_graphiql_is_off_outside_development():
+    # GraphiQL is only mounted with TIPGRAPH_DEBUG=1; the test settings run without it
+    response = Client().get("/graphql", headers={"Accept": "text/html"})
+    assert b"graphiql" not in response.content.lower()
