@@ -318,8 +318,10 @@ def load_demo_data(
         ],
         ignore_conflicts=True,
     )
+    report("writing identifiers", 1, 1)
     report("linking tips", 0, 1)
     links = link_tips(tip_ids=[t.pk for t in tip_rows])
+    report("linking tips", 1, 1)
 
     report("building leads and notes", 0, 1)
     referred = [t for t in tip_rows if t.status == m.TipStatus.REFERRED]
@@ -356,7 +358,7 @@ def load_demo_data(
                 for t in rng.sample(tip_rows, k=min(len(tip_rows), max(1, tips // 10)))
             ]
         )
-    report("done", 1, 1)
+    report("building leads and notes", 1, 1)
     return {
         "tips": len(tip_rows),
         "identifiers": len(identifiers),

@@ -15,13 +15,23 @@ from backend import models as m
 from backend.demo import DEMO_SOURCE_PREFIX, load_demo_data
 
 
-def _progress(stage: str, done: int, total: int) -> None:
-    width = 30
-    filled = int(width * done / total) if total else width
-    sys.stderr.write(f"\r  {stage:<26} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    if done >= total:
+class _ProgressBar:
+    """A one-line progress bar per stage, on standard error."""
+
+    def __init__(self) -> None:
+        self.stage = ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage and self.stage:
+            sys.stderr.write("\n")
+        self.stage = stage
+        width = 30
+        filled = int(width * done / total) if total else width
+        sys.stderr.write(f"\r  {stage:<26} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
         sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 class Command(BaseCommand):
@@ -54,7 +64,9 @@ class Command(BaseCommand):
             self.stdout.write("demo data already loaded (delete ./var/pgdata to start over)")
         else:
             self.stdout.write(f"loading {options['tips']} fake tips")
-            counts = load_demo_data(tips=options["tips"], seed=options["seed"], progress=_progress)
+            bar = _ProgressBar()
+            counts = load_demo_data(tips=options["tips"], seed=options["seed"], progress=bar)
+            bar.close()
             self.stdout.write("loaded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
         if options["serve"]:
             self.stdout.write(
