@@ -12,6 +12,7 @@ from backend.models.graph import (
     Note,
     NoteKind,
     Office,
+    Removable,
     ResearchResult,
     ScreeningOutcome,
     SightingEvent,
@@ -28,9 +29,11 @@ from backend.models.graph import (
     TipStatus,
     TipSubject,
 )
+from backend.models.lookups import Disclosure, TravellerLookup
 
 __all__ = [
     "ApiToken",
+    "Disclosure",
     "HandlingCaveat",
     "Identifier",
     "IdentifierKind",
@@ -41,6 +44,7 @@ __all__ = [
     "Note",
     "NoteKind",
     "Office",
+    "Removable",
     "ResearchResult",
     "Role",
     "ScreeningOutcome",
@@ -57,5 +61,6 @@ __all__ = [
     "TipLinkKind",
     "TipStatus",
     "TipSubject",
+    "TravellerLookup",
     "User",
 ]

@@ -24,13 +24,55 @@ class Role(models.TextChoices):
 
 
 class User(AbstractUser):
-    """A person or tool with access to the platform. Each account has exactly one role."""
+    """A person or tool with access to the platform. Each account has exactly one role.
+
+    Access follows the lifecycle of the PIA: a supervisor nominates the user, the user is
+    trained and certified, a system administrator reviews compliance, the program manager
+    gives final approval, and the user accepts the rules of behaviour. Annual privacy and
+    security training must stay current. ``permissions.lifecycle`` says whether an account
+    may act, and why not.
+    """
 
     role = models.CharField(max_length=32, choices=Role.choices, default=Role.ANALYST)
     agency = models.CharField(max_length=100, blank=True, help_text="Agency the user works for.")
     office = models.ForeignKey(
         "backend.Office", null=True, blank=True, on_delete=models.SET_NULL, related_name="users"
     )
+    nominated_by = models.CharField(
+        max_length=150, blank=True, help_text="The supervisor who nominated this user."
+    )
+    nominated_at = models.DateTimeField(null=True, blank=True)
+    certified_at = models.DateTimeField(
+        null=True, blank=True, help_text="Completed application training and certification."
+    )
+    compliance_reviewed_at = models.DateTimeField(null=True, blank=True)
+    compliance_reviewed_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The system administrator who reviewed compliance.",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The program manager who gave final approval.",
+    )
+    rules_accepted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Accepted the rules of behaviour."
+    )
+    annual_training_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last annual privacy and security training."
+    )
+    privileges_reviewed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last review of this account's privileges."
+    )
+    last_activity_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -22,6 +22,7 @@ __all__ = [
     "Note",
     "NoteKind",
     "Office",
+    "Removable",
     "ResearchResult",
     "ScreeningOutcome",
     "SightingEvent",
@@ -40,6 +41,19 @@ __all__ = [
 ]
 
 USER = settings.AUTH_USER_MODEL
+
+
+class Removable(models.Model):
+    """A record the program manager can remove (soft delete, with a reason)."""
+
+    removed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    removed_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    removed_reason = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
 
 
 def _choices_check(
@@ -164,7 +178,7 @@ class Note(models.Model):
         return f"Note {self.pk} by {self.author_id}"
 
 
-class Tip(models.Model):
+class Tip(Removable):
     """One report as received from a source."""
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="tips")
@@ -229,7 +243,7 @@ class SubjectRole(models.TextChoices):
     OTHER = "OTHER", "Other"
 
 
-class Subject(models.Model):
+class Subject(Removable):
     """A person named in tips."""
 
     full_name = models.CharField(max_length=200)
@@ -279,7 +293,7 @@ IdentifierKind = models.TextChoices(
 )
 
 
-class Identifier(models.Model):
+class Identifier(Removable):
     """An Internet or personal identifier: one row per normalised (kind, qualifier, value)."""
 
     kind = models.CharField(max_length=32, choices=IdentifierKind.choices)
@@ -450,7 +464,7 @@ class LeadOutcome(models.TextChoices):
     REFERRED_ELSEWHERE = "REFERRED_ELSEWHERE", "Referred to another agency"
 
 
-class Lead(models.Model):
+class Lead(Removable):
     """An investigative referral built from one or more tips."""
 
     title = models.CharField(max_length=200)
@@ -498,7 +512,7 @@ class LegalProcess(models.TextChoices):
     OPEN_SOURCE = "OPEN_SOURCE", "Open-source research"
 
 
-class ResearchResult(models.Model):
+class ResearchResult(Removable):
     """Results of research done outside the system (subpoena returns, database checks)."""
 
     legal_process = models.CharField(max_length=32, choices=LegalProcess.choices)

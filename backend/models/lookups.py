@@ -1,0 +1,49 @@
+"""Traveller lookups and what they disclosed.
+
+A partner-agency investigator may see only what a lookup of theirs returned: each record a
+lookup returns is written down as a ``Disclosure``, and row scoping for investigators is
+"records disclosed to you". The lookup rows also feed the partner-query statistics.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+__all__ = ["Disclosure", "TravellerLookup"]
+
+
+class TravellerLookup(models.Model):
+    """One traveller query: who asked, with what, and how many records matched."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    criteria = models.JSONField(help_text="The normalised criteria of the query.")
+    subject_hits = models.PositiveIntegerField(default=0)
+    tip_hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"lookup {self.pk} by {self.user_id}"
+
+
+class Disclosure(models.Model):
+    """A record a lookup returned to its user; investigators may see only these."""
+
+    lookup = models.ForeignKey(
+        TravellerLookup, on_delete=models.PROTECT, related_name="disclosures"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    object_id = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["user", "content_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.content_type_id}:{self.object_id} to {self.user_id}"
