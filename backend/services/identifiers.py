@@ -24,7 +24,9 @@ def normalise_or_raise(
     except InvalidIdentifier as exc:
         raise InvalidIdentifierValue(str(exc), field=field) from exc
     except ValueError as exc:
-        raise InvalidIdentifierValue(str(exc), field="kind") from exc
+        # An unknown kind: point at the kind beside the value (``identifiers[1].kind``).
+        prefix = field[: -len("value")] if field.endswith("value") else ""
+        raise InvalidIdentifierValue(str(exc), field=f"{prefix}kind") from exc
 
 
 def resolve_identifier(

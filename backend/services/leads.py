@@ -62,21 +62,33 @@ def update_lead(
     remove_subjects: Sequence[Subject] = (),
 ) -> Lead:
     """Edit a lead. Its office, tips and subjects can change only while it is a draft."""
+    # Judge by the stored status (locked), not by a possibly stale ``lead`` object.
+    lead.status = Lead.objects.select_for_update().values_list("status", flat=True).get(pk=lead.pk)
     structural = office is not None or add_tips or remove_tips or add_subjects or remove_subjects
     if structural and lead.status != LeadStatus.DRAFT:
         raise InvalidInput(
             f"office, tips and subjects of a {lead.status} lead cannot change; only a DRAFT's can",
             field="status",
         )
-    for items, field in ((add_tips, "addTipIds"), (remove_tips, "removeTipIds")):
+    for items, field in (
+        (add_tips, "addTipIds"),
+        (remove_tips, "removeTipIds"),
+        (add_subjects, "addSubjectIds"),
+        (remove_subjects, "removeSubjectIds"),
+    ):
         _check_count(items, field)
+    changed: list[str] = []
     if title is not None:
         lead.title = _clean_title(title)
+        changed.append("title")
     if summary is not None:
         lead.summary = summary
+        changed.append("summary")
     if office is not None:
         lead.office = office
-    lead.save()
+        changed.append("office")
+    # Write only the edited columns: a stale ``lead`` must not write back an old status.
+    lead.save(update_fields=[*changed, "updated_at"])
     lead.tips.add(*add_tips)
     lead.tips.remove(*remove_tips)
     lead.subjects.add(*add_subjects)

@@ -21,7 +21,7 @@ def create_source(*, kind: str, name: str, country: str = "") -> Source:
             f"kind {kind!r} is not one of {', '.join(SourceKind.values)}", field="kind"
         )
     country = country.strip().upper()
-    if country and (len(country) != 2 or not country.isalpha()):
+    if country and (len(country) != 2 or not (country.isascii() and country.isalpha())):
         raise InvalidInput(
             f"country must be an ISO 3166-1 alpha-2 code, got {country!r}", field="country"
         )

@@ -36,7 +36,7 @@ def _clean_aliases(aliases: Sequence[str]) -> list[str]:
 
 def _clean_country(code: str) -> str:
     code = code.strip().upper()
-    if code and (len(code) != 2 or not code.isalpha()):
+    if code and (len(code) != 2 or not (code.isascii() and code.isalpha())):
         raise InvalidInput(
             f"nationality must be an ISO 3166-1 alpha-2 code, got {code!r}", field="nationality"
         )

@@ -152,20 +152,27 @@ def update_tip(
     received_at: datetime | None = None,
 ) -> Tip:
     """Edit a tip's descriptive fields. Status moves through ``change_tip_status`` only."""
+    changed: list[str] = []
     if category is not None:
         _check_choice(category, TipCategory, "category")
         tip.category = category
+        changed.append("category")
     if handling_caveat is not None:
         _check_choice(handling_caveat, HandlingCaveat, "handlingCaveat")
         tip.handling_caveat = handling_caveat
+        changed.append("handling_caveat")
     if priority is not None:
         _check_priority(priority)
         tip.priority = priority
+        changed.append("priority")
     if narrative is not None:
         tip.narrative = narrative
+        changed.append("narrative")
     if received_at is not None:
         tip.received_at = received_at
-    tip.save()
+        changed.append("received_at")
+    # Write only the edited columns: a stale ``tip`` must not write back an old status or review.
+    tip.save(update_fields=[*changed, "updated_at"])
     return tip
 
 
