@@ -118,11 +118,13 @@ class LeadMutation:
         permission_classes=[CanWriteGraph], description="Start a draft lead (analysts)."
     )
     def create_lead(self, info: Info, input: CreateLeadInput) -> LeadPayload:
-        return LeadPayload(*resolve.create(info, input))
+        obj, errors = resolve.create(info, input)
+        return LeadPayload(lead=obj, errors=errors)
 
     @strawberry.mutation(permission_classes=[CanWriteGraph], description="Edit a lead (analysts).")
     def update_lead(self, info: Info, input: UpdateLeadInput) -> LeadPayload:
-        return LeadPayload(*resolve.update(info, input))
+        obj, errors = resolve.update(info, input)
+        return LeadPayload(lead=obj, errors=errors)
 
     @strawberry.mutation(
         permission_classes=[CanWriteGraph],
@@ -139,4 +141,5 @@ class LeadMutation:
         outcome: LeadOutcomeEnum | None = None,
         outcome_notes: str | None = None,
     ) -> LeadPayload:
-        return LeadPayload(*resolve.change_status(info, id, status, outcome, outcome_notes))
+        obj, errors = resolve.change_status(info, id, status, outcome, outcome_notes)
+        return LeadPayload(lead=obj, errors=errors)

@@ -79,4 +79,5 @@ class NoteMutation:
         permission_classes=[CanWriteGraph], description="Append a note to a record (analysts)."
     )
     def add_note(self, info: Info, input: AddNoteInput) -> NotePayload:
-        return NotePayload(*resolve.add(info, input))
+        obj, errors = resolve.add(info, input)
+        return NotePayload(note=obj, errors=errors)

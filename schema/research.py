@@ -99,7 +99,8 @@ class ResearchMutation:
     def create_research_result(
         self, info: Info, input: CreateResearchResultInput
     ) -> ResearchResultPayload:
-        return ResearchResultPayload(*resolve.create(info, input))
+        obj, errors = resolve.create(info, input)
+        return ResearchResultPayload(research_result=obj, errors=errors)
 
     @strawberry.mutation(
         permission_classes=[CanWriteGraph], description="Correct a research result (analysts)."
@@ -107,4 +108,5 @@ class ResearchMutation:
     def update_research_result(
         self, info: Info, input: UpdateResearchResultInput
     ) -> ResearchResultPayload:
-        return ResearchResultPayload(*resolve.update(info, input))
+        obj, errors = resolve.update(info, input)
+        return ResearchResultPayload(research_result=obj, errors=errors)

@@ -89,4 +89,5 @@ class SourceMutation:
         permission_classes=[CanWriteGraph], description="Register a source (analysts)."
     )
     def create_source(self, info: Info, input: CreateSourceInput) -> SourcePayload:
-        return SourcePayload(*resolve.create(info, input))
+        obj, errors = resolve.create(info, input)
+        return SourcePayload(source=obj, errors=errors)

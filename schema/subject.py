@@ -132,13 +132,15 @@ class SubjectMutation:
         permission_classes=[CanWriteGraph], description="Record a person (analysts)."
     )
     def create_subject(self, info: Info, input: CreateSubjectInput) -> SubjectPayload:
-        return SubjectPayload(*resolve.create(info, input))
+        obj, errors = resolve.create(info, input)
+        return SubjectPayload(subject=obj, errors=errors)
 
     @strawberry.mutation(
         permission_classes=[CanWriteGraph], description="Edit a person (analysts)."
     )
     def update_subject(self, info: Info, input: UpdateSubjectInput) -> SubjectPayload:
-        return SubjectPayload(*resolve.update(info, input))
+        obj, errors = resolve.update(info, input)
+        return SubjectPayload(subject=obj, errors=errors)
 
     @strawberry.mutation(
         permission_classes=[CanWriteGraph],
@@ -147,4 +149,5 @@ class SubjectMutation:
     def add_identifier_to_subject(
         self, info: Info, subject_id: relay.GlobalID, identifier: IdentifierInput
     ) -> SubjectPayload:
-        return SubjectPayload(*resolve.add_identifier(info, subject_id, identifier))
+        obj, errors = resolve.add_identifier(info, subject_id, identifier)
+        return SubjectPayload(subject=obj, errors=errors)

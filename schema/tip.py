@@ -199,11 +199,13 @@ class TipQuery:
 class TipMutation:
     @strawberry.mutation(permission_classes=[CanWriteGraph], description="Record a tip (analysts).")
     def create_tip(self, info: Info, input: CreateTipInput) -> TipPayload:
-        return TipPayload(*resolve.create_tip(info, input))
+        obj, errors = resolve.create_tip(info, input)
+        return TipPayload(tip=obj, errors=errors)
 
     @strawberry.mutation(permission_classes=[CanWriteGraph], description="Edit a tip (analysts).")
     def update_tip(self, info: Info, input: UpdateTipInput) -> TipPayload:
-        return TipPayload(*resolve.update_tip(info, input))
+        obj, errors = resolve.update_tip(info, input)
+        return TipPayload(tip=obj, errors=errors)
 
     @strawberry.mutation(
         permission_classes=[CanWriteGraph],
@@ -215,7 +217,8 @@ class TipMutation:
     def change_tip_status(
         self, info: Info, id: relay.GlobalID, status: TipStatusEnum, reason: str = ""
     ) -> TipPayload:
-        return TipPayload(*resolve.change_tip_status(info, id, status, reason))
+        obj, errors = resolve.change_tip_status(info, id, status, reason)
+        return TipPayload(tip=obj, errors=errors)
 
     @strawberry.mutation(
         permission_classes=[CanWriteGraph],
@@ -224,7 +227,8 @@ class TipMutation:
     def add_identifier_to_tip(
         self, info: Info, tip_id: relay.GlobalID, sighting: SightingInput
     ) -> TipPayload:
-        return TipPayload(*resolve.add_identifier(info, tip_id, sighting))
+        obj, errors = resolve.add_identifier(info, tip_id, sighting)
+        return TipPayload(tip=obj, errors=errors)
 
     @strawberry.mutation(
         permission_classes=[CanWriteGraph],
@@ -233,4 +237,5 @@ class TipMutation:
     def add_subject_to_tip(
         self, info: Info, tip_id: relay.GlobalID, subject: TipSubjectInput
     ) -> TipPayload:
-        return TipPayload(*resolve.add_subject(info, tip_id, subject))
+        obj, errors = resolve.add_subject(info, tip_id, subject)
+        return TipPayload(tip=obj, errors=errors)
