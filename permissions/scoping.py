@@ -1,26 +1,118 @@
 """Row scoping: the one function every GraphQL type's ``get_queryset`` calls.
 
-Lists, node fetches and nested relations all pass through here, so a rule added here
-applies everywhere at once.
+Lists, node fetches, nested relations and mutation look-ups all pass through
+``scope_queryset``, so a rule written here holds on every path at once:
+
+- removed records are hidden from everyone but the program manager;
+- analysts and program managers (the owning agency) see the rest of the graph;
+- a partner-agency investigator sees only records a traveller lookup of theirs returned,
+  never an OWNER_ONLY tip, never a victim, no leads, sources, offices or research results,
+  and of the notes on their records only targeting notes and notes by investigators;
+- every other role sees no rows of the graph at all.
+
+Edge rows (a tip's identifiers, subjects and links) are visible only when the records at
+both ends are, so a nested relation never leads from a visible record to a hidden one.
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.db.models import Model, QuerySet
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model, Q, QuerySet
 
-from permissions.roles import GRAPH_READERS
+from backend import models as m
 
-__all__ = ["scope_queryset"]
+__all__ = ["can_see", "scope_queryset"]
 
 M = TypeVar("M", bound=Model)
+
+_OWNING_AGENCY = frozenset({m.Role.ANALYST, m.Role.PROGRAM_MANAGER})
+_REMOVABLE = (m.Tip, m.Subject, m.Identifier, m.Lead, m.ResearchResult)
+_DISCLOSABLE = (m.Tip, m.Subject, m.Identifier)
+
+
+def _active(user: Any) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def _visible(model: type[Model], user: Any) -> QuerySet[Any]:
+    return scope_queryset(model._default_manager.all(), user)
+
+
+def _disclosed(model: type[Model], user: Any) -> QuerySet[Any]:
+    return m.Disclosure.objects.filter(
+        user=user, content_type=ContentType.objects.get_for_model(model)
+    ).values("object_id")
+
+
+def _note_records(user: Any) -> Q:
+    """Notes on records visible to ``user``."""
+    condition = Q(pk__in=[])
+    for model in _DISCLOSABLE:
+        condition |= Q(
+            content_type=ContentType.objects.get_for_model(model),
+            object_id__in=_visible(model, user).values("pk"),
+        )
+    return condition
+
+
+def _owning_agency(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
+    model = queryset.model
+    if user.role == m.Role.PROGRAM_MANAGER:
+        return queryset
+    if issubclass(model, _REMOVABLE):
+        queryset = queryset.filter(removed_at__isnull=True)
+    if model is m.TipIdentifier:
+        return queryset.filter(tip__removed_at__isnull=True, identifier__removed_at__isnull=True)
+    if model is m.TipSubject:
+        return queryset.filter(tip__removed_at__isnull=True, subject__removed_at__isnull=True)
+    if model is m.SubjectIdentifier:
+        return queryset.filter(
+            subject__removed_at__isnull=True, identifier__removed_at__isnull=True
+        )
+    if model is m.TipLink:
+        return queryset.filter(from_tip__removed_at__isnull=True, to_tip__removed_at__isnull=True)
+    return queryset
+
+
+def _investigator(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
+    model = queryset.model
+    if model in _DISCLOSABLE:
+        queryset = queryset.filter(removed_at__isnull=True, pk__in=_disclosed(model, user))
+        if model is m.Tip:
+            queryset = queryset.exclude(handling_caveat=m.HandlingCaveat.OWNER_ONLY)
+        return queryset
+    if model is m.TipIdentifier:
+        return queryset.filter(
+            tip__in=_visible(m.Tip, user), identifier__in=_visible(m.Identifier, user)
+        )
+    if model is m.TipSubject:
+        return queryset.exclude(role=m.SubjectRole.VICTIM).filter(
+            tip__in=_visible(m.Tip, user), subject__in=_visible(m.Subject, user)
+        )
+    if model is m.SubjectIdentifier:
+        return queryset.filter(
+            subject__in=_visible(m.Subject, user), identifier__in=_visible(m.Identifier, user)
+        )
+    if model is m.Note:
+        return queryset.filter(
+            Q(kind=m.NoteKind.TARGETING) | Q(author__role=m.Role.INVESTIGATOR)
+        ).filter(_note_records(user))
+    return queryset.none()
 
 
 def scope_queryset(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     """Return the rows of ``queryset`` that ``user`` may see."""
-    if user is None or not user.is_authenticated or not user.is_active:
+    if not _active(user):
         return queryset.none()
-    if getattr(user, "role", None) not in GRAPH_READERS:
-        return queryset.none()
-    return queryset
+    if user.role in _OWNING_AGENCY:
+        return _owning_agency(queryset, user)
+    if user.role == m.Role.INVESTIGATOR:
+        return _investigator(queryset, user)
+    return queryset.none()
+
+
+def can_see(user: Any, record: Model) -> bool:
+    """Whether ``user`` may see this one record."""
+    return _visible(type(record), user).filter(pk=record.pk).exists()

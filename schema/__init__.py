@@ -11,11 +11,15 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
-from permissions.classes import CanReadGraph
+from permissions.classes import allow
+from permissions.matrix import describe
+from schema.caveat import DisseminationCaveat
 from schema.extensions import RequireAuthentication
 from schema.identifier import IdentifierMutation, IdentifierQuery
 from schema.lead import LeadMutation, LeadQuery
+from schema.lookup import LookupQuery
 from schema.note import NoteMutation
+from schema.removal import RemovalMutation
 from schema.research import ResearchMutation, ResearchQuery
 from schema.source import SourceMutation, SourceQuery
 from schema.subject import SubjectMutation, SubjectQuery
@@ -28,7 +32,8 @@ __all__ = ["schema"]
 @strawberry.type
 class NodeQuery:
     node: relay.Node | None = strawberry_django.node(
-        permission_classes=[CanReadGraph], description="Fetch any record by its global id."
+        extensions=allow("Query.node"),
+        description=describe("Query.node", "Fetch any record by its global id."),
     )
 
 
@@ -43,6 +48,7 @@ Query = merge_types(
         LeadQuery,
         SourceQuery,
         ResearchQuery,
+        LookupQuery,
     ),
 )
 Mutation = merge_types(
@@ -55,6 +61,7 @@ Mutation = merge_types(
         SourceMutation,
         ResearchMutation,
         NoteMutation,
+        RemovalMutation,
     ),
 )
 
@@ -64,6 +71,7 @@ schema = strawberry.Schema(
     config=StrawberryConfig(relay_max_results=settings.GRAPHQL_MAX_RESULTS),
     extensions=[
         RequireAuthentication,
+        DisseminationCaveat,
         lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),

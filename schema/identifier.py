@@ -11,7 +11,8 @@ from strawberry.types import Info
 from strawberry_django.relay import DjangoListConnection
 
 from backend import models as m
-from permissions.classes import CanReadGraph, CanWriteGraph
+from permissions.classes import NEED_TO_KNOW_NOTE, allow, need_to_know
+from permissions.matrix import describe
 from resolvers import identifiers as resolve
 from schema.base import IdentifierKindEnum, MutationError, ScopedNode
 
@@ -74,7 +75,10 @@ class IdentifierType(ScopedNode):
     subjects: DjangoListConnection[SubjectLinkRef] = strawberry_django.connection(
         field_name="subject_links", description="Subjects known to use this identifier."
     )
-    research_results: DjangoListConnection[ResearchRef] = strawberry_django.connection()
+    research_results: DjangoListConnection[ResearchRef] | None = strawberry_django.connection(
+        extensions=need_to_know("Identifier.researchResults"),
+        description=f"Research results resolving this identifier. {NEED_TO_KNOW_NOTE}",
+    )
     notes: DjangoListConnection[NoteRef] = strawberry_django.connection()
 
 
@@ -98,13 +102,16 @@ class IdentifierPayload:
 @strawberry.type
 class IdentifierQuery:
     identifiers: DjangoListConnection[IdentifierType] = strawberry_django.connection(
-        permission_classes=[CanReadGraph],
-        description="Browse identifiers (analysts and program managers).",
+        extensions=allow("Query.identifiers"),
+        description=describe("Query.identifiers", "Browse identifiers."),
     )
 
     @strawberry_django.field(
-        permission_classes=[CanReadGraph],
-        description="The identifier with this value after normalisation, if the platform has it.",
+        extensions=allow("Query.identifierByValue"),
+        description=describe(
+            "Query.identifierByValue",
+            "The identifier with this value after normalisation, if the platform has it.",
+        ),
     )
     def identifier_by_value(self, info: Info, identifier: IdentifierInput) -> IdentifierType | None:
         return resolve.by_value(info, identifier)
@@ -113,16 +120,22 @@ class IdentifierQuery:
 @strawberry.type
 class IdentifierMutation:
     @strawberry.mutation(
-        permission_classes=[CanWriteGraph],
-        description="Record an identifier (analysts); returns the existing node for a known value.",
+        extensions=allow("Mutation.createIdentifier"),
+        description=describe(
+            "Mutation.createIdentifier",
+            "Record an identifier (analysts); returns the existing node for a known value.",
+        ),
     )
     def create_identifier(self, info: Info, input: IdentifierInput) -> IdentifierPayload:
         obj, created, errors = resolve.create(info, input)
         return IdentifierPayload(identifier=obj, created=created, errors=errors)
 
     @strawberry.mutation(
-        permission_classes=[CanWriteGraph],
-        description="Correct an identifier's value (analysts); refused if it would duplicate one.",
+        extensions=allow("Mutation.updateIdentifier"),
+        description=describe(
+            "Mutation.updateIdentifier",
+            "Correct an identifier's value (analysts); refused if it would duplicate one.",
+        ),
     )
     def update_identifier(
         self, info: Info, id: relay.GlobalID, input: IdentifierInput

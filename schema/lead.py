@@ -12,7 +12,8 @@ from strawberry_django.relay import DjangoListConnection
 
 from backend import models as m
 from backend.states import LEAD_MACHINE
-from permissions.classes import CanReadGraph, CanWriteGraph
+from permissions.classes import allow
+from permissions.matrix import describe
 from resolvers import leads as resolve
 from schema.base import LeadOutcomeEnum, LeadStatusEnum, MutationError, ScopedNode
 
@@ -107,30 +108,37 @@ class LeadPayload:
 @strawberry.type
 class LeadQuery:
     leads: DjangoListConnection[LeadType] = strawberry_django.connection(
-        permission_classes=[CanReadGraph],
-        description="Browse leads (analysts and program managers).",
+        extensions=allow("Query.leads"),
+        description=describe("Query.leads", "Browse leads."),
     )
 
 
 @strawberry.type
 class LeadMutation:
     @strawberry.mutation(
-        permission_classes=[CanWriteGraph], description="Start a draft lead (analysts)."
+        extensions=allow("Mutation.createLead"),
+        description=describe("Mutation.createLead", "Start a draft lead."),
     )
     def create_lead(self, info: Info, input: CreateLeadInput) -> LeadPayload:
         obj, errors = resolve.create(info, input)
         return LeadPayload(lead=obj, errors=errors)
 
-    @strawberry.mutation(permission_classes=[CanWriteGraph], description="Edit a lead (analysts).")
+    @strawberry.mutation(
+        extensions=allow("Mutation.updateLead"),
+        description=describe("Mutation.updateLead", "Edit a lead."),
+    )
     def update_lead(self, info: Info, input: UpdateLeadInput) -> LeadPayload:
         obj, errors = resolve.update(info, input)
         return LeadPayload(lead=obj, errors=errors)
 
     @strawberry.mutation(
-        permission_classes=[CanWriteGraph],
-        description=(
-            "Move a lead along DRAFT -> REFERRED -> ACCEPTED/DECLINED -> CLOSED, or CANCELLED "
-            "(analysts). Referral needs an office and actionable tips; closing needs an outcome."
+        extensions=allow("Mutation.changeLeadStatus"),
+        description=describe(
+            "Mutation.changeLeadStatus",
+            (
+                "Move a lead along DRAFT -> REFERRED -> ACCEPTED/DECLINED -> CLOSED, or CANCELLED "
+                "Referral needs an office and actionable tips; closing needs an outcome."
+            ),
         ),
     )
     def change_lead_status(

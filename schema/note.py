@@ -11,7 +11,8 @@ from strawberry import auto, relay
 from strawberry.types import Info
 
 from backend import models as m
-from permissions.classes import CanWriteGraph
+from permissions.classes import allow
+from permissions.matrix import describe
 from resolvers import notes as resolve
 from schema.base import MutationError, NoteKindEnum, ScopedNode, ScreeningOutcomeEnum
 
@@ -76,7 +77,8 @@ class NotePayload:
 @strawberry.type
 class NoteMutation:
     @strawberry.mutation(
-        permission_classes=[CanWriteGraph], description="Append a note to a record (analysts)."
+        extensions=allow("Mutation.addNote"),
+        description=describe("Mutation.addNote", "Append a note to a record."),
     )
     def add_note(self, info: Info, input: AddNoteInput) -> NotePayload:
         obj, errors = resolve.add(info, input)

@@ -12,7 +12,8 @@ from strawberry.types import Info
 from strawberry_django.relay import DjangoListConnection
 
 from backend import models as m
-from permissions.classes import CanReadGraph, CanWriteGraph
+from permissions.classes import allow
+from permissions.matrix import describe
 from resolvers import research as resolve
 from schema.base import LegalProcessEnum, MutationError, ScopedNode
 
@@ -87,14 +88,16 @@ class ResearchResultPayload:
 @strawberry.type
 class ResearchQuery:
     research_results: DjangoListConnection[ResearchResultType] = strawberry_django.connection(
-        permission_classes=[CanReadGraph], description="Browse research results (analysts)."
+        extensions=allow("Query.researchResults"),
+        description=describe("Query.researchResults", "Browse research results."),
     )
 
 
 @strawberry.type
 class ResearchMutation:
     @strawberry.mutation(
-        permission_classes=[CanWriteGraph], description="Record a research result (analysts)."
+        extensions=allow("Mutation.createResearchResult"),
+        description=describe("Mutation.createResearchResult", "Record a research result."),
     )
     def create_research_result(
         self, info: Info, input: CreateResearchResultInput
@@ -103,7 +106,8 @@ class ResearchMutation:
         return ResearchResultPayload(research_result=obj, errors=errors)
 
     @strawberry.mutation(
-        permission_classes=[CanWriteGraph], description="Correct a research result (analysts)."
+        extensions=allow("Mutation.updateResearchResult"),
+        description=describe("Mutation.updateResearchResult", "Correct a research result."),
     )
     def update_research_result(
         self, info: Info, input: UpdateResearchResultInput

@@ -11,7 +11,8 @@ from strawberry.types import Info
 from strawberry_django.relay import DjangoListConnection
 
 from backend import models as m
-from permissions.classes import CanReadGraph, CanWriteGraph
+from permissions.classes import allow
+from permissions.matrix import describe
 from resolvers import sources as resolve
 from schema.base import MutationError, ScopedNode, SourceKindEnum
 
@@ -76,17 +77,18 @@ class SourcePayload:
 @strawberry.type
 class SourceQuery:
     sources: DjangoListConnection[SourceType] = strawberry_django.connection(
-        permission_classes=[CanReadGraph], description="Sources of tips."
+        extensions=allow("Query.sources"), description=describe("Query.sources", "Sources of tips.")
     )
     offices: DjangoListConnection[OfficeType] = strawberry_django.connection(
-        permission_classes=[CanReadGraph], description="Field offices."
+        extensions=allow("Query.offices"), description=describe("Query.offices", "Field offices.")
     )
 
 
 @strawberry.type
 class SourceMutation:
     @strawberry.mutation(
-        permission_classes=[CanWriteGraph], description="Register a source (analysts)."
+        extensions=allow("Mutation.createSource"),
+        description=describe("Mutation.createSource", "Register a source."),
     )
     def create_source(self, info: Info, input: CreateSourceInput) -> SourcePayload:
         obj, errors = resolve.create(info, input)

@@ -12,7 +12,8 @@ from strawberry.types import Info
 from strawberry_django.relay import DjangoListConnection
 
 from backend import models as m
-from permissions.classes import CanReadGraph, CanWriteGraph
+from permissions.classes import NEED_TO_KNOW_NOTE, allow, need_to_know
+from permissions.matrix import describe
 from resolvers import subjects as resolve
 from schema.base import MutationError, ScopedNode
 from schema.identifier import IdentifierInput
@@ -76,7 +77,10 @@ class SubjectType(ScopedNode):
     identifiers: DjangoListConnection[SubjectIdentifierType] = strawberry_django.connection(
         field_name="identifier_links", description="Identifiers known to belong to this person."
     )
-    leads: DjangoListConnection[LeadRef] = strawberry_django.connection()
+    leads: DjangoListConnection[LeadRef] | None = strawberry_django.connection(
+        extensions=need_to_know("Subject.leads"),
+        description=f"Leads naming this person. {NEED_TO_KNOW_NOTE}",
+    )
     notes: DjangoListConnection[NoteRef] = strawberry_django.connection()
 
 
@@ -121,30 +125,34 @@ class SubjectPayload:
 @strawberry.type
 class SubjectQuery:
     subjects: DjangoListConnection[SubjectType] = strawberry_django.connection(
-        permission_classes=[CanReadGraph],
-        description="Browse subjects (analysts and program managers).",
+        extensions=allow("Query.subjects"),
+        description=describe("Query.subjects", "Browse subjects."),
     )
 
 
 @strawberry.type
 class SubjectMutation:
     @strawberry.mutation(
-        permission_classes=[CanWriteGraph], description="Record a person (analysts)."
+        extensions=allow("Mutation.createSubject"),
+        description=describe("Mutation.createSubject", "Record a person."),
     )
     def create_subject(self, info: Info, input: CreateSubjectInput) -> SubjectPayload:
         obj, errors = resolve.create(info, input)
         return SubjectPayload(subject=obj, errors=errors)
 
     @strawberry.mutation(
-        permission_classes=[CanWriteGraph], description="Edit a person (analysts)."
+        extensions=allow("Mutation.updateSubject"),
+        description=describe("Mutation.updateSubject", "Edit a person."),
     )
     def update_subject(self, info: Info, input: UpdateSubjectInput) -> SubjectPayload:
         obj, errors = resolve.update(info, input)
         return SubjectPayload(subject=obj, errors=errors)
 
     @strawberry.mutation(
-        permission_classes=[CanWriteGraph],
-        description="Record that an identifier belongs to a person (analysts).",
+        extensions=allow("Mutation.addIdentifierToSubject"),
+        description=describe(
+            "Mutation.addIdentifierToSubject", "Record that an identifier belongs to a person."
+        ),
     )
     def add_identifier_to_subject(
         self, info: Info, subject_id: relay.GlobalID, identifier: IdentifierInput

@@ -4,17 +4,19 @@ inputs, queries and mutations."""
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 import strawberry_django
+from django.db.models import QuerySet
 from strawberry import auto, relay
 from strawberry.types import Info
 from strawberry_django.relay import DjangoListConnection
 
 from backend import models as m
 from backend.states import TIP_MACHINE
-from permissions.classes import CanReadGraph, CanWriteGraph
+from permissions.classes import NEED_TO_KNOW_NOTE, allow, need_to_know
+from permissions.matrix import describe
 from resolvers import tips as resolve
 from schema.base import (
     HandlingCaveatEnum,
@@ -48,6 +50,7 @@ __all__ = [
     "TipQuery",
     "TipSubjectType",
     "TipType",
+    "TipVictimType",
     "UpdateTipInput",
 ]
 
@@ -82,31 +85,58 @@ class TipOrder:
 class TipType(ScopedNode):
     """One report as received from a source."""
 
-    source: SourceRef
+    source: SourceRef | None = strawberry_django.field(
+        extensions=need_to_know("Tip.source"), description=f"Who sent the tip. {NEED_TO_KNOW_NOTE}"
+    )
     source_reference: auto
     received_at: auto
     category: TipCategoryEnum
-    narrative: auto
+    narrative: str | None = strawberry_django.field(
+        extensions=need_to_know("Tip.narrative"),
+        description=f"The report's own words. {NEED_TO_KNOW_NOTE}",
+    )
     status: TipStatusEnum
     priority: auto
     handling_caveat: HandlingCaveatEnum
     is_actionable: auto
-    actionable_reason: auto
+    actionable_reason: str | None = strawberry_django.field(
+        extensions=need_to_know("Tip.actionableReason"),
+        description=f"Why the review found the tip (not) actionable. {NEED_TO_KNOW_NOTE}",
+    )
     reviewed_at: auto
     created_at: auto
     updated_at: auto
     identifiers: DjangoListConnection[SightingType] = strawberry_django.connection(
-        field_name="sightings", description="Identifiers seen in this tip, with event and time."
+        field_name="sightings",
+        description="Identifiers seen in this tip, with event and time. Investigators see only "
+        "the identifiers their lookups returned.",
     )
     subjects: DjangoListConnection[TipSubjectType] = strawberry_django.connection(
-        field_name="subject_links", description="People named in this tip, with their role."
+        field_name="subject_links",
+        description="People named in this tip, with their role. Investigators never see "
+        "victims here: those rows are left out for them.",
     )
-    links: DjangoListConnection[TipLinkType] = strawberry_django.connection(
-        description="Links to other tips, each with its reason."
+    victims: DjangoListConnection[TipVictimType] | None = strawberry_django.connection(
+        field_name="subject_links",
+        extensions=need_to_know("Tip.victims"),
+        description=f"Victims named in this tip. {NEED_TO_KNOW_NOTE}",
     )
-    leads: DjangoListConnection[LeadRef] = strawberry_django.connection()
-    notes: DjangoListConnection[NoteRef] = strawberry_django.connection()
-    research_results: DjangoListConnection[ResearchRef] = strawberry_django.connection()
+    links: DjangoListConnection[TipLinkType] | None = strawberry_django.connection(
+        extensions=need_to_know("Tip.links"),
+        description=f"Links to other tips, each with its reason. {NEED_TO_KNOW_NOTE}",
+    )
+    leads: DjangoListConnection[LeadRef] | None = strawberry_django.connection(
+        extensions=need_to_know("Tip.leads"),
+        description=f"Leads built from this tip. {NEED_TO_KNOW_NOTE}",
+    )
+    notes: DjangoListConnection[NoteRef] = strawberry_django.connection(
+        description="Notes on this tip. Investigators see targeting notes and notes written "
+        "by investigators only; the owning agency's internal notes are left out for them."
+    )
+    research_results: DjangoListConnection[ResearchRef] | None = strawberry_django.connection(
+        extensions=need_to_know("Tip.researchResults"),
+        description=f"Research results on this tip. {NEED_TO_KNOW_NOTE}",
+    )
 
     @strawberry_django.field(only=["status"], description="Statuses this tip may move to next.")
     def allowed_transitions(self, root: m.Tip) -> list[TipStatusEnum]:  # type: ignore[valid-type]
@@ -131,6 +161,19 @@ class TipSubjectType(ScopedNode):
     tip: TipType
     subject: SubjectRef
     role: SubjectRoleEnum
+
+
+@strawberry_django.type(m.TipSubject, name="TipVictim")
+class TipVictimType(ScopedNode):
+    """A victim named in a tip."""
+
+    tip: TipType
+    subject: SubjectRef
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet[Any], info: Info, **kwargs: Any) -> QuerySet[Any]:
+        queryset = super().get_queryset(queryset, info, **kwargs)
+        return queryset.filter(role=m.SubjectRole.VICTIM)
 
 
 @strawberry_django.type(m.TipLink, name="TipLink")
@@ -190,28 +233,37 @@ class TipPayload:
 @strawberry.type
 class TipQuery:
     tips: DjangoListConnection[TipType] = strawberry_django.connection(
-        permission_classes=[CanReadGraph],
-        description="Browse tips (analysts and program managers).",
+        extensions=allow("Query.tips"),
+        description=describe("Query.tips", "Browse tips."),
     )
 
 
 @strawberry.type
 class TipMutation:
-    @strawberry.mutation(permission_classes=[CanWriteGraph], description="Record a tip (analysts).")
+    @strawberry.mutation(
+        extensions=allow("Mutation.createTip"),
+        description=describe("Mutation.createTip", "Record a tip."),
+    )
     def create_tip(self, info: Info, input: CreateTipInput) -> TipPayload:
         obj, errors = resolve.create_tip(info, input)
         return TipPayload(tip=obj, errors=errors)
 
-    @strawberry.mutation(permission_classes=[CanWriteGraph], description="Edit a tip (analysts).")
+    @strawberry.mutation(
+        extensions=allow("Mutation.updateTip"),
+        description=describe("Mutation.updateTip", "Edit a tip."),
+    )
     def update_tip(self, info: Info, input: UpdateTipInput) -> TipPayload:
         obj, errors = resolve.update_tip(info, input)
         return TipPayload(tip=obj, errors=errors)
 
     @strawberry.mutation(
-        permission_classes=[CanWriteGraph],
-        description=(
-            "Move a tip to another status (analysts). Deciding ACTIONABLE or NOT_ACTIONABLE "
-            "from UNDER_REVIEW records the review and needs a reason."
+        extensions=allow("Mutation.changeTipStatus"),
+        description=describe(
+            "Mutation.changeTipStatus",
+            (
+                "Move a tip to another status. Deciding ACTIONABLE or NOT_ACTIONABLE "
+                "from UNDER_REVIEW records the review and needs a reason."
+            ),
         ),
     )
     def change_tip_status(
@@ -221,8 +273,11 @@ class TipMutation:
         return TipPayload(tip=obj, errors=errors)
 
     @strawberry.mutation(
-        permission_classes=[CanWriteGraph],
-        description="Add an identifier sighting to a tip; links tips sharing it (analysts).",
+        extensions=allow("Mutation.addIdentifierToTip"),
+        description=describe(
+            "Mutation.addIdentifierToTip",
+            "Add an identifier sighting to a tip; links tips sharing it.",
+        ),
     )
     def add_identifier_to_tip(
         self, info: Info, tip_id: relay.GlobalID, sighting: SightingInput
@@ -231,8 +286,10 @@ class TipMutation:
         return TipPayload(tip=obj, errors=errors)
 
     @strawberry.mutation(
-        permission_classes=[CanWriteGraph],
-        description="Name a subject in a tip and link it to tips naming them (analysts).",
+        extensions=allow("Mutation.addSubjectToTip"),
+        description=describe(
+            "Mutation.addSubjectToTip", "Name a subject in a tip and link it to tips naming them."
+        ),
     )
     def add_subject_to_tip(
         self, info: Info, tip_id: relay.GlobalID, subject: TipSubjectInput

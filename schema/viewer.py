@@ -5,7 +5,8 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from permissions.classes import IsAuthenticated
+from permissions.classes import allow
+from permissions.matrix import describe
 
 __all__ = ["ViewerQuery", "ViewerType"]
 
@@ -20,7 +21,7 @@ class ViewerType:
 @strawberry.type
 class ViewerQuery:
     @strawberry.field(
-        permission_classes=[IsAuthenticated], description="Who am I? Any signed-in role."
+        extensions=allow("Query.viewer"), description=describe("Query.viewer", "Who am I?")
     )
     def viewer(self, info: Info) -> ViewerType:
         request = info.context.request

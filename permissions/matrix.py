@@ -1,0 +1,87 @@
+"""The permission matrix: which role may call which operation and read which sensitive field.
+
+This is the one place the rules live. Schema fields take their permission extension from
+here (``permissions.classes.allow``), the schema descriptions say who may call them, and
+``tests/permissions/test_matrix.py`` checks every role against every entry and fails on a
+field that has no entry.
+"""
+
+from __future__ import annotations
+
+from backend.models import Role
+
+__all__ = ["NEED_TO_KNOW", "OPERATIONS", "ROLE_NAMES", "describe"]
+
+A, INV, PM = Role.ANALYST, Role.INVESTIGATOR, Role.PROGRAM_MANAGER
+SA, AU, RC = Role.SYSTEM_ADMINISTRATOR, Role.AUDITOR, Role.REPORTING_CLIENT
+EVERYONE = frozenset(Role)
+GRAPH = frozenset({A, PM})
+
+#: Root fields ("Query.x", "Mutation.y") and the roles that may call them.
+OPERATIONS: dict[str, frozenset[str]] = {
+    "Query.viewer": EVERYONE,
+    "Query.node": frozenset({A, PM, INV}),
+    "Query.tips": GRAPH,
+    "Query.subjects": GRAPH,
+    "Query.identifiers": GRAPH,
+    "Query.identifierByValue": GRAPH,
+    "Query.leads": GRAPH,
+    "Query.sources": GRAPH,
+    "Query.offices": GRAPH,
+    "Query.researchResults": GRAPH,
+    "Query.travellerLookup": frozenset({A, INV}),
+    "Query.privilegeReview": frozenset({SA, PM}),
+    "Mutation.createTip": frozenset({A}),
+    "Mutation.updateTip": frozenset({A}),
+    "Mutation.changeTipStatus": frozenset({A}),
+    "Mutation.addIdentifierToTip": frozenset({A}),
+    "Mutation.addSubjectToTip": frozenset({A}),
+    "Mutation.createSubject": frozenset({A}),
+    "Mutation.updateSubject": frozenset({A}),
+    "Mutation.addIdentifierToSubject": frozenset({A}),
+    "Mutation.createIdentifier": frozenset({A}),
+    "Mutation.updateIdentifier": frozenset({A}),
+    "Mutation.createLead": frozenset({A}),
+    "Mutation.updateLead": frozenset({A}),
+    "Mutation.changeLeadStatus": frozenset({A}),
+    "Mutation.createSource": frozenset({A}),
+    "Mutation.createResearchResult": frozenset({A}),
+    "Mutation.updateResearchResult": frozenset({A}),
+    "Mutation.addNote": frozenset({A, INV}),
+    "Mutation.removeRecord": frozenset({PM}),
+}
+
+#: Fields beyond a partner-agency investigator's need to know: refused to investigators,
+#: field by field, with extensions.code NEED_TO_KNOW.
+NEED_TO_KNOW: frozenset[str] = frozenset(
+    {
+        "Tip.source",
+        "Tip.narrative",
+        "Tip.actionableReason",
+        "Tip.victims",
+        "Tip.researchResults",
+        "Tip.leads",
+        "Tip.links",
+        "Subject.leads",
+        "Identifier.researchResults",
+    }
+)
+
+ROLE_NAMES: dict[str, str] = {
+    A: "analysts",
+    INV: "investigators",
+    PM: "program managers",
+    SA: "system administrators",
+    AU: "auditors",
+    RC: "reporting clients",
+}
+
+
+def describe(key: str, text: str) -> str:
+    """``text`` followed by who may call the field, for the schema description."""
+    roles = OPERATIONS[key]
+    if roles == EVERYONE:
+        who = "every signed-in role"
+    else:
+        who = ", ".join(ROLE_NAMES[r] for r in Role if r in roles)
+    return f"{text} Allowed: {who}."

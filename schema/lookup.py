@@ -1,0 +1,128 @@
+"""The traveller lookup: the partner agency's one way into the data."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+import strawberry_django
+from django.db.models import QuerySet
+from graphql import GraphQLError
+from strawberry import relay
+from strawberry.types import Info
+
+from backend import models as m
+from backend.errors import DomainError
+from backend.services.lookups import LookupCriteria, traveller_lookup
+from permissions.classes import allow
+from permissions.matrix import describe
+from permissions.scoping import scope_queryset
+from schema.caveat import CAVEAT
+
+if TYPE_CHECKING:
+    from schema.identifier import IdentifierType
+    from schema.subject import SubjectType
+    from schema.tip import TipType
+
+__all__ = ["DISSEMINATION_CAVEAT", "LookupQuery", "TravellerLookupInput", "TravellerLookupResult"]
+
+TipRef = Annotated["TipType", strawberry.lazy("schema.tip")]
+SubjectRef = Annotated["SubjectType", strawberry.lazy("schema.subject")]
+IdentifierRef = Annotated["IdentifierType", strawberry.lazy("schema.identifier")]
+
+DISSEMINATION_CAVEAT = CAVEAT
+
+
+@strawberry.input(
+    description="Who to look for: an e-mail, a username with its platform, a phone number, a "
+    "passport number, or a name together with a date of birth (any combination)."
+)
+class TravellerLookupInput:
+    name: str = ""
+    date_of_birth: datetime.date | None = None
+    email: str = ""
+    username: str = ""
+    platform: str = ""
+    phone: str = ""
+    passport: str = ""
+    passport_country: str = ""
+
+
+def _rows(info: Info, model: type, ids: list[int]) -> QuerySet:
+    return scope_queryset(model.objects.filter(pk__in=ids), info.context.request.user)
+
+
+@strawberry.type(description="What a traveller lookup found, as far as the caller may see it.")
+class TravellerLookupResult:
+    lookup_id: relay.GlobalID = strawberry.field(description="The recorded lookup.")
+    matched_on: list[str] = strawberry.field(
+        description="Which criteria matched: EMAIL, USERNAME, PHONE, PASSPORT, "
+        "NAME_AND_DATE_OF_BIRTH. Empty when nothing matched."
+    )
+    relevant_to_investigation: bool = strawberry.field(
+        description="True when a returned tip belongs to an active lead."
+    )
+    investigation_contacts: list[str] = strawberry.field(
+        description="Contact points of the offices whose active leads the match touches."
+    )
+    dissemination_caveat: str = strawberry.field(
+        description="The rule that comes with every result shown to the partner agency."
+    )
+    tip_ids: strawberry.Private[list[int]]
+    subject_ids: strawberry.Private[list[int]]
+    identifier_ids: strawberry.Private[list[int]]
+
+    @strawberry_django.field(description="People matched (never victims for investigators).")
+    def subjects(self, info: Info) -> list[SubjectRef]:
+        return _rows(info, m.Subject, self.subject_ids)  # type: ignore[return-value]
+
+    @strawberry_django.field(description="Identifiers matched.")
+    def identifiers(self, info: Info) -> list[IdentifierRef]:
+        return _rows(info, m.Identifier, self.identifier_ids)  # type: ignore[return-value]
+
+    @strawberry_django.field(description="Tips naming the people or containing the identifiers.")
+    def tips(self, info: Info) -> list[TipRef]:
+        return _rows(info, m.Tip, self.tip_ids)  # type: ignore[return-value]
+
+
+@strawberry.type
+class LookupQuery:
+    @strawberry.field(
+        extensions=allow("Query.travellerLookup"),
+        description=describe(
+            "Query.travellerLookup",
+            "Look a traveller up by exact identifiers, or by name with date of birth. Every "
+            "lookup is recorded; an investigator may afterwards open only what it returned.",
+        ),
+    )
+    def traveller_lookup(self, info: Info, input: TravellerLookupInput) -> TravellerLookupResult:
+        user = info.context.request.user
+        criteria = LookupCriteria(
+            name=input.name,
+            date_of_birth=input.date_of_birth,
+            email=input.email,
+            username=input.username,
+            platform=input.platform,
+            phone=input.phone,
+            passport=input.passport,
+            passport_country=input.passport_country,
+        )
+        try:
+            outcome = traveller_lookup(
+                by=user, criteria=criteria, owner_view=user.role != m.Role.INVESTIGATOR
+            )
+        except DomainError as exc:
+            raise GraphQLError(
+                exc.message, extensions={"code": exc.code, "field": exc.field}
+            ) from exc
+        return TravellerLookupResult(
+            lookup_id=relay.GlobalID("TravellerLookup", str(outcome.lookup.pk)),
+            matched_on=outcome.matched_on,
+            relevant_to_investigation=outcome.relevant_to_investigation,
+            investigation_contacts=outcome.investigation_contacts,
+            dissemination_caveat=DISSEMINATION_CAVEAT,
+            tip_ids=outcome.tip_ids,
+            subject_ids=outcome.subject_ids,
+            identifier_ids=outcome.identifier_ids,
+        )
