@@ -1,16 +1,238 @@
-"""Django admin: accounts and tokens for administrators; read-mostly views of the graph."""
+"""Django admin: account management and the access lifecycle for system administrators and
+program managers (see ``permissions.admin_access`` for who may do what); API tokens; and
+the graph, for superusers only (it bypasses the row scoping of the API)."""
 
-from django.contrib import admin
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
 
 from backend import models as m
+from permissions.admin_access import (
+    ACCOUNT_REVIEWERS,
+    COMPLIANCE_REVIEWERS,
+    FINAL_APPROVERS,
+    has_role,
+)
+from permissions.lifecycle import access_problems, training_lapses_on
+
+#: Fields only the admin actions set, so that every approval names who gave it.
+_ACTION_FIELDS = (
+    "compliance_reviewed_at",
+    "compliance_reviewed_by",
+    "approved_at",
+    "approved_by",
+    "privileges_reviewed_at",
+)
+#: Fields that would let an account give itself more than its role.
+_PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+
+class LifecycleFilter(admin.SimpleListFilter):
+    """Accounts waiting for a step of the access lifecycle."""
+
+    title = "access lifecycle"
+    parameter_name = "lifecycle"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("compliance", "Awaiting compliance review"),
+            ("approval", "Awaiting final approval"),
+            ("training", "Training lapsed"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "compliance":
+            return queryset.filter(compliance_reviewed_at__isnull=True)
+        if self.value() == "approval":
+            return queryset.filter(compliance_reviewed_at__isnull=False, approved_at__isnull=True)
+        if self.value() == "training":
+            cutoff = timezone.now() - dt.timedelta(days=settings.ANNUAL_TRAINING_DAYS)
+            return queryset.filter(
+                Q(annual_training_at__isnull=True) | Q(annual_training_at__lt=cutoff)
+            )
+        return queryset
 
 
 @admin.register(m.User)
 class TipGraphUserAdmin(UserAdmin):
-    list_display = ("username", "role", "agency", "office", "is_active", "last_login")
-    list_filter = ("role", "is_active", "agency")
-    fieldsets = (*UserAdmin.fieldsets, ("Role", {"fields": ("role", "agency", "office")}))
+    list_display = (
+        "username",
+        "role",
+        "agency",
+        "is_active",
+        "access",
+        "compliance_reviewed_at",
+        "approved_at",
+        "training_until",
+        "privileges_reviewed_at",
+        "last_activity_at",
+    )
+    list_filter = ("role", "is_active", LifecycleFilter, "agency")
+    list_select_related = ("office",)
+    fieldsets = (
+        *UserAdmin.fieldsets,
+        ("Role", {"fields": ("role", "agency", "office")}),
+        (
+            "Access lifecycle",
+            {
+                "description": "Compliance review, final approval and privilege review are "
+                "recorded with the actions of the account list.",
+                "fields": (
+                    "nominated_by",
+                    "nominated_at",
+                    "certified_at",
+                    "compliance_reviewed_at",
+                    "compliance_reviewed_by",
+                    "approved_at",
+                    "approved_by",
+                    "rules_accepted_at",
+                    "annual_training_at",
+                    "privileges_reviewed_at",
+                    "last_activity_at",
+                ),
+            },
+        ),
+    )
+    add_fieldsets = (*UserAdmin.add_fieldsets, ("Role", {"fields": ("role", "agency", "office")}))
+    actions = (
+        "record_compliance_review",
+        "give_final_approval",
+        "record_privilege_review",
+        "deactivate",
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = (*super().get_readonly_fields(request, obj), *_ACTION_FIELDS)
+        fields += ("last_activity_at", "last_login", "date_joined")
+        if not request.user.is_superuser:
+            fields += _PRIVILEGE_FIELDS
+        if obj is not None and obj.pk == request.user.pk:
+            fields += ("role", "is_active")  # nobody changes their own role or access
+        return fields
+
+    @admin.display(description="Access")
+    def access(self, user: m.User) -> str:
+        problems = access_problems(user)
+        if not problems:
+            return "Can act"
+        return "Cannot act: " + "; ".join(problem.message for problem in problems)
+
+    @admin.display(description="Training until")
+    def training_until(self, user: m.User) -> str:
+        lapses = training_lapses_on(user)
+        return lapses.date().isoformat() if lapses else "-"
+
+    # Who may use which action (the admin calls has_<name>_permission).
+
+    def has_compliance_review_permission(self, request: HttpRequest) -> bool:
+        return has_role(request.user, COMPLIANCE_REVIEWERS)
+
+    def has_final_approval_permission(self, request: HttpRequest) -> bool:
+        return has_role(request.user, FINAL_APPROVERS)
+
+    def has_account_review_permission(self, request: HttpRequest) -> bool:
+        return has_role(request.user, ACCOUNT_REVIEWERS)
+
+    @admin.action(
+        description="Record compliance review (system administrators)",
+        permissions=["compliance_review"],
+    )
+    def record_compliance_review(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        def review(user: m.User, now: dt.datetime) -> str | None:
+            user.compliance_reviewed_at, user.compliance_reviewed_by = now, request.user
+            return None
+
+        self._apply(
+            request,
+            queryset,
+            review,
+            fields=("compliance_reviewed_at", "compliance_reviewed_by"),
+            done="Recorded the compliance review of",
+        )
+
+    @admin.action(
+        description="Give final approval (program managers, after the compliance review)",
+        permissions=["final_approval"],
+    )
+    def give_final_approval(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        def approve(user: m.User, now: dt.datetime) -> str | None:
+            if user.compliance_reviewed_at is None:
+                return "its compliance has not been reviewed yet"
+            user.approved_at, user.approved_by = now, request.user
+            return None
+
+        self._apply(
+            request,
+            queryset,
+            approve,
+            fields=("approved_at", "approved_by"),
+            done="Gave final approval to",
+        )
+
+    @admin.action(description="Record privilege review", permissions=["account_review"])
+    def record_privilege_review(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        def review(user: m.User, now: dt.datetime) -> str | None:
+            user.privileges_reviewed_at = now
+            return None
+
+        self._apply(
+            request,
+            queryset,
+            review,
+            fields=("privileges_reviewed_at",),
+            done="Recorded the privilege review of",
+        )
+
+    @admin.action(description="Deactivate (remove access)", permissions=["account_review"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        def deactivate(user: m.User, now: dt.datetime) -> str | None:
+            if not user.is_active:
+                return "it is already inactive"
+            user.is_active = False
+            return None
+
+        self._apply(request, queryset, deactivate, fields=("is_active",), done="Deactivated")
+
+    def _apply(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Any],
+        change: Callable[[m.User, dt.datetime], str | None],
+        *,
+        fields: tuple[str, ...],
+        done: str,
+    ) -> None:
+        """Apply ``change`` (which sets ``fields``, or returns why it may not) to every selected
+        account but the caller's own; log each change in the admin history; tell the caller
+        what was done, and what was not and why."""
+        now = timezone.now()
+        changed: list[str] = []
+        refused: list[str] = []
+        with transaction.atomic():
+            for user in queryset.select_for_update(of=("self",)).order_by("username"):
+                reason = (
+                    "it is your own account" if user.pk == request.user.pk else change(user, now)
+                )
+                if reason is not None:
+                    refused.append(f"{user.username} ({reason})")
+                    continue
+                user.save(update_fields=fields)
+                self.log_change(request, user, f"{done} this account.")
+                changed.append(user.username)
+        if changed:
+            self.message_user(request, f"{done}: {', '.join(changed)}.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"Not done for: {'; '.join(refused)}.", messages.WARNING)
 
 
 @admin.register(m.ApiToken)

@@ -4,12 +4,15 @@
 - ``TIPGRAPH_DEBUG=1``: development mode (GraphiQL on, demo helpers on). Off by default.
 - ``TIPGRAPH_SECRET_KEY``: required outside development; in development a key is kept in ./var.
 - ``TIPGRAPH_ALLOWED_HOSTS``: comma-separated host names (default: localhost names).
+- ``TIPGRAPH_LOGIN_FAILURE_LIMIT``: failed sign-ins (within 30 minutes) that lock an account
+  and, separately, the address they came from (default 5).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from backend.database import database_settings
@@ -43,7 +46,8 @@ ALLOWED_HOSTS = [
 ]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin site is ours: open to system administrators and program managers only.
+    "backend.apps.TipGraphAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -54,6 +58,7 @@ INSTALLED_APPS = [
     "backend.apps.BackendConfig",
     "permissions.apps.PermissionsConfig",
     "audit.apps.AuditConfig",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -65,6 +70,16 @@ MIDDLEWARE = [
     "permissions.authentication.BearerTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a lockout into the "locked" response.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses any sign-in of a locked-out username or address before a password is tried.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    # Grants the admin-site permissions of system administrators and program managers by role.
+    "permissions.admin_access.RoleAdminBackend",
 ]
 
 ROOT_URLCONF = "backend.urls"
@@ -130,6 +145,31 @@ GRAPHQL_MAX_RESULTS = 100
 
 # API tokens expire after this many days unless a shorter expiry is asked for.
 API_TOKEN_MAX_DAYS = 90
+
+# Access lifecycle (permissions.lifecycle, permissions.review): annual privacy and security
+# training lapses after ANNUAL_TRAINING_DAYS; privileges are due for review every
+# PRIVILEGE_REVIEW_DAYS; an account unused for IDLE_ACCOUNT_DAYS is reported as idle.
+ANNUAL_TRAINING_DAYS = 365
+PRIVILEGE_REVIEW_DAYS = 180
+IDLE_ACCOUNT_DAYS = 90
+
+# Sign-in lockout (django-axes). AXES_FAILURE_LIMIT failures within AXES_COOLOFF_TIME lock the
+# username (from any address) and, separately, the client address (for any username); the lock
+# lifts after AXES_COOLOFF_TIME, or sooner when an administrator deletes the access attempt in
+# the admin. A successful sign-in clears the failures. Bearer tokens of a locked-out username
+# are refused too (permissions.authentication). The client address is REMOTE_ADDR; behind a
+# reverse proxy, set AXES_CLIENT_IP_CALLABLE so that it is the real client's address.
+AXES_FAILURE_LIMIT = int(os.environ.get("TIPGRAPH_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=30)
+AXES_USE_ATTEMPT_EXPIRATION = True
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Keep every failed sign-in (lockouts flagged) for the admin, not only the live counters.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_COOLOFF_MESSAGE = (
+    "Account locked: too many failed sign-ins. Try again in "
+    f"{AXES_COOLOFF_TIME.seconds // 60} minutes, or ask a system administrator to unlock it."
+)
 
 LOGGING = {
     "version": 1,

@@ -4,20 +4,33 @@ A request with ``Authorization: Bearer <token>`` is authenticated by the token a
 session cookie on the same request is ignored) and is exempt from CSRF, since a browser
 never sends that header by itself. ``request.auth_method`` says which way the user came
 in: ``"session"``, ``"token:<id>"`` or ``"anonymous"``.
+
+Failed sign-ins are counted by django-axes (see settings). A username that axes has locked out
+cannot use its bearer tokens either until the lock lifts: a token must not be a way around
+the lockout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from axes.helpers import get_cool_off, get_failure_limit, get_lockout_parameters
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from backend.models import ApiToken
 from backend.models.accounts import hash_token
 
-__all__ = ["AuthenticationFailed", "BearerTokenMiddleware", "authenticate_bearer"]
+__all__ = [
+    "AuthenticationFailed",
+    "BearerTokenMiddleware",
+    "authenticate_bearer",
+    "username_locked_out",
+]
 
 
 class AuthenticationFailed(Exception):
@@ -40,8 +53,35 @@ def authenticate_bearer(header: str) -> ApiToken:
         raise AuthenticationFailed("API token has expired", code="TOKEN_EXPIRED")
     if not token.user.is_active:
         raise AuthenticationFailed("the account of this API token is disabled")
+    if username_locked_out(token.user.get_username()):
+        raise AuthenticationFailed(
+            "the account of this API token is locked after repeated failed sign-ins",
+            code="LOCKED_OUT",
+        )
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     return token
+
+
+def username_locked_out(username: str) -> bool:
+    """Whether django-axes has locked ``username`` out of signing in.
+
+    The same count axes keeps for the "username" lockout parameter: the failures recorded for
+    the username from any address, within the cool-off time and not expired, against
+    ``AXES_FAILURE_LIMIT``. (A lockout of the client *address* does not stop tokens.)
+    """
+    if not (settings.AXES_ENABLED and settings.AXES_LOCK_OUT_AT_FAILURE):
+        return False
+    credentials = {"username": username}
+    if "username" not in get_lockout_parameters(None, credentials):  # type: ignore[arg-type]
+        return False
+    now = timezone.now()
+    attempts = AccessAttempt.objects.filter(username=username)
+    if (cool_off := get_cool_off()) is not None:
+        attempts = attempts.filter(attempt_time__gte=now - cool_off)
+    if settings.AXES_USE_ATTEMPT_EXPIRATION:
+        attempts = attempts.filter(Q(expiration__isnull=True) | Q(expiration__expires_at__gt=now))
+    failures = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+    return failures >= get_failure_limit(None, credentials)  # type: ignore[arg-type]
 
 
 class BearerTokenMiddleware:

@@ -15,6 +15,7 @@ from permissions.roles import GRAPH_READERS, GRAPH_WRITERS
 __all__ = [
     "NEED_TO_KNOW_NOTE",
     "CanReadGraph",
+    "CanReviewPrivileges",
     "CanWriteGraph",
     "IsAuthenticated",
     "NeedToKnowPermission",
@@ -61,6 +62,13 @@ class CanWriteGraph(_RolePermission):
 
     roles = GRAPH_WRITERS
     message = "Your role may not change records"
+
+
+class CanReviewPrivileges(_RolePermission):
+    """System administrators and program managers run the privilege review of accounts."""
+
+    roles = OPERATIONS["Query.privilegeReview"]
+    message = "Only system administrators and program managers may review privileges"
 
 
 class RolePermission(BasePermission):

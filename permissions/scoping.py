@@ -8,6 +8,7 @@ Lists, node fetches, nested relations and mutation look-ups all pass through
 - a partner-agency investigator sees only records a traveller lookup of theirs returned,
   never an OWNER_ONLY tip, never a victim, no leads, sources, offices or research results,
   and of the notes on their records only targeting notes and notes by investigators;
+- auditors and system administrators see the audit log, and nobody else does;
 - every other role sees no rows of the graph at all.
 
 Edge rows (a tip's identifiers, subjects and links) are visible only when the records at
@@ -28,6 +29,7 @@ __all__ = ["can_see", "scope_queryset"]
 M = TypeVar("M", bound=Model)
 
 _OWNING_AGENCY = frozenset({m.Role.ANALYST, m.Role.PROGRAM_MANAGER})
+_AUDIT_READERS = frozenset({m.Role.AUDITOR, m.Role.SYSTEM_ADMINISTRATOR})
 _REMOVABLE = (m.Tip, m.Subject, m.Identifier, m.Lead, m.ResearchResult)
 _DISCLOSABLE = (m.Tip, m.Subject, m.Identifier)
 
@@ -106,6 +108,8 @@ def scope_queryset(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     """Return the rows of ``queryset`` that ``user`` may see."""
     if not _active(user):
         return queryset.none()
+    if queryset.model._meta.app_label == "audit":
+        return queryset if user.role in _AUDIT_READERS else queryset.none()
     if user.role in _OWNING_AGENCY:
         return _owning_agency(queryset, user)
     if user.role == m.Role.INVESTIGATOR:

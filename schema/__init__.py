@@ -13,6 +13,7 @@ from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from permissions.classes import allow
 from permissions.matrix import describe
+from schema.account import AccountQuery
 from schema.caveat import DisseminationCaveat
 from schema.extensions import RequireAuthentication
 from schema.identifier import IdentifierMutation, IdentifierQuery
@@ -49,6 +50,7 @@ Query = merge_types(
         SourceQuery,
         ResearchQuery,
         LookupQuery,
+        AccountQuery,
     ),
 )
 Mutation = merge_types(

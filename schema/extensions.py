@@ -1,4 +1,9 @@
-"""Schema-wide guards: anonymous requests are refused before anything runs."""
+"""Schema-wide guards: refused callers are stopped before anything runs.
+
+Anonymous callers, and signed-in accounts that may not act (an access-lifecycle step missing
+or annual training lapsed, see ``permissions.lifecycle``), get every operation refused,
+introspection included, by a validation rule: nothing executes.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,15 @@ from typing import Any
 from graphql import GraphQLError, ValidationRule
 from strawberry.extensions import SchemaExtension
 
+from permissions.lifecycle import access_problems, record_activity, refusal_message
+
 __all__ = ["RequireAuthentication"]
 
 
-def _refusal(message: str, code: str) -> type[ValidationRule]:
+def _refusal(message: str, code: str, **extensions: Any) -> type[ValidationRule]:
     class RefuseRequest(ValidationRule):
         def enter_document(self, *_args: Any) -> None:
-            self.report_error(GraphQLError(message, extensions={"code": code}))
+            self.report_error(GraphQLError(message, extensions={"code": code, **extensions}))
 
     return RefuseRequest
 
@@ -23,12 +30,17 @@ class RequireAuthentication(SchemaExtension):
     """Refuse every operation of an unauthenticated caller, introspection included.
 
     The committed ``schema.graphql`` is the public description of the API; live
-    introspection needs an account, like everything else.
+    introspection needs an account, like everything else. A signed-in account that may not
+    act is refused too: ``extensions.code`` is the first problem's code
+    (``ACCESS_NOT_APPROVED`` or ``TRAINING_LAPSED``), ``extensions.problems`` lists every
+    problem's code, and the message gives every reason. Allowed callers have their
+    ``last_activity_at`` kept (written at most once every five minutes).
     """
 
     def on_validate(self) -> Iterator[None]:
         request = self.execution_context.context.request
         user = getattr(request, "user", None)
+        rule = None
         if user is None or not user.is_authenticated or not user.is_active:
             auth_error = getattr(request, "auth_error", None)
             if auth_error is not None:
@@ -37,6 +49,15 @@ class RequireAuthentication(SchemaExtension):
                 rule = _refusal(
                     "Authentication required: sign in or send a bearer token", "UNAUTHENTICATED"
                 )
+        elif problems := access_problems(user):
+            rule = _refusal(
+                refusal_message(problems),
+                problems[0].code,
+                problems=[problem.code for problem in problems],
+            )
+        else:
+            record_activity(user)
+        if rule is not None:
             self.execution_context.validation_rules = (
                 *self.execution_context.validation_rules,
                 rule,

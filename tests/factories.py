@@ -26,7 +26,14 @@ __all__ = [
 ]
 
 
+def _days_ago(days: int) -> factory.LazyFunction:
+    return factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=days))
+
+
 class UserFactory(factory.django.DjangoModelFactory):
+    """An account that may act: every access-lifecycle step done, training current, recently
+    active and reviewed. Set a field to ``None`` to test the lifecycle."""
+
     class Meta:
         model = m.User
         django_get_or_create = ("username",)
@@ -34,6 +41,15 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     role = m.Role.ANALYST
     password = factory.django.Password("correct horse battery staple")
+    nominated_by = "Test Supervisor"
+    nominated_at = _days_ago(40)
+    certified_at = _days_ago(35)
+    compliance_reviewed_at = _days_ago(32)
+    approved_at = _days_ago(31)
+    rules_accepted_at = _days_ago(30)
+    annual_training_at = _days_ago(30)
+    privileges_reviewed_at = _days_ago(30)
+    last_activity_at = factory.LazyFunction(timezone.now)
 
 
 class OfficeFactory(factory.django.DjangoModelFactory):

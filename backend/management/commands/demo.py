@@ -10,9 +10,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from backend import models as m
 from backend.demo import DEMO_SOURCE_PREFIX, load_demo_data
+from permissions.lifecycle import training_lapses_on
 
 
 class _ProgressBar:
@@ -77,6 +79,7 @@ class Command(BaseCommand):
 
     def _users(self, *, reset: bool) -> None:
         lines = []
+        users: dict[m.Role, m.User] = {}
         for role in m.Role:
             username = f"demo-{role.value.lower().replace('_', '-')}"
             user, created = m.User.objects.get_or_create(
@@ -88,6 +91,8 @@ class Command(BaseCommand):
                 user.is_staff = role in (m.Role.SYSTEM_ADMINISTRATOR, m.Role.PROGRAM_MANAGER)
                 user.save()
                 lines.append(f"  {role.label:<48} {username:<28} {password}")
+            users[role] = user
+        self._complete_access_lifecycle(users)
         if lines:
             self.stdout.write(
                 "demo users (passwords are shown this once; --reset-passwords for new):"
@@ -97,3 +102,29 @@ class Command(BaseCommand):
             self.stdout.write(
                 "demo users exist (passwords were printed when created; --reset-passwords)"
             )
+
+    @staticmethod
+    def _complete_access_lifecycle(users: dict[m.Role, m.User]) -> None:
+        """Every demo user may act: nominated, certified, compliance reviewed by the demo
+        system administrator, approved by the demo program manager (neither of them by
+        themselves), rules accepted, training current, privileges reviewed. Steps already
+        recorded are kept; lapsed training is renewed."""
+        now = timezone.now()
+        sysadmin = users[m.Role.SYSTEM_ADMINISTRATOR]
+        manager = users[m.Role.PROGRAM_MANAGER]
+        for user in users.values():
+            user.nominated_by = user.nominated_by or "DEMO supervisor"
+            user.nominated_at = user.nominated_at or now
+            user.certified_at = user.certified_at or now
+            if user.compliance_reviewed_at is None:
+                user.compliance_reviewed_at = now
+                user.compliance_reviewed_by = None if user.pk == sysadmin.pk else sysadmin
+            if user.approved_at is None:
+                user.approved_at = now
+                user.approved_by = None if user.pk == manager.pk else manager
+            user.rules_accepted_at = user.rules_accepted_at or now
+            lapses = training_lapses_on(user)
+            if lapses is None or lapses <= now:
+                user.annual_training_at = now
+            user.privileges_reviewed_at = user.privileges_reviewed_at or now
+            user.save()

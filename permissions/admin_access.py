@@ -1,0 +1,100 @@
+"""Who may use the Django admin, and what each role may do there.
+
+The admin manages accounts. Only system administrators and program managers may open it,
+whatever their ``is_staff`` flag; the other roles are refused even with it. Their Django
+model permissions come from their role (``RoleAdminBackend``), not from groups set by hand:
+
+- system administrators manage accounts and API tokens, read the sign-in logs and the audit
+  log, and unlock accounts by deleting the lockout (an "access attempt" of django-axes);
+- program managers read accounts and sign-in lockouts; they act on accounts through the
+  admin actions only.
+
+The admin actions on accounts are split the same way: a system administrator records the
+compliance review, the program manager gives final approval, and either records a privilege
+review or deactivates an account. Nobody applies them to their own account.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.backends import BaseBackend
+
+from backend.models import Role
+
+__all__ = [
+    "ACCOUNT_REVIEWERS",
+    "ADMIN_PERMISSIONS",
+    "ADMIN_SITE_ROLES",
+    "COMPLIANCE_REVIEWERS",
+    "FINAL_APPROVERS",
+    "RoleAdminBackend",
+    "has_role",
+    "may_use_admin",
+]
+
+SA, PM = Role.SYSTEM_ADMINISTRATOR, Role.PROGRAM_MANAGER
+
+#: Roles that may open the admin site.
+ADMIN_SITE_ROLES: frozenset[str] = frozenset({SA, PM})
+#: Record the compliance review of an account (a step of the access lifecycle).
+COMPLIANCE_REVIEWERS: frozenset[str] = frozenset({SA})
+#: Give an account final approval (after the compliance review).
+FINAL_APPROVERS: frozenset[str] = frozenset({PM})
+#: Record a privilege review of an account, or deactivate it.
+ACCOUNT_REVIEWERS: frozenset[str] = frozenset({SA, PM})
+
+_SIGN_IN_LOGS = frozenset({"axes.view_accessattempt", "axes.view_accesslog"})
+
+#: The Django model permissions each admin role holds ("app_label.codename").
+ADMIN_PERMISSIONS: dict[str, frozenset[str]] = {
+    SA: frozenset(
+        {
+            "backend.view_user",
+            "backend.add_user",
+            "backend.change_user",
+            "backend.view_apitoken",
+            "backend.change_apitoken",
+            "axes.delete_accessattempt",
+            "axes.view_accessfailurelog",
+            "audit.view_auditevent",
+            "audit.view_recordchange",
+        }
+    )
+    | _SIGN_IN_LOGS,
+    PM: frozenset({"backend.view_user"}) | _SIGN_IN_LOGS,
+}
+
+
+def may_use_admin(user: Any) -> bool:
+    """Whether ``user`` may open the admin site: an active system administrator or program
+    manager."""
+    return has_role(user, ADMIN_SITE_ROLES)
+
+
+def has_role(user: Any, roles: frozenset[str]) -> bool:
+    """Whether ``user`` is signed in, active, and has one of ``roles``."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and getattr(user, "role", None) in roles
+    )
+
+
+class RoleAdminBackend(BaseBackend):
+    """Grants ``ADMIN_PERMISSIONS`` by role. It never authenticates anyone."""
+
+    def authenticate(self, request: Any, **credentials: Any) -> None:
+        return None
+
+    def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
+        if not may_use_admin(user_obj):
+            return set()
+        return set(ADMIN_PERMISSIONS.get(user_obj.role, ()))
+
+    def has_perm(self, user_obj: Any, perm: str, obj: Any = None) -> bool:
+        return perm in self.get_all_permissions(user_obj, obj)
+
+    def has_module_perms(self, user_obj: Any, app_label: str) -> bool:
+        return any(p.startswith(f"{app_label}.") for p in self.get_all_permissions(user_obj))
