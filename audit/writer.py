@@ -1,0 +1,142 @@
+"""The one writer of audit rows, and the context id that ties record changes to an operation.
+
+``write_event`` is the only code that inserts into the audit log (record changes are
+written by database triggers, never by Python). The database numbers and chains the row;
+``write_event`` returns it with ``seq``, ``prev_hash``, ``row_hash`` and ``occurred_at`` as
+the database stored them.
+
+Writes of domain records are tied to the operation that made them through a context id:
+``set_context(new_context())`` before the operation runs, ``set_context(None)`` afterwards
+(in a ``finally``), and the same id as ``write_event(context_id=...)``. The setting belongs to
+the database session, so it must be cleared before the connection serves anything else.
+
+Write the audit row outside the operation's own transaction (or after it committed): a row
+written inside a transaction that is rolled back is rolled back with it. The chain trigger
+holds an advisory lock until the writing transaction ends, so keep that transaction short.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection, transaction
+
+from audit.models import AuditEvent, AuditQueryText
+
+__all__ = [
+    "CONTEXT_SETTING",
+    "REDACTED",
+    "current_context",
+    "new_context",
+    "query_text_hash",
+    "set_context",
+    "write_event",
+]
+
+#: The PostgreSQL setting the record-change trigger reads the context id from.
+CONTEXT_SETTING = "tipgraph.audit_context"
+
+#: What a secret variable is replaced with before it is logged.
+REDACTED = "[redacted]"
+
+#: Variable names (compared case-insensitively, ignoring "_" and "-") whose values are secret.
+_SECRET_NAMES = frozenset({"password", "token", "secret", "apikey", "key", "rawkey"})
+_SECRET_PARTS = ("password", "secret")
+
+
+def query_text_hash(text: str) -> str:
+    """The key of a query text in ``AuditQueryText``: SHA-256 (hex) of its UTF-8 bytes."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_event(*, query: str | None = None, **fields: Any) -> AuditEvent:
+    """Append one row to the audit log and return it as stored.
+
+    ``fields`` are ``AuditEvent`` fields (``kind``, ``outcome``, ``user_id``, ``username``,
+    ``role``, ``auth_method``, ``client_address``, ``user_agent``, ``operation_type``,
+    ``operation_name``, ``variables``, ``error_codes``, ``duration_ms``, ``records_returned``,
+    ``records_changed``, ``context_id``, and optionally ``occurred_at``; the database's clock
+    is used when it is left out). ``query`` is the query text: it is stored once in
+    ``AuditQueryText`` and the row refers to it by hash (an empty text is not stored).
+    ``seq``, ``prev_hash`` and ``row_hash`` are set by the database and may not be given.
+
+    Values are made storable rather than refused, so that a hostile request cannot prevent
+    its own audit row: NUL characters (which PostgreSQL cannot store) become U+FFFD, and
+    the values of variables named like a password, secret or token are replaced by
+    ``REDACTED``.
+    """
+    chained = {"seq", "prev_hash", "row_hash", "pk", "id"} & fields.keys()
+    if chained:
+        raise TypeError(f"write_event: {sorted(chained)} are set by the database")
+    fields = {name: _storable(value) for name, value in fields.items()}
+    if "variables" in fields:
+        fields["variables"] = _redact(fields["variables"] or {})
+    for name in ("error_codes", "records_returned", "records_changed"):
+        if name in fields:
+            fields[name] = _strings(fields[name])
+    with transaction.atomic():
+        if query:
+            text = _storable(query)
+            digest = query_text_hash(text)
+            AuditQueryText.objects.bulk_create(
+                [AuditQueryText(hash=digest, text=text)], ignore_conflicts=True
+            )
+            fields["query_hash_id"] = digest
+        # seq, prev_hash, row_hash and occurred_at (unless given) come back via RETURNING.
+        return AuditEvent.objects.create(**fields)
+
+
+def new_context() -> uuid.UUID:
+    """A fresh context id for one operation."""
+    return uuid.uuid4()
+
+
+def set_context(context_id: uuid.UUID | None) -> None:
+    """Tie the database writes that follow, on this connection, to ``context_id``.
+
+    ``None`` clears it. The setting lasts for the database session (not only the current
+    transaction), but a transaction that is rolled back also rolls back a change of it.
+    """
+    value = "" if context_id is None else str(uuid.UUID(str(context_id)))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, %s, false)", [CONTEXT_SETTING, value])
+
+
+def current_context() -> uuid.UUID | None:
+    """The context id set on this connection, if any."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s, true)", [CONTEXT_SETTING])
+        (value,) = cursor.fetchone()
+    return uuid.UUID(value) if value else None
+
+
+def _storable(value: Any) -> Any:
+    """``value`` with NUL characters replaced in every string, recursively."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(str(k)): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
+
+
+def _is_secret(name: str) -> bool:
+    folded = name.lower().replace("_", "").replace("-", "")
+    return folded in _SECRET_NAMES or any(part in folded for part in _SECRET_PARTS)
+
+
+def _redact(value: Any) -> Any:
+    """``value`` with the values of secret-looking keys replaced, recursively."""
+    if isinstance(value, dict):
+        return {k: REDACTED if _is_secret(k) else _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def _strings(values: Iterable[Any] | None) -> list[str]:
+    return [str(v) for v in values or ()]
