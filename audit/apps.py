@@ -7,3 +7,8 @@ class AuditConfig(AppConfig):
     name = "audit"
     label = "audit"
     verbose_name = "Audit log"
+
+    def ready(self) -> None:
+        from audit import signals
+
+        signals.connect()

@@ -51,6 +51,8 @@ class OperationType(models.TextChoices):
     QUERY = "query", "Query"
     MUTATION = "mutation", "Mutation"
     SUBSCRIPTION = "subscription", "Subscription"
+    EXPORT = "export", "Export of the audit log (CSV)"
+    ADMIN = "admin", "Django admin request"
     NONE = "", "None (not a GraphQL operation, or unparsable)"
 
 

@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "permissions.authentication.BearerTokenMiddleware",
+    "audit.middleware.AdminAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a lockout into the "locked" response.
@@ -142,6 +143,7 @@ GRAPHQL_MAX_DEPTH = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_DEPTH", "15"))
 GRAPHQL_MAX_ALIASES = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_ALIASES", "30"))
 GRAPHQL_MAX_TOKENS = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_TOKENS", "3000"))
 GRAPHQL_MAX_RESULTS = 100
+GRAPHQL_MAX_BATCH = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_BATCH", "10"))
 
 # API tokens expire after this many days unless a shorter expiry is asked for.
 API_TOKEN_MAX_DAYS = 90

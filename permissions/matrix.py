@@ -31,6 +31,8 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "Query.researchResults": GRAPH,
     "Query.travellerLookup": frozenset({A, INV}),
     "Query.privilegeReview": frozenset({SA, PM}),
+    "Query.auditEvents": frozenset({AU, SA}),
+    "Query.investigatorQueryVolume": frozenset({AU, SA}),
     "Mutation.createTip": frozenset({A}),
     "Mutation.updateTip": frozenset({A}),
     "Mutation.changeTipStatus": frozenset({A}),

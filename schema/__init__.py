@@ -11,9 +11,11 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
+from audit.operations import AuditExtension
 from permissions.classes import allow
 from permissions.matrix import describe
 from schema.account import AccountQuery
+from schema.audit import AuditQuery
 from schema.caveat import DisseminationCaveat
 from schema.extensions import RequireAuthentication
 from schema.identifier import IdentifierMutation, IdentifierQuery
@@ -51,6 +53,7 @@ Query = merge_types(
         ResearchQuery,
         LookupQuery,
         AccountQuery,
+        AuditQuery,
     ),
 )
 Mutation = merge_types(
@@ -70,8 +73,12 @@ Mutation = merge_types(
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    config=StrawberryConfig(relay_max_results=settings.GRAPHQL_MAX_RESULTS),
+    config=StrawberryConfig(
+        relay_max_results=settings.GRAPHQL_MAX_RESULTS,
+        batching_config={"max_operations": settings.GRAPHQL_MAX_BATCH},
+    ),
     extensions=[
+        AuditExtension,
         RequireAuthentication,
         DisseminationCaveat,
         lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),

@@ -31,7 +31,7 @@ def make_gql(client: Client, **headers: str) -> GraphQL:
             headers=headers,
             **extra,
         )
-        assert response.status_code in (200, 400), response.content
+        assert response.status_code in (200, 400, 503), response.content
         return response.json()
 
     return gql

@@ -1,0 +1,180 @@
+"""One audit row per GraphQL operation.
+
+``AuditExtension`` watches each operation (a batched request runs several) and leaves a
+pending row on the request: who, how authenticated, what was asked, the outcome, the error
+codes, the time taken, and every record whose fields the answer contained. The GraphQL view
+then writes the pending rows with ``flush`` inside the request's transaction, so that a
+request whose audit row cannot be written fails as a whole: no unaudited answer leaves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import Model
+from django.http import HttpRequest
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types import Info
+
+from audit.writer import new_context, set_context, write_event
+from backend import models as m
+
+__all__ = ["DENIED_CODES", "TYPE_NAMES", "AuditExtension", "client_address", "flush"]
+
+#: GraphQL type name of every model an answer can contain.
+TYPE_NAMES: dict[type[Model], str] = {
+    m.Tip: "Tip",
+    m.Subject: "Subject",
+    m.Identifier: "Identifier",
+    m.Lead: "Lead",
+    m.Note: "Note",
+    m.ResearchResult: "ResearchResult",
+    m.Source: "Source",
+    m.Office: "Office",
+    m.TipIdentifier: "Sighting",
+    m.TipSubject: "TipSubject",
+    m.TipLink: "TipLink",
+    m.SubjectIdentifier: "SubjectIdentifier",
+}
+#: Database tables of those models, for the records a mutation changed.
+TABLE_TYPES: dict[str, str] = {model._meta.db_table: name for model, name in TYPE_NAMES.items()}
+
+DENIED_CODES = frozenset(
+    {
+        "UNAUTHENTICATED",
+        "TOKEN_EXPIRED",
+        "FORBIDDEN",
+        "NEED_TO_KNOW",
+        "ACCESS_NOT_APPROVED",
+        "TRAINING_LAPSED",
+    }
+)
+MAX_VARIABLES_CHARS = 20_000
+
+
+def client_address(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _codes(errors: list[GraphQLError] | None) -> list[str]:
+    codes = []
+    for error in errors or []:
+        extensions = getattr(error, "extensions", None) or {}
+        codes.append(str(extensions.get("code") or "ERROR"))
+    return codes
+
+
+class AuditExtension(SchemaExtension):
+    """Collects the audit row of each operation (written by ``flush``)."""
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        self.returned: set[tuple[str, Any]] = set()
+        self.executed = False
+        self.context_id = new_context()
+        set_context(self.context_id)
+        yield
+        ctx = self.execution_context
+        request = getattr(ctx.context, "request", None)
+        if request is None:
+            return
+        result = ctx.result
+        errors = list(result.errors or []) if result is not None else []
+        if not errors and ctx.pre_execution_errors:
+            errors = list(ctx.pre_execution_errors)
+        codes = _codes(errors)
+        if any(code in DENIED_CODES for code in codes):
+            outcome = "DENIED"
+        elif not self.executed and errors:
+            outcome = "INVALID"
+        elif errors:
+            outcome = "FAILED"
+        else:
+            outcome = "ALLOWED"
+        try:
+            operation_type = ctx.operation_type.value
+        except Exception:  # unparsable document: no operation type
+            operation_type = ""
+        pending = getattr(request, "audit_pending", None)
+        if pending is None:
+            pending = request.audit_pending = []
+        pending.append(
+            {
+                "operation_type": operation_type,
+                "operation_name": ctx.operation_name or "",
+                "query": ctx.query or "",
+                "variables": _bounded(ctx.variables or {}),
+                "outcome": outcome,
+                "error_codes": codes,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "records_returned": sorted(f"{name}:{pk}" for name, pk in self.returned),
+                "context_id": self.context_id,
+            }
+        )
+
+    def on_execute(self) -> Iterator[None]:
+        self.executed = True
+        yield
+
+    def resolve(self, _next: Any, root: Any, info: Info, *args: Any, **kwargs: Any) -> Any:
+        name = TYPE_NAMES.get(type(root))
+        if name is not None:
+            self.returned.add((name, root.pk))
+        return _next(root, info, *args, **kwargs)
+
+
+def _bounded(variables: dict[str, Any]) -> dict[str, Any]:
+    text = repr(variables)
+    if len(text) > MAX_VARIABLES_CHARS:
+        return {"_truncated": text[:MAX_VARIABLES_CHARS]}
+    return variables
+
+
+def _changed(context_id: Any) -> list[str]:
+    from audit.history import changes_in_context
+
+    return sorted(
+        {
+            f"{TABLE_TYPES[change.table_name]}:{change.row_id}"
+            for change in changes_in_context(context_id)
+            if change.table_name in TABLE_TYPES
+        }
+    )
+
+
+def flush(request: HttpRequest, *, status_code: int) -> int:
+    """Write the pending rows of ``request``; a request that ran no operation but was
+    refused at the HTTP level (bad JSON, no query) gets one INVALID row. Returns the count."""
+    pending = getattr(request, "audit_pending", None) or []
+    user = getattr(request, "user", None)
+    who = {
+        "user_id": user.pk if user is not None and user.is_authenticated else None,
+        "username": user.get_username() if user is not None and user.is_authenticated else "",
+        "role": getattr(user, "role", "") if user is not None and user.is_authenticated else "",
+        "auth_method": getattr(request, "auth_method", "anonymous"),
+        "client_address": client_address(request),
+        "user_agent": request.headers.get("User-Agent", "")[:1000],
+    }
+    if not pending and status_code >= 400:
+        pending = [
+            {
+                "operation_type": "",
+                "operation_name": "",
+                "query": "",
+                "variables": {},
+                "outcome": "INVALID",
+                "error_codes": [f"HTTP_{status_code}"],
+                "duration_ms": None,
+                "records_returned": [],
+                "context_id": None,
+            }
+        ]
+    for row in pending:
+        changed = _changed(row["context_id"]) if row["context_id"] else []
+        write_event(kind="OPERATION", records_changed=changed, **who, **row)
+    request.audit_pending = []
+    set_context(None)
+    return len(pending)

@@ -1,0 +1,89 @@
+"""Logins, logouts, failed logins and lockouts are audit rows too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from audit.operations import client_address
+from audit.writer import write_event
+
+__all__ = ["connect"]
+
+
+def _request_fields(request: Any) -> dict[str, Any]:
+    if request is None:
+        return {"client_address": None, "user_agent": ""}
+    return {
+        "client_address": client_address(request),
+        "user_agent": request.headers.get("User-Agent", "")[:1000],
+    }
+
+
+def _user_fields(user: Any) -> dict[str, Any]:
+    if user is None:
+        return {"user_id": None, "username": "", "role": ""}
+    return {"user_id": user.pk, "username": user.get_username(), "role": getattr(user, "role", "")}
+
+
+@receiver(user_logged_in, dispatch_uid="audit-login")
+def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    write_event(
+        kind="LOGIN",
+        outcome="SUCCEEDED",
+        auth_method="session",
+        **_user_fields(user),
+        **_request_fields(request),
+    )
+
+
+@receiver(user_logged_out, dispatch_uid="audit-logout")
+def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    write_event(
+        kind="LOGOUT",
+        outcome="SUCCEEDED",
+        auth_method="session",
+        **_user_fields(user),
+        **_request_fields(request),
+    )
+
+
+@receiver(user_login_failed, dispatch_uid="audit-login-failed")
+def on_login_failed(
+    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
+) -> None:
+    write_event(
+        kind="LOGIN_FAILED",
+        outcome="DENIED",
+        auth_method="session",
+        user_id=None,
+        username=str(credentials.get("username", ""))[:150],
+        role="",
+        **_request_fields(request),
+    )
+
+
+def on_lockout(
+    sender: Any, request: Any = None, username: str = "", ip_address: str = "", **kwargs: Any
+) -> None:
+    write_event(
+        kind="LOCKOUT",
+        outcome="DENIED",
+        auth_method="session",
+        user_id=None,
+        username=str(username or "")[:150],
+        role="",
+        client_address=ip_address or (client_address(request) if request else None),
+        user_agent=request.headers.get("User-Agent", "")[:1000] if request is not None else "",
+    )
+
+
+def connect() -> None:
+    """Connect the lockout handler (django-axes' signal) when axes is installed."""
+    try:
+        from axes.signals import user_locked_out
+    except ImportError:  # pragma: no cover - axes is a dependency
+        return
+    user_locked_out.connect(on_lockout, dispatch_uid="audit-lockout")

@@ -1,0 +1,158 @@
+"""The auditor's API: search the audit log, see who saw or changed a record, and count
+partner-agency queries per day."""
+
+from __future__ import annotations
+
+import datetime
+
+import strawberry
+import strawberry_django
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+from strawberry import relay
+from strawberry.types import Info
+from strawberry_django.relay import DjangoListConnection
+
+from audit.models import AuditEvent
+from backend.models import Role
+from permissions.classes import allow
+from permissions.matrix import describe
+from schema.base import ScopedNode
+
+__all__ = ["AuditEventFilterInput", "AuditEventType", "AuditQuery", "audit_search"]
+
+
+@strawberry_django.type(AuditEvent, name="AuditEvent")
+class AuditEventType(ScopedNode):
+    """One audited operation, login, logout, failed login or lockout."""
+
+    seq: int
+    occurred_at: datetime.datetime
+    kind: str
+    username: str
+    role: str
+    auth_method: str
+    client_address: str | None
+    user_agent: str
+    operation_type: str
+    operation_name: str
+    outcome: str
+    error_codes: list[str]
+    duration_ms: float | None
+    records_returned: list[str]
+    records_changed: list[str]
+
+    @strawberry_django.field(only=["query_hash_id"], description="SHA-256 of the query text.")
+    def query_hash(self, root: AuditEvent) -> str | None:
+        return root.query_hash_id
+
+    @strawberry_django.field(
+        select_related=["query_hash"], only=["query_hash__text"], description="The query text."
+    )
+    def query(self, root: AuditEvent) -> str | None:
+        return root.query_hash.text if root.query_hash_id else None
+
+    @strawberry_django.field(only=["variables"], description="The operation's variables.")
+    def variables(self, root: AuditEvent) -> strawberry.scalars.JSON:
+        return root.variables
+
+
+@strawberry.input(description="Audit log search; every field narrows the result.")
+class AuditEventFilterInput:
+    username: str | None = None
+    role: str | None = None
+    kind: str | None = None
+    outcome: str | None = None
+    operation_name: str | None = None
+    occurred_from: datetime.datetime | None = None
+    occurred_to: datetime.datetime | None = None
+    record_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="Only operations whose answer contained or changed this record."
+    )
+    seen_only: bool = strawberry.field(
+        default=False, description="With recordId: only operations whose answer contained it."
+    )
+
+
+def _record_key(gid: relay.GlobalID) -> str:
+    return f"{gid.type_name}:{gid.node_id}"
+
+
+def audit_search(where: AuditEventFilterInput | None) -> QuerySet[AuditEvent]:
+    """The audit rows matching ``where``, newest first."""
+    queryset = AuditEvent.objects.all()
+    if where is None:
+        return queryset.order_by("-seq")
+    exact = {
+        "username": where.username,
+        "role": where.role,
+        "kind": where.kind,
+        "outcome": where.outcome,
+        "operation_name": where.operation_name,
+    }
+    queryset = queryset.filter(**{k: v for k, v in exact.items() if v})
+    if where.occurred_from:
+        queryset = queryset.filter(occurred_at__gte=where.occurred_from)
+    if where.occurred_to:
+        queryset = queryset.filter(occurred_at__lt=where.occurred_to)
+    if where.record_id is not None:
+        key = _record_key(where.record_id)
+        seen = Q(records_returned__contains=[key])
+        queryset = queryset.filter(
+            seen if where.seen_only else seen | Q(records_changed__contains=[key])
+        )
+    return queryset.order_by("-seq")
+
+
+@strawberry.type(description="Partner-agency (investigator) operations on one day.")
+class InvestigatorDay:
+    day: datetime.date
+    username: str
+    operations: int
+    lookups: int
+    denied: int
+
+
+@strawberry.type
+class AuditQuery:
+    @strawberry_django.connection(
+        DjangoListConnection[AuditEventType],
+        extensions=allow("Query.auditEvents"),
+        description=describe(
+            "Query.auditEvents",
+            "Search the audit log by user, role, kind, outcome, operation and time, or ask "
+            "who saw or changed a record (recordId).",
+        ),
+    )
+    def audit_events(
+        self, info: Info, where: AuditEventFilterInput | None = None
+    ) -> QuerySet[AuditEvent]:
+        return audit_search(where)
+
+    @strawberry.field(
+        extensions=allow("Query.investigatorQueryVolume"),
+        description=describe(
+            "Query.investigatorQueryVolume",
+            "Operations by investigators per day and user, with traveller lookups and denials.",
+        ),
+    )
+    def investigator_query_volume(
+        self, info: Info, occurred_from: datetime.datetime, occurred_to: datetime.datetime
+    ) -> list[InvestigatorDay]:
+        rows = (
+            AuditEvent.objects.filter(
+                kind="OPERATION",
+                role=Role.INVESTIGATOR,
+                occurred_at__gte=occurred_from,
+                occurred_at__lt=occurred_to,
+            )
+            .annotate(day=TruncDate("occurred_at"))
+            .values("day", "username")
+            .annotate(
+                operations=Count("pk"),
+                lookups=Count("pk", filter=Q(query_hash__text__contains="travellerLookup")),
+                denied=Count("pk", filter=Q(outcome="DENIED")),
+            )
+            .order_by("day", "username")
+        )
+        return [InvestigatorDay(**row) for row in rows]

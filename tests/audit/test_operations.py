@@ -1,0 +1,305 @@
+"""One audit row per GraphQL operation, whatever its outcome; logins and admin changes too;
+and no answer leaves without its audit row."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from strawberry.relay import GlobalID
+
+from audit.models import AuditEvent, RecordChange
+from backend import models as m
+from backend.models import ApiToken
+from tests.conftest import make_gql
+from tests.factories import SubjectFactory, TipFactory, TipSubjectFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse battery staple"
+
+
+def operations() -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(kind="OPERATION").order_by("seq"))
+
+
+def test_allowed_query_writes_one_row_with_who_what_and_records(gql):
+    # given a tip
+    tip = TipFactory(source_reference="AUD-1")
+    # when an analyst reads it
+    result = gql(
+        "query Dashboard($n: Int!) { tips(first: $n) { edges { node { sourceReference } } } }",
+        {"n": 5},
+        HTTP_USER_AGENT="pytest-agent",
+    )
+    assert "errors" not in result
+    # then exactly one row says who, how, what and which records the answer held
+    [row] = operations()
+    assert (row.username, row.role, row.auth_method) == ("analyst-user", "ANALYST", "session")
+    assert (row.operation_type, row.operation_name, row.outcome) == (
+        "query",
+        "Dashboard",
+        "ALLOWED",
+    )
+    assert row.variables == {"n": 5}
+    assert row.client_address == "127.0.0.1"
+    assert row.user_agent == "pytest-agent"
+    assert row.query_hash.text.startswith("query Dashboard")
+    assert row.records_returned == [f"Tip:{tip.pk}"]
+    assert row.error_codes == []
+    assert row.duration_ms is not None
+
+
+def test_denied_investigator_mutation_writes_one_denied_row(gql_as):
+    before = m.Subject.objects.count()
+    result = gql_as(m.Role.INVESTIGATOR)(
+        'mutation Sneak { createSubject(input: {fullName: "X"}) { errors { code } } }'
+    )
+    assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    [row] = operations()
+    assert (row.role, row.operation_type, row.operation_name) == (
+        "INVESTIGATOR",
+        "mutation",
+        "Sneak",
+    )
+    assert (row.outcome, row.error_codes) == ("DENIED", ["FORBIDDEN"])
+    assert m.Subject.objects.count() == before
+
+
+def test_query_failing_validation_writes_one_invalid_row(gql):
+    result = gql("query Broken { tips { noSuchField } }")
+    assert result["data"] is None
+    [row] = operations()
+    assert (row.outcome, row.operation_name) == ("INVALID", "Broken")
+    assert row.records_returned == []
+
+
+def test_unparsable_query_writes_one_invalid_row(gql):
+    gql("query {")
+    [row] = operations()
+    assert row.outcome == "INVALID"
+    assert row.query_hash.text == "query {"
+
+
+def test_anonymous_request_writes_one_denied_row(anonymous_gql):
+    anonymous_gql("{ viewer { username } }")
+    [row] = operations()
+    assert (row.outcome, row.error_codes, row.auth_method) == (
+        "DENIED",
+        ["UNAUTHENTICATED"],
+        "anonymous",
+    )
+    assert row.user_id is None
+
+
+def test_failing_resolver_writes_one_failed_row(gql, monkeypatch):
+    from backend.services import subjects
+
+    def explode(**kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(subjects, "create_subject", explode)
+    result = gql('mutation Make { createSubject(input: {fullName: "X"}) { errors { code } } }')
+    assert result["errors"]
+    [row] = operations()
+    assert (row.outcome, row.operation_name) == ("FAILED", "Make")
+
+
+def test_batched_request_writes_one_row_per_operation(analyst):
+    client = Client()
+    client.force_login(analyst)
+    batch = [
+        {"query": "query One { viewer { username } }"},
+        {"query": "query Two { tips(first: 1) { totalCount } }"},
+        {"query": "query Three { nope }"},
+    ]
+    response = client.post("/graphql", json.dumps(batch), content_type="application/json")
+    assert response.status_code == 200
+    assert len(response.json()) == 3
+    rows = operations()
+    assert [(r.operation_name, r.outcome) for r in rows] == [
+        ("One", "ALLOWED"),
+        ("Two", "ALLOWED"),
+        ("Three", "INVALID"),
+    ]
+
+
+def test_malformed_http_body_writes_one_invalid_row(analyst):
+    client = Client()
+    client.force_login(analyst)
+    response = client.post("/graphql", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    [row] = operations()
+    assert row.outcome == "INVALID"
+    assert row.error_codes == ["HTTP_400"]
+
+
+def test_token_requests_record_the_token(analyst):
+    token, raw = ApiToken.issue(user=analyst, name="tool", days=1)
+    make_gql(Client(), Authorization=f"Bearer {raw}")("{ viewer { username } }")
+    [row] = operations()
+    assert row.auth_method == f"token:{token.pk}"
+
+
+def test_mutation_records_the_changed_records_and_their_history(gql):
+    # when an analyst creates a subject
+    result = gql(
+        'mutation New { createSubject(input: {fullName: "Ann Example"}) { subject { id } } }'
+    )
+    subject = m.Subject.objects.get(full_name="Ann Example")
+    # then the audit row names it as changed, and the database kept its after-image
+    [row] = operations()
+    assert row.records_changed == [f"Subject:{subject.pk}"]
+    [change] = RecordChange.objects.filter(context_id=row.context_id, table_name="backend_subject")
+    assert change.operation == "INSERT"
+    assert change.after["full_name"] == "Ann Example"
+    assert result["data"]["createSubject"]["subject"]["id"] == str(
+        GlobalID("Subject", str(subject.pk))
+    )
+
+
+def test_no_answer_leaves_without_its_audit_row(gql, monkeypatch):
+    # given an audit log that cannot be written
+    import audit.operations
+
+    def broken(**kwargs):
+        raise RuntimeError("audit table unavailable")
+
+    monkeypatch.setattr(audit.operations, "write_event", broken)
+    # when an analyst creates a subject
+    client_result = gql('mutation { createSubject(input: {fullName: "Ghost"}) { subject { id } } }')
+    # then the caller gets no data, only the refusal, and nothing was written
+    assert client_result == {
+        "data": None,
+        "errors": [
+            {
+                "message": "The request could not be audited, so nothing was done.",
+                "extensions": {"code": "AUDIT_UNAVAILABLE"},
+            }
+        ],
+    }
+    assert not m.Subject.objects.filter(full_name="Ghost").exists()
+
+
+def test_login_logout_and_failed_login_are_audited():
+    UserFactory(username="carol", role=m.Role.ANALYST)
+    browser = Client()
+    browser.post("/accounts/login/", {"username": "carol", "password": "wrong"})
+    browser.post("/accounts/login/", {"username": "carol", "password": PASSWORD})
+    browser.post("/accounts/logout/")
+    rows = list(AuditEvent.objects.exclude(kind="OPERATION").order_by("seq"))
+    assert [(r.kind, r.username, r.outcome) for r in rows] == [
+        ("LOGIN_FAILED", "carol", "DENIED"),
+        ("LOGIN", "carol", "SUCCEEDED"),
+        ("LOGOUT", "carol", "SUCCEEDED"),
+    ]
+
+
+def test_lockout_is_audited(settings):
+    UserFactory(username="dave", role=m.Role.ANALYST)
+    browser = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        browser.post("/accounts/login/", {"username": "dave", "password": "wrong"})
+    kinds = list(AuditEvent.objects.filter(username="dave").values_list("kind", flat=True))
+    assert kinds.count("LOGIN_FAILED") == settings.AXES_FAILURE_LIMIT
+    assert kinds.count("LOCKOUT") == 1
+
+
+def test_admin_change_keeps_before_and_after_tied_to_its_audit_row():
+    # given a superuser and a tip
+    admin = UserFactory(
+        username="root", role=m.Role.SYSTEM_ADMINISTRATOR, is_superuser=True, is_staff=True
+    )
+    tip = TipFactory(priority=3)
+    browser = Client()
+    browser.force_login(admin)
+    page = browser.get(f"/admin/backend/tip/{tip.pk}/change/")
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k in form.fields}
+    data.update(
+        {
+            "priority": 1,
+            "source": tip.source_id,
+            "received_at_0": tip.received_at.date(),
+            "received_at_1": tip.received_at.time().replace(microsecond=0),
+        }
+    )
+    # when the superuser changes the tip's priority through the admin
+    response = browser.post(f"/admin/backend/tip/{tip.pk}/change/", data)
+    assert response.status_code == 302, response.content[:2000]
+    # then the ADMIN row names the tip, and the tip's before/after carry the same context
+    [row] = AuditEvent.objects.filter(kind="ADMIN")
+    assert f"Tip:{tip.pk}" in row.records_changed
+    [change] = RecordChange.objects.filter(
+        table_name="backend_tip", row_id=str(tip.pk), operation="UPDATE"
+    )
+    assert change.context_id == row.context_id
+    assert (change.before["priority"], change.after["priority"]) == (3, 1)
+
+
+def test_who_saw_a_subject_is_exactly_the_operations_that_returned_it(gql, gql_as):
+    # given two people in one tip
+    x, y = SubjectFactory(full_name="Xavier Seen"), SubjectFactory(full_name="Yolanda Other")
+    tip = TipFactory()
+    TipSubjectFactory(tip=tip, subject=x)
+    x_id, y_id = (str(GlobalID("Subject", str(s.pk))) for s in (x, y))
+    # when analysts read X directly, Y directly, X through a tip, and count subjects only
+    gql("query SeeX($id: ID!) { node(id: $id) { ... on Subject { fullName } } }", {"id": x_id})
+    gql("query SeeY($id: ID!) { node(id: $id) { ... on Subject { fullName } } }", {"id": y_id})
+    gql(
+        "query ViaTip { tips { edges { node { "
+        "subjects { edges { node { subject { fullName } } } } } } } }"
+    )
+    gql("query CountOnly { subjects { totalCount } }")
+    # then "who saw X" lists exactly the two operations whose answers contained X
+    auditor = gql_as(m.Role.AUDITOR)
+    result = auditor(
+        "query($id: ID!) { auditEvents(where: {recordId: $id, seenOnly: true}) "
+        "{ edges { node { operationName username } } } }",
+        {"id": x_id},
+    )
+    names = [e["node"]["operationName"] for e in result["data"]["auditEvents"]["edges"]]
+    assert sorted(names) == ["SeeX", "ViaTip"]
+
+
+def test_audit_search_filters_and_csv_export(gql, gql_as, analyst):
+    gql("query A { viewer { username } }")
+    gql_as(m.Role.INVESTIGATOR)("query B { tips { totalCount } }")
+    auditor_user = UserFactory(username="auditor-2", role=m.Role.AUDITOR)
+    auditor = Client()
+    auditor.force_login(auditor_user)
+    # a GraphQL search by role and outcome
+    search = make_gql(auditor)(
+        '{ auditEvents(where: {role: "INVESTIGATOR", outcome: "DENIED"}) '
+        "{ edges { node { operationName errorCodes query } } } }"
+    )
+    [hit] = search["data"]["auditEvents"]["edges"]
+    assert hit["node"]["operationName"] == "B"
+    assert hit["node"]["errorCodes"] == ["FORBIDDEN"]
+    # the same search as CSV
+    response = auditor.get("/audit/export.csv", {"role": "INVESTIGATOR", "outcome": "DENIED"})
+    assert response.status_code == 200
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0].startswith("seq,occurred_at,kind,username,role")
+    assert len(lines) == 2 and ",B,DENIED," in lines[1]
+    # analysts may not export, and the refusal is itself audited
+    refused = Client()
+    refused.force_login(analyst)
+    assert refused.get("/audit/export.csv").status_code == 403
+    assert AuditEvent.objects.filter(operation_name="auditExportCsv", outcome="DENIED").count() == 1
+
+
+def test_investigator_query_volume_per_day(gql_as):
+    investigator = gql_as(m.Role.INVESTIGATOR)
+    for _ in range(2):
+        investigator('{ travellerLookup(input: {email: "nobody@example.com"}) { matchedOn } }')
+    investigator("{ tips { totalCount } }")
+    result = gql_as(m.Role.AUDITOR)(
+        '{ investigatorQueryVolume(occurredFrom: "2000-01-01T00:00:00Z", '
+        'occurredTo: "2100-01-01T00:00:00Z") { username operations lookups denied } }'
+    )
+    assert result["data"]["investigatorQueryVolume"] == [
+        {"username": "investigator-user", "operations": 3, "lookups": 2, "denied": 1}
+    ]
