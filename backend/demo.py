@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from backend import models as m
 from backend.identifiers import normalise
+from backend.names import fold_names
 from backend.services.linking import link_tips
 
 __all__ = ["DEMO_SOURCE_PREFIX", "load_demo_data"]
@@ -145,6 +146,7 @@ def _actor(rng: random.Random, n: int) -> Actor:
     if rng.random() < 0.5:
         actor.subject = m.Subject(
             full_name=f"{first} {last}",
+            names_folded=fold_names(f"{first} {last}"),
             date_of_birth=date(1950, 1, 1) + timedelta(days=rng.randint(0, 20_000)),
             nationality=rng.choice(["US", "US", "US", "GB", "ES", "MX", "CA"]),
             sex_offender_registered=rng.random() < 0.15,
@@ -200,7 +202,10 @@ def load_demo_data(
     rng.shuffle(slots)
     m.Subject.objects.bulk_create([a.subject for a in actors if a.subject is not None])
     victims = m.Subject.objects.bulk_create(
-        [m.Subject(full_name=f"DEMO Minor Victim {n}") for n in range(max(1, tips // 20))]
+        [
+            m.Subject(full_name=f"DEMO Minor Victim {n}", names_folded=f"demo minor victim {n}")
+            for n in range(max(1, tips // 20))
+        ]
     )
     identifiers: dict[tuple[str, str, str], m.Identifier] = {}
 

@@ -2,6 +2,8 @@
 
 from backend.models.accounts import ApiToken, Role, User
 from backend.models.graph import (
+    Cluster,
+    DeconflictionNotice,
     HandlingCaveat,
     Identifier,
     IdentifierKind,
@@ -9,8 +11,10 @@ from backend.models.graph import (
     LeadOutcome,
     LeadStatus,
     LegalProcess,
+    LinkExclusion,
     Note,
     NoteKind,
+    NoticeRecipient,
     Office,
     Removable,
     ResearchResult,
@@ -33,6 +37,8 @@ from backend.models.lookups import Disclosure, TravellerLookup
 
 __all__ = [
     "ApiToken",
+    "Cluster",
+    "DeconflictionNotice",
     "Disclosure",
     "HandlingCaveat",
     "Identifier",
@@ -41,8 +47,10 @@ __all__ = [
     "LeadOutcome",
     "LeadStatus",
     "LegalProcess",
+    "LinkExclusion",
     "Note",
     "NoteKind",
+    "NoticeRecipient",
     "Office",
     "Removable",
     "ResearchResult",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.contrib.contenttypes.models import ContentType
@@ -10,8 +12,11 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from backend.identifiers import IdentifierKind as _Kind
+from backend.names import fold_names
 
 __all__ = [
+    "Cluster",
+    "DeconflictionNotice",
     "HandlingCaveat",
     "Identifier",
     "IdentifierKind",
@@ -19,8 +24,10 @@ __all__ = [
     "LeadOutcome",
     "LeadStatus",
     "LegalProcess",
+    "LinkExclusion",
     "Note",
     "NoteKind",
+    "NoticeRecipient",
     "Office",
     "Removable",
     "ResearchResult",
@@ -204,6 +211,23 @@ class Tip(Removable):
     created_by = models.ForeignKey(
         USER, null=True, blank=True, on_delete=models.PROTECT, related_name="created_tips"
     )
+    cluster = models.ForeignKey(
+        "Cluster",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tips",
+        help_text="The matter this tip belongs to: the connected component of linked tips.",
+    )
+    escalated = models.BooleanField(default=False, help_text="The source flagged it as urgent.")
+    access_to_children = models.BooleanField(
+        default=False, help_text="The subject is reported to have access to children."
+    )
+    hands_on = models.BooleanField(
+        default=False, help_text="Indicators of hands-on (contact) offending."
+    )
+    priority_score = models.FloatField(null=True, blank=True)
+    priority_factors = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -262,6 +286,11 @@ class Subject(Removable):
     created_by = models.ForeignKey(
         USER, null=True, blank=True, on_delete=models.PROTECT, related_name="created_subjects"
     )
+    names_folded = models.TextField(
+        blank=True,
+        help_text="Name and aliases case-folded, accents stripped, transliterated to Latin, "
+        "separated by ' | ' (for fuzzy lookups).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -274,6 +303,11 @@ class Subject(Removable):
         ordering = ["full_name", "id"]
         indexes = [
             GinIndex(fields=["full_name"], name="subject_name_trgm", opclasses=["gin_trgm_ops"]),
+            GinIndex(
+                fields=["names_folded"],
+                name="subject_names_folded_trgm",
+                opclasses=["gin_trgm_ops"],
+            ),
             models.Index(fields=["date_of_birth"]),
         ]
         constraints = [
@@ -286,6 +320,13 @@ class Subject(Removable):
 
     def __str__(self) -> str:
         return self.full_name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.names_folded = fold_names(self.full_name, self.aliases)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"full_name", "aliases"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "names_folded"}
+        super().save(*args, **kwargs)
 
 
 IdentifierKind = models.TextChoices(
@@ -307,6 +348,11 @@ class Identifier(Removable):
         max_length=2048, help_text="Looser canonical form (e.g. provider-aware e-mail)."
     )
     raw_value = models.CharField(max_length=2048, help_text="The value as first received.")
+    too_common_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the identifier passed the linking cap; it no longer links tips.",
+    )
     first_seen = models.DateTimeField(null=True, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -425,6 +471,16 @@ class TipLink(models.Model):
     )
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="An analyst removed this link as wrong."
+    )
+    removed_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    removed_reason = models.TextField(blank=True, db_default="")
 
     class Meta:
         ordering = ["id"]
@@ -545,3 +601,99 @@ class ResearchResult(Removable):
 
     def __str__(self) -> str:
         return f"{self.legal_process} on {self.served_on}"
+
+
+class Cluster(models.Model):
+    """A matter: tips connected by links, seen by analysts as one."""
+
+    size = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-size", "id"]
+
+    def __str__(self) -> str:
+        return f"cluster {self.pk} ({self.size} tips)"
+
+
+class LinkExclusion(models.Model):
+    """An identifier value analysts decided never to link on (e.g. a shared public Wi-Fi)."""
+
+    kind = models.CharField(max_length=32, choices=IdentifierKind.choices)
+    qualifier = models.CharField(max_length=64, blank=True)
+    value = models.CharField(max_length=2048, help_text="Normalised value.")
+    reason = models.TextField()
+    created_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "qualifier", "value"], name="link_exclusion_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"never link {self.kind}:{self.value}"
+
+
+class DeconflictionNotice(models.Model):
+    """A new tip, lead or lookup touched an identifier or subject of another office's active
+    lead. Both offices are told (one ``NoticeRecipient`` each) and can acknowledge."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    lead = models.ForeignKey(
+        Lead,
+        on_delete=models.CASCADE,
+        related_name="deconfliction_notices",
+        help_text="The active lead whose identifier or subject was touched.",
+    )
+    identifier = models.ForeignKey(
+        Identifier, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    subject = models.ForeignKey(
+        Subject, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    triggered_by_tip = models.ForeignKey(
+        Tip, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    triggered_by_lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    triggered_by_lookup = models.ForeignKey(
+        "backend.TravellerLookup", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"deconfliction notice {self.pk} on lead {self.lead_id}"
+
+
+class NoticeRecipient(models.Model):
+    """One office's copy of a deconfliction notice, with whom to contact on the other side."""
+
+    notice = models.ForeignKey(
+        DeconflictionNotice, on_delete=models.CASCADE, related_name="recipients"
+    )
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="notices")
+    contact_point = models.CharField(max_length=200, help_text="Whom to call on the other side.")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "office"], name="notice_recipient_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"notice {self.notice_id} to office {self.office_id}"

@@ -7,7 +7,6 @@ the caller may afterwards open those records (and only those, for an investigato
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -19,6 +18,7 @@ from django.db.models import Q
 from backend import models as m
 from backend.errors import InvalidInput
 from backend.identifiers import IdentifierKind
+from backend.names import fold_name
 from backend.services.identifiers import normalise_or_raise
 
 __all__ = ["LookupCriteria", "LookupOutcome", "fold_name", "traveller_lookup"]
@@ -26,13 +26,6 @@ __all__ = ["LookupCriteria", "LookupOutcome", "fold_name", "traveller_lookup"]
 #: A lookup matching more than this many tips is too broad to be a traveller query.
 MAX_TIPS = 200
 ACTIVE_LEAD_STATUSES = (m.LeadStatus.REFERRED, m.LeadStatus.ACCEPTED)
-
-
-def fold_name(name: str) -> str:
-    """Case-fold, strip accents and collapse spaces: "José  ÁLVAREZ" -> "jose alvarez"."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.casefold().split())
 
 
 @dataclass(frozen=True)
