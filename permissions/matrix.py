@@ -32,6 +32,7 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "Query.travellerLookup": frozenset({A, INV}),
     "Query.privilegeReview": frozenset({SA, PM}),
     "Query.auditEvents": frozenset({AU, SA}),
+    "Query.deconflictionNotices": GRAPH,
     "Query.investigatorQueryVolume": frozenset({AU, SA}),
     "Mutation.createTip": frozenset({A}),
     "Mutation.updateTip": frozenset({A}),
@@ -51,6 +52,7 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "Mutation.updateResearchResult": frozenset({A}),
     "Mutation.addNote": frozenset({A, INV}),
     "Mutation.removeRecord": frozenset({PM}),
+    "Mutation.acknowledgeNotice": frozenset({A}),
 }
 
 #: Fields beyond a partner-agency investigator's need to know: refused to investigators,

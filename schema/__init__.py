@@ -17,6 +17,7 @@ from permissions.matrix import describe
 from schema.account import AccountQuery
 from schema.audit import AuditQuery
 from schema.caveat import DisseminationCaveat
+from schema.deconfliction import DeconflictionMutation, DeconflictionQuery
 from schema.extensions import RequireAuthentication
 from schema.identifier import IdentifierMutation, IdentifierQuery
 from schema.lead import LeadMutation, LeadQuery
@@ -54,6 +55,7 @@ Query = merge_types(
         LookupQuery,
         AccountQuery,
         AuditQuery,
+        DeconflictionQuery,
     ),
 )
 Mutation = merge_types(
@@ -67,6 +69,7 @@ Mutation = merge_types(
         ResearchMutation,
         NoteMutation,
         RemovalMutation,
+        DeconflictionMutation,
     ),
 )
 

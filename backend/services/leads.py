@@ -8,10 +8,22 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.errors import InvalidInput
-from backend.models import Lead, LeadOutcome, LeadStatus, Office, Subject, Tip, TipStatus, User
+from backend.models import (
+    Lead,
+    LeadOutcome,
+    LeadStatus,
+    Office,
+    Subject,
+    Tip,
+    TipIdentifier,
+    TipStatus,
+    TipSubject,
+    User,
+)
+from backend.services.deconfliction import deconflict
 from backend.states import LEAD_MACHINE, TIP_MACHINE
 
-__all__ = ["change_lead_status", "create_lead", "update_lead"]
+__all__ = ["change_lead_status", "create_lead", "deconflict_lead", "update_lead"]
 
 MAX_TIPS_PER_CALL = 200
 
@@ -46,7 +58,25 @@ def create_lead(
     )
     lead.tips.set(tips)
     lead.subjects.set(subjects)
+    deconflict_lead(lead=lead, by=by)
     return lead
+
+
+def deconflict_lead(*, lead: Lead, by: User | None = None) -> None:
+    """Tell other offices whose active leads share this lead's identifiers or subjects."""
+    identifier_ids = TipIdentifier.objects.filter(tip__leads=lead).values_list(
+        "identifier_id", flat=True
+    )
+    subject_ids = set(lead.subjects.values_list("pk", flat=True)) | set(
+        TipSubject.objects.filter(tip__leads=lead).values_list("subject_id", flat=True)
+    )
+    deconflict(
+        identifier_ids=identifier_ids,
+        subject_ids=subject_ids,
+        origin_office=lead.office,
+        by=by,
+        lead=lead,
+    )
 
 
 @transaction.atomic
@@ -93,6 +123,8 @@ def update_lead(
     lead.tips.remove(*remove_tips)
     lead.subjects.add(*add_subjects)
     lead.subjects.remove(*remove_subjects)
+    if office is not None or add_tips or add_subjects:
+        deconflict_lead(lead=lead)
     return lead
 
 
@@ -131,6 +163,7 @@ def change_lead_status(
         lead.outcome_notes = outcome_notes
     if status == LeadStatus.REFERRED:
         _refer(lead)
+        deconflict_lead(lead=lead)
     if status == LeadStatus.CLOSED:
         if not lead.outcome:
             raise InvalidInput("closing a lead needs an outcome", field="outcome")

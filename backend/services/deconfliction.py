@@ -1,0 +1,131 @@
+"""Deconfliction: when new work touches another office's active lead, both offices are told.
+
+A tip, a lead or a traveller lookup that touches an identifier or a subject belonging to an
+active lead (REFERRED or ACCEPTED) of another office raises one notice per touched lead,
+with a copy for each office and, on each copy, whom to contact on the other side. Work
+within one office raises nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from backend import models as m
+from backend.errors import InvalidInput
+
+__all__ = ["ACTIVE_LEAD_STATUSES", "acknowledge", "deconflict"]
+
+ACTIVE_LEAD_STATUSES = (m.LeadStatus.REFERRED, m.LeadStatus.ACCEPTED)
+
+
+def _contact(office: m.Office | None, user: m.User | None) -> str:
+    if office is not None:
+        return office.contact_point or office.name
+    if user is not None:
+        return f"{user.get_full_name() or user.get_username()} ({user.agency or 'no agency'})"
+    return "unknown"
+
+
+@transaction.atomic
+def deconflict(
+    *,
+    identifier_ids: Iterable[int] = (),
+    subject_ids: Iterable[int] = (),
+    origin_office: m.Office | None,
+    by: m.User | None = None,
+    tip: m.Tip | None = None,
+    lead: m.Lead | None = None,
+    lookup: m.TravellerLookup | None = None,
+) -> list[m.DeconflictionNotice]:
+    """Raise the notices for work from ``origin_office`` touching these identifiers and subjects.
+
+    Exactly one of ``tip``, ``lead`` or ``lookup`` names what touched them.
+    """
+    identifier_ids, subject_ids = set(identifier_ids), set(subject_ids)
+    if not identifier_ids and not subject_ids:
+        return []
+    touching = Q(tips__sightings__identifier__in=identifier_ids) | Q(subjects__in=subject_ids)
+    touching |= Q(tips__subject_links__subject__in=subject_ids)
+    leads = (
+        m.Lead.objects.filter(
+            touching, status__in=ACTIVE_LEAD_STATUSES, removed_at__isnull=True, office__isnull=False
+        )
+        .exclude(office=origin_office)
+        .select_related("office")
+        .distinct()
+    )
+    if lead is not None:
+        leads = leads.exclude(pk=lead.pk)
+    trigger = {"triggered_by_tip": tip, "triggered_by_lead": lead, "triggered_by_lookup": lookup}
+    notices = []
+    for active in leads:
+        if m.DeconflictionNotice.objects.filter(lead=active, **trigger).exists():
+            continue  # this work already told both offices about this lead
+        touched = _touched(active, identifier_ids, subject_ids)
+        what = "tip" if tip is not None else "lead" if lead is not None else "traveller lookup"
+        notice = m.DeconflictionNotice.objects.create(
+            lead=active,
+            identifier_id=touched["identifiers"][0] if touched["identifiers"] else None,
+            subject_id=touched["subjects"][0] if touched["subjects"] else None,
+            **trigger,
+            reason=f"A new {what} touches {touched['text']} of active lead "
+            f"'{active.title}' of {active.office.name}.",
+        )
+        m.NoticeRecipient.objects.create(
+            notice=notice, office=active.office, contact_point=_contact(origin_office, by)
+        )
+        if origin_office is not None:
+            m.NoticeRecipient.objects.create(
+                notice=notice, office=origin_office, contact_point=_contact(active.office, None)
+            )
+        notices.append(notice)
+    return notices
+
+
+def _touched(lead: m.Lead, identifier_ids: set[int], subject_ids: set[int]) -> dict[str, Any]:
+    identifiers = sorted(
+        set(
+            m.TipIdentifier.objects.filter(
+                tip__leads=lead, identifier__in=identifier_ids
+            ).values_list("identifier_id", flat=True)
+        )
+    )
+    subjects = sorted(
+        set(lead.subjects.filter(pk__in=subject_ids).values_list("pk", flat=True))
+        | set(
+            m.TipSubject.objects.filter(tip__leads=lead, subject__in=subject_ids).values_list(
+                "subject_id", flat=True
+            )
+        )
+    )
+    names: dict[str, list[str]] = defaultdict(list)
+    for ident in m.Identifier.objects.filter(pk__in=identifiers).order_by("pk"):
+        names["identifier"].append(f"{ident.kind.lower()} {ident.value}")
+    for subject in m.Subject.objects.filter(pk__in=subjects).order_by("pk"):
+        names["subject"].append(subject.full_name)
+    text = "; ".join(f"{kind} {', '.join(values)}" for kind, values in names.items() if values)
+    return {"identifiers": identifiers, "subjects": subjects, "text": text or "records"}
+
+
+@transaction.atomic
+def acknowledge(*, recipient: m.NoticeRecipient, by: m.User) -> m.NoticeRecipient:
+    """Acknowledge one office's copy of a notice. Users attached to an office acknowledge
+    only that office's copies."""
+    if by.office_id is not None and by.office_id != recipient.office_id:
+        raise InvalidInput(
+            "you can acknowledge only your own office's notices", field="recipientId"
+        )
+    if recipient.acknowledged_at is not None:
+        raise InvalidInput(
+            "this notice is already acknowledged for that office", field="recipientId"
+        )
+    recipient.acknowledged_at = timezone.now()
+    recipient.acknowledged_by = by
+    recipient.save(update_fields=["acknowledged_at", "acknowledged_by"])
+    return recipient

@@ -1,0 +1,143 @@
+"""Deconfliction: work touching another office's active lead tells both offices."""
+
+from __future__ import annotations
+
+import pytest
+from strawberry.relay import GlobalID
+
+from backend import models as m
+from backend.errors import InvalidInput
+from backend.services.deconfliction import acknowledge, deconflict
+from backend.services.leads import create_lead
+from tests.factories import (
+    IdentifierFactory,
+    LeadFactory,
+    OfficeFactory,
+    SightingFactory,
+    SubjectFactory,
+    TipFactory,
+    TipSubjectFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world():
+    """Office X has an active (referred) lead on a tip with an e-mail and a suspect."""
+    x = OfficeFactory(name="Office X", contact_point="X duty desk")
+    y = OfficeFactory(name="Office Y", contact_point="Y duty desk")
+    email = IdentifierFactory(raw_value="shared@example.com")
+    suspect = SubjectFactory(full_name="Sam Suspect")
+    tip = TipFactory(source_reference="X-1")
+    SightingFactory(tip=tip, identifier=email)
+    TipSubjectFactory(tip=tip, subject=suspect)
+    lead = LeadFactory(title="X lead", office=x, status=m.LeadStatus.REFERRED)
+    lead.tips.add(tip)
+    return {"x": x, "y": y, "email": email, "suspect": suspect, "lead": lead}
+
+
+def new_tip_with(identifier=None, subject=None) -> m.Tip:
+    tip = TipFactory()
+    if identifier is not None:
+        SightingFactory(tip=tip, identifier=identifier)
+    if subject is not None:
+        TipSubjectFactory(tip=tip, subject=subject)
+    return tip
+
+
+def test_lead_of_another_office_on_a_shared_identifier_notifies_both(world):
+    # when office Y builds a lead from a tip with the same e-mail
+    other = create_lead(
+        by=None, title="Y lead", office=world["y"], tips=[new_tip_with(world["email"])]
+    )
+    # then one notice names the e-mail and X's lead, with a copy for each office
+    [notice] = m.DeconflictionNotice.objects.all()
+    assert notice.lead == world["lead"]
+    assert notice.triggered_by_lead == other
+    assert notice.identifier == world["email"]
+    assert "shared@example.com" in notice.reason and "X lead" in notice.reason
+    copies = {(r.office.name, r.contact_point) for r in notice.recipients.all()}
+    assert copies == {("Office X", "Y duty desk"), ("Office Y", "X duty desk")}
+
+
+def test_shared_subject_notifies_too(world):
+    create_lead(by=None, title="Y lead", office=world["y"], subjects=[world["suspect"]])
+    [notice] = m.DeconflictionNotice.objects.all()
+    assert notice.subject == world["suspect"]
+    assert "Sam Suspect" in notice.reason
+
+
+def test_same_office_raises_nothing(world):
+    create_lead(by=None, title="X again", office=world["x"], tips=[new_tip_with(world["email"])])
+    assert not m.DeconflictionNotice.objects.exists()
+
+
+@pytest.mark.parametrize("status", [m.LeadStatus.DRAFT, m.LeadStatus.CLOSED, m.LeadStatus.DECLINED])
+def test_inactive_leads_raise_nothing(world, status):
+    m.Lead.objects.filter(pk=world["lead"].pk).update(status=status)
+    create_lead(by=None, title="Y lead", office=world["y"], tips=[new_tip_with(world["email"])])
+    assert not m.DeconflictionNotice.objects.exists()
+
+
+def test_unrelated_work_raises_nothing(world):
+    create_lead(
+        by=None, title="Y lead", office=world["y"], tips=[new_tip_with(IdentifierFactory())]
+    )
+    assert not m.DeconflictionNotice.objects.exists()
+
+
+def test_the_same_work_does_not_notify_twice(world):
+    tip = new_tip_with(world["email"])
+    for _ in range(2):
+        deconflict(identifier_ids=[world["email"].pk], origin_office=world["y"], tip=tip)
+    assert m.DeconflictionNotice.objects.count() == 1
+
+
+def test_work_without_an_office_tells_the_lead_office_who_did_it(world):
+    user = UserFactory(username="hq-analyst", first_name="Hana", last_name="Q", agency="HQ")
+    deconflict(identifier_ids=[world["email"].pk], origin_office=None, by=user, tip=new_tip_with())
+    [recipient] = m.NoticeRecipient.objects.all()
+    assert recipient.office == world["x"]
+    assert recipient.contact_point == "Hana Q (HQ)"
+
+
+def test_acknowledge_own_office_copy_only(world):
+    create_lead(by=None, title="Y lead", office=world["y"], tips=[new_tip_with(world["email"])])
+    copy_x = m.NoticeRecipient.objects.get(office=world["x"])
+    y_user = UserFactory(username="y-analyst", office=world["y"])
+    x_user = UserFactory(username="x-analyst", office=world["x"])
+    with pytest.raises(InvalidInput, match="your own office"):
+        acknowledge(recipient=copy_x, by=y_user)
+    acknowledge(recipient=copy_x, by=x_user)
+    copy_x.refresh_from_db()
+    assert copy_x.acknowledged_by == x_user
+    with pytest.raises(InvalidInput, match="already acknowledged"):
+        acknowledge(recipient=copy_x, by=x_user)
+
+
+NOTICES = """{ deconflictionNotices(filters: {acknowledgedAt: {isNull: true}}) {
+  totalCount edges { node { id office { name } contactPoint
+    notice { reason lead { title } identifier { value } } } } } }"""
+ACK = """mutation($id: ID!) { acknowledgeNotice(recipientId: $id) {
+  recipient { acknowledgedAt } errors { code field } } }"""
+
+
+def test_notices_listed_and_acknowledged_over_graphql(world, gql):
+    create_lead(by=None, title="Y lead", office=world["y"], tips=[new_tip_with(world["email"])])
+    listed = gql(NOTICES)["data"]["deconflictionNotices"]
+    assert listed["totalCount"] == 2
+    offices = sorted(e["node"]["office"]["name"] for e in listed["edges"])
+    assert offices == ["Office X", "Office Y"]
+    assert {e["node"]["notice"]["identifier"]["value"] for e in listed["edges"]} == {
+        "shared@example.com"
+    }
+    first = listed["edges"][0]["node"]["id"]
+    done = gql(ACK, {"id": first})["data"]["acknowledgeNotice"]
+    assert done["errors"] == [] and done["recipient"]["acknowledgedAt"]
+    assert gql(NOTICES)["data"]["deconflictionNotices"]["totalCount"] == 1
+    again = gql(ACK, {"id": first})["data"]["acknowledgeNotice"]
+    assert again["errors"] == [{"code": "INVALID_INPUT", "field": "recipientId"}]
+    missing = gql(ACK, {"id": str(GlobalID("NoticeRecipient", "999999"))})
+    assert missing["data"]["acknowledgeNotice"]["errors"][0]["code"] == "NOT_FOUND"
