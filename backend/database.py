@@ -53,7 +53,8 @@ def database_settings(base_dir: Path) -> dict[str, Any]:
         data_dir = Path(os.environ.get("TIPGRAPH_PGDATA", base_dir / "var" / "pgdata"))
         url = embedded_server_uri(data_dir)
     config = parse_database_url(url)
-    config["CONN_MAX_AGE"] = 0
+    config["CONN_MAX_AGE"] = int(os.environ.get("TIPGRAPH_CONN_MAX_AGE", "60"))
+    config["CONN_HEALTH_CHECKS"] = True
     # One test database per test process, so that parallel runs on one server never collide.
     config["TEST"] = {
         "NAME": os.environ.get("TIPGRAPH_TEST_DB_NAME") or f"test_tipgraph_{os.getpid()}"
