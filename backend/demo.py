@@ -325,6 +325,7 @@ def load_demo_data(
     )
     report("writing identifiers", 1, 1)
     report("linking tips", 0, 1)
+    # One set-based call links every tip and assigns clusters (backend.services.clusters).
     links = link_tips(tip_ids=[t.pk for t in tip_rows])
     report("linking tips", 1, 1)
 
@@ -370,6 +371,7 @@ def load_demo_data(
         "sightings": len(sightings),
         "subjects": sum(1 for a in actors if a.subject is not None) + len(victims),
         "links": links,
+        "clusters": m.Cluster.objects.filter(tips__in=tip_rows).distinct().count(),
         "leads": len(leads),
         "notes": len(notes),
     }

@@ -6,6 +6,10 @@
 - ``TIPGRAPH_ALLOWED_HOSTS``: comma-separated host names (default: localhost names).
 - ``TIPGRAPH_LOGIN_FAILURE_LIMIT``: failed sign-ins (within 30 minutes) that lock an account
   and, separately, the address they came from (default 5).
+- ``TIPGRAPH_LINK_MAX_TIPS``: how many tips one identifier may link before it is marked too
+  common and links no more (default 50).
+- ``TIPGRAPH_LINK_IP_WINDOW_HOURS``: two tips sharing an IP address link only when they saw it
+  within this many hours of each other (default 24).
 """
 
 from __future__ import annotations
@@ -144,6 +148,17 @@ GRAPHQL_MAX_ALIASES = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_ALIASES", "30"))
 GRAPHQL_MAX_TOKENS = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_TOKENS", "3000"))
 GRAPHQL_MAX_RESULTS = 100
 GRAPHQL_MAX_BATCH = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_BATCH", "10"))
+
+# Traveller lookups (backend.services.lookups): a name matches a person's name or alias when
+# their pg_trgm similarity is at least LOOKUP_NAME_THRESHOLD (with the exact date of birth); a
+# lookup matching more than LOOKUP_MAX_TIPS tips is refused as too broad.
+LOOKUP_NAME_THRESHOLD = float(os.environ.get("TIPGRAPH_LOOKUP_NAME_THRESHOLD", "0.45"))
+LOOKUP_MAX_TIPS = int(os.environ.get("TIPGRAPH_LOOKUP_MAX_TIPS", "200"))
+
+# Linking (backend.services.linking): the over-linking cap per identifier, and the window
+# within which two sightings of one IP address link their tips (addresses are reassigned).
+LINK_MAX_TIPS_PER_IDENTIFIER = int(os.environ.get("TIPGRAPH_LINK_MAX_TIPS", "50"))
+LINK_IP_WINDOW_HOURS = int(os.environ.get("TIPGRAPH_LINK_IP_WINDOW_HOURS", "24"))
 
 # API tokens expire after this many days unless a shorter expiry is asked for.
 API_TOKEN_MAX_DAYS = 90

@@ -29,6 +29,8 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "Query.sources": GRAPH,
     "Query.offices": GRAPH,
     "Query.researchResults": GRAPH,
+    "Query.clusters": GRAPH,
+    "Query.linkExclusions": GRAPH,
     "Query.travellerLookup": frozenset({A, INV}),
     "Query.privilegeReview": frozenset({SA, PM}),
     "Query.auditEvents": frozenset({AU, SA}),
@@ -51,6 +53,10 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "Mutation.createResearchResult": frozenset({A}),
     "Mutation.updateResearchResult": frozenset({A}),
     "Mutation.addNote": frozenset({A, INV}),
+    "Mutation.addTipLink": frozenset({A}),
+    "Mutation.removeTipLink": frozenset({A}),
+    "Mutation.addLinkExclusion": frozenset({A}),
+    "Mutation.removeLinkExclusion": frozenset({A}),
     "Mutation.removeRecord": frozenset({PM}),
     "Mutation.acknowledgeNotice": frozenset({A}),
 }
@@ -66,6 +72,7 @@ NEED_TO_KNOW: frozenset[str] = frozenset(
         "Tip.researchResults",
         "Tip.leads",
         "Tip.links",
+        "Tip.cluster",
         "Subject.leads",
         "Identifier.researchResults",
     }

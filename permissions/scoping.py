@@ -3,7 +3,8 @@
 Lists, node fetches, nested relations and mutation look-ups all pass through
 ``scope_queryset``, so a rule written here holds on every path at once:
 
-- removed records are hidden from everyone but the program manager;
+- removed records (and links an analyst removed) are hidden from everyone but the program
+  manager;
 - analysts and program managers (the owning agency) see the rest of the graph;
 - a partner-agency investigator sees only records a traveller lookup of theirs returned,
   never an OWNER_ONLY tip, never a victim, no leads, sources, offices or research results,
@@ -74,7 +75,11 @@ def _owning_agency(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
             subject__removed_at__isnull=True, identifier__removed_at__isnull=True
         )
     if model is m.TipLink:
-        return queryset.filter(from_tip__removed_at__isnull=True, to_tip__removed_at__isnull=True)
+        return queryset.filter(
+            removed_at__isnull=True,
+            from_tip__removed_at__isnull=True,
+            to_tip__removed_at__isnull=True,
+        )
     return queryset
 
 

@@ -56,6 +56,9 @@ def create_tip(info: Info, data: CreateTipInput) -> Outcome:
             priority=data.priority,
             handling_caveat=data.handling_caveat.value,
             identifiers=[_sighting(s) for s in data.identifiers],
+            escalated=data.escalated,
+            access_to_children=data.access_to_children,
+            hands_on=data.hands_on,
             subjects=[
                 (subj, s.role.value) for subj, s in zip(subjects, data.subjects, strict=True)
             ],
@@ -73,6 +76,9 @@ def update_tip(info: Info, data: UpdateTipInput) -> Outcome:
             priority=data.priority,
             handling_caveat=_value(data.handling_caveat),
             received_at=data.received_at,
+            escalated=data.escalated,
+            access_to_children=data.access_to_children,
+            hands_on=data.hands_on,
         )
     )
 
@@ -88,7 +94,7 @@ def change_tip_status(info: Info, gid: relay.GlobalID, status: Any, reason: str)
 def add_identifier(info: Info, tip_id: relay.GlobalID, sighting: SightingInput) -> Outcome:
     def action() -> m.Tip:
         tip = _tip(info, tip_id, "tipId")
-        service.add_identifier_to_tip(tip=tip, sighting=_sighting(sighting))
+        service.add_identifier_to_tip(tip=tip, sighting=_sighting(sighting), by=acting_user(info))
         return tip
 
     return run(action)
@@ -100,7 +106,9 @@ def add_subject(info: Info, tip_id: relay.GlobalID, subject: TipSubjectInput) ->
         person = load(
             info, subject.subject_id, m.Subject, type_name="Subject", field="subject.subjectId"
         )
-        service.add_subject_to_tip(tip=tip, subject=person, role=subject.role.value)
+        service.add_subject_to_tip(
+            tip=tip, subject=person, role=subject.role.value, by=acting_user(info)
+        )
         return tip
 
     return run(action)

@@ -17,6 +17,7 @@ from permissions.matrix import describe
 from schema.account import AccountQuery
 from schema.audit import AuditQuery
 from schema.caveat import DisseminationCaveat
+from schema.cluster import ClusterMutation, ClusterQuery
 from schema.deconfliction import DeconflictionMutation, DeconflictionQuery
 from schema.extensions import RequireAuthentication
 from schema.identifier import IdentifierMutation, IdentifierQuery
@@ -52,6 +53,7 @@ Query = merge_types(
         LeadQuery,
         SourceQuery,
         ResearchQuery,
+        ClusterQuery,
         LookupQuery,
         AccountQuery,
         AuditQuery,
@@ -69,6 +71,7 @@ Mutation = merge_types(
         ResearchMutation,
         NoteMutation,
         RemovalMutation,
+        ClusterMutation,
         DeconflictionMutation,
     ),
 )

@@ -14,7 +14,7 @@ from strawberry.types import Info
 
 from backend import models as m
 from backend.errors import DomainError
-from backend.services.lookups import LookupCriteria, traveller_lookup
+from backend.services.lookups import LookupCriteria, LookupMatch, traveller_lookup
 from permissions.classes import allow
 from permissions.matrix import describe
 from permissions.scoping import scope_queryset
@@ -25,7 +25,14 @@ if TYPE_CHECKING:
     from schema.subject import SubjectType
     from schema.tip import TipType
 
-__all__ = ["DISSEMINATION_CAVEAT", "LookupQuery", "TravellerLookupInput", "TravellerLookupResult"]
+__all__ = [
+    "DISSEMINATION_CAVEAT",
+    "LookupQuery",
+    "MatchReasonType",
+    "TravellerLookupInput",
+    "TravellerLookupResult",
+    "TravellerMatch",
+]
 
 TipRef = Annotated["TipType", strawberry.lazy("schema.tip")]
 SubjectRef = Annotated["SubjectType", strawberry.lazy("schema.subject")]
@@ -53,6 +60,48 @@ def _rows(info: Info, model: type, ids: list[int]) -> QuerySet:
     return scope_queryset(model.objects.filter(pk__in=ids), info.context.request.user)
 
 
+@strawberry.type(
+    name="MatchReason",
+    description="Why a match was made: which field matched and how.",
+)
+class MatchReasonType:
+    field: str = strawberry.field(
+        description="NAME, DATE_OF_BIRTH, EMAIL, USERNAME, PHONE or PASSPORT."
+    )
+    how: str = strawberry.field(description="EXACT, or FUZZY for a similar name.")
+    detail: str = strawberry.field(
+        description="The matched value, or the name similarity and the name it matched."
+    )
+
+
+@strawberry.type(
+    description="One ranked hit of a traveller lookup: a person, or an identifier no returned "
+    "person holds, with the reasons it matched and the tips it leads to."
+)
+class TravellerMatch:
+    score: float = strawberry.field(
+        description="How strongly the criteria point at this record, 0 to 1; matches come best "
+        "first."
+    )
+    reasons: list[MatchReasonType] = strawberry.field(description="Why it matched.")
+    known_misidentification: bool = strawberry.field(
+        description="The person is marked through redress as wrongly matched before: treat "
+        "the match with care."
+    )
+    redress_case_number: str | None = strawberry.field(
+        description="The redress (DHS TRIP) case number of that mark; null when unmarked."
+    )
+    subject: SubjectRef | None = strawberry.field(
+        description="The person matched; null for an identifier-only match."
+    )
+    identifier: IdentifierRef | None = strawberry.field(
+        description="The identifier matched, for an identifier-only match; else null."
+    )
+    tips: list[TipRef] = strawberry.field(
+        description="The returned tips naming this person or containing this identifier."
+    )
+
+
 @strawberry.type(description="What a traveller lookup found, as far as the caller may see it.")
 class TravellerLookupResult:
     lookup_id: relay.GlobalID = strawberry.field(description="The recorded lookup.")
@@ -72,6 +121,33 @@ class TravellerLookupResult:
     tip_ids: strawberry.Private[list[int]]
     subject_ids: strawberry.Private[list[int]]
     identifier_ids: strawberry.Private[list[int]]
+    found: strawberry.Private[list[LookupMatch]]
+
+    @strawberry.field(
+        description="Every hit ranked by score, best first, each with its reasons, redress "
+        "marks and tips (as far as the caller may see them)."
+    )
+    def matches(self, info: Info) -> list[TravellerMatch]:
+        # one scoped query per model for all matches together, however many there are
+        subjects = {row.pk: row for row in _rows(info, m.Subject, self.subject_ids)}
+        identifiers = {row.pk: row for row in _rows(info, m.Identifier, self.identifier_ids)}
+        tips = {row.pk: row for row in _rows(info, m.Tip, self.tip_ids)}
+        return [
+            TravellerMatch(
+                score=match.score,
+                reasons=[
+                    MatchReasonType(field=r.field, how=r.how, detail=r.detail)
+                    for r in match.reasons
+                ],
+                known_misidentification=match.known_misidentification,
+                redress_case_number=match.redress_case_number or None,
+                subject=subjects.get(match.subject_id),  # type: ignore[arg-type]
+                identifier=identifiers.get(match.identifier_id),  # type: ignore[arg-type]
+                tips=[tips[pk] for pk in match.tip_ids if pk in tips],
+            )
+            for match in self.found
+            if match.subject_id in subjects or match.identifier_id in identifiers
+        ]
 
     @strawberry_django.field(description="People matched (never victims for investigators).")
     def subjects(self, info: Info) -> list[SubjectRef]:
@@ -92,8 +168,12 @@ class LookupQuery:
         extensions=allow("Query.travellerLookup"),
         description=describe(
             "Query.travellerLookup",
-            "Look a traveller up by exact identifiers, or by name with date of birth. Every "
-            "lookup is recorded; an investigator may afterwards open only what it returned.",
+            "Look a traveller up by exact identifiers, or by name (fuzzy: case, accents and "
+            "scripts folded, similar spellings and aliases) with the exact date of birth. "
+            "Refused with INVALID_INPUT when empty or too broad: no criteria, a name without "
+            "date of birth or with fewer than 3 letters, or more matching tips than the cap. "
+            "Every lookup is recorded; an investigator may afterwards open only what it "
+            "returned.",
         ),
     )
     def traveller_lookup(self, info: Info, input: TravellerLookupInput) -> TravellerLookupResult:
@@ -125,4 +205,5 @@ class LookupQuery:
             tip_ids=outcome.tip_ids,
             subject_ids=outcome.subject_ids,
             identifier_ids=outcome.identifier_ids,
+            found=outcome.matches,
         )

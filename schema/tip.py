@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CreateTipInput",
+    "PriorityFactorType",
     "SightingInput",
     "SightingType",
     "TipFilter",
@@ -97,6 +98,13 @@ class TipType(ScopedNode):
     )
     status: TipStatusEnum
     priority: auto
+    priority_score: float | None = strawberry_django.field(
+        description="Computed priority score: the sum of the points of priorityExplanation. "
+        "Null until scored."
+    )
+    escalated: auto
+    access_to_children: auto
+    hands_on: auto
     handling_caveat: HandlingCaveatEnum
     is_actionable: auto
     actionable_reason: str | None = strawberry_django.field(
@@ -121,6 +129,12 @@ class TipType(ScopedNode):
         extensions=need_to_know("Tip.victims"),
         description=f"Victims named in this tip. {NEED_TO_KNOW_NOTE}",
     )
+    cluster: Annotated[ClusterType, strawberry.lazy("schema.cluster")] | None = (  # noqa: F821
+        strawberry_django.field(
+            extensions=need_to_know("Tip.cluster"),
+            description=f"The matter this tip belongs to: its linked tips. {NEED_TO_KNOW_NOTE}",
+        )
+    )
     links: DjangoListConnection[TipLinkType] | None = strawberry_django.connection(
         extensions=need_to_know("Tip.links"),
         description=f"Links to other tips, each with its reason. {NEED_TO_KNOW_NOTE}",
@@ -141,6 +155,18 @@ class TipType(ScopedNode):
     @strawberry_django.field(only=["status"], description="Statuses this tip may move to next.")
     def allowed_transitions(self, root: m.Tip) -> list[TipStatusEnum]:  # type: ignore[valid-type]
         return sorted(TIP_MACHINE.allowed(root.status))  # type: ignore[return-value]
+
+    @strawberry_django.field(
+        only=["priority_factors"],
+        description="The factors of priorityScore, each with its points and why it applies.",
+    )
+    def priority_explanation(self, root: m.Tip) -> list[PriorityFactorType]:
+        return [
+            PriorityFactorType(
+                name=f["name"], points=float(f["points"]), explanation=f["explanation"]
+            )
+            for f in root.priority_factors or []
+        ]
 
 
 @strawberry_django.type(m.TipIdentifier, name="Sighting")
@@ -188,6 +214,16 @@ class TipLinkType(ScopedNode):
     created_at: auto
 
 
+@strawberry.type(name="PriorityFactor", description="One reason for a tip's priority score.")
+class PriorityFactorType:
+    name: str = strawberry.field(
+        description="CATEGORY, ESCALATED, ACCESS_TO_CHILDREN, HANDS_ON, PRIOR_TIPS_IN_CLUSTER "
+        "or SEX_OFFENDER_REGISTERED."
+    )
+    points: float = strawberry.field(description="Points this factor adds to the score.")
+    explanation: str = strawberry.field(description="Why the factor applies.")
+
+
 @strawberry.input(description="An identifier as seen in a tip.")
 class SightingInput:
     identifier: IdentifierInput
@@ -208,10 +244,23 @@ class CreateTipInput:
     received_at: datetime.datetime
     category: TipCategoryEnum
     narrative: str = ""
-    priority: int = 3
+    priority: int | None = strawberry.field(
+        default=None,
+        description="1 (highest) to 5 (lowest); when omitted, the band of the computed "
+        "priority score.",
+    )
     handling_caveat: HandlingCaveatEnum = HandlingCaveatEnum.NONE  # type: ignore[attr-defined]
     identifiers: list[SightingInput] = strawberry.field(default_factory=list)
     subjects: list[TipSubjectInput] = strawberry.field(default_factory=list)
+    escalated: bool = strawberry.field(
+        default=False, description="The source flagged the tip as urgent."
+    )
+    access_to_children: bool = strawberry.field(
+        default=False, description="The subject is reported to have access to children."
+    )
+    hands_on: bool = strawberry.field(
+        default=False, description="Indicators of hands-on (contact) offending."
+    )
 
 
 @strawberry.input(description="Fields of a tip to change; omitted fields stay as they are.")
@@ -222,6 +271,9 @@ class UpdateTipInput:
     priority: int | None = None
     handling_caveat: HandlingCaveatEnum | None = None
     received_at: datetime.datetime | None = None
+    escalated: bool | None = None
+    access_to_children: bool | None = None
+    hands_on: bool | None = None
 
 
 @strawberry.type(description="The tip a mutation changed, or why it did not.")

@@ -1,50 +1,253 @@
-"""Automatic tip links: two tips that share a normalised identifier or a subject are linked.
+"""Tip links: automatic links through shared identifiers and subjects, manual links, removals,
+and the guards against over-linking.
 
-Links are written set-based (one INSERT ... SELECT per kind) so that a single hand-entered tip
-and a bulk load of thousands use the same code. Each link is stored in both directions.
+Automatic links are written set-based (one INSERT ... SELECT per kind) so that a single
+hand-entered tip and a bulk load of thousands use the same code. Each link is stored in both
+directions. The rules:
+
+- two tips sharing a normalised identifier or a subject are linked, with the reason;
+- an identifier links at most ``settings.LINK_MAX_TIPS_PER_IDENTIFIER`` tips (the first ones,
+  by tip id). When more tips than that carry it, it is marked too common (``too_common_at``)
+  and links no further tips; the links it already made stay, and their reason says so;
+- an identifier on the analysts' exclusion list (``LinkExclusion``) never links;
+- IP addresses are reassigned over time: two tips sharing one link only when they saw it
+  (``TipIdentifier.captured_at``, else the tip's ``received_at``) within
+  ``settings.LINK_IP_WINDOW_HOURS`` of each other;
+- a link an analyst removed stays removed: the unique constraint keeps its row, and
+  ``ON CONFLICT DO NOTHING`` never writes it again.
+
+Links change clusters (``backend.services.clusters``): adding links merges them, removing
+one splits its cluster when it falls apart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import connection
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
 
-__all__ = ["link_tips"]
+from backend.errors import DuplicateRecord, InvalidInput
+from backend.models import Identifier, LinkExclusion, Tip, TipIdentifier, TipLink, TipLinkKind, User
+from backend.services.clusters import lock_tip_graph, merge_clusters_of, split_cluster
+from backend.services.identifiers import normalise_or_raise
+
+__all__ = [
+    "add_link_exclusion",
+    "add_manual_link",
+    "link_tips",
+    "remove_link",
+    "remove_link_exclusion",
+]
 
 _SHARED_IDENTIFIER_SQL = """
+WITH touched AS (
+    SELECT DISTINCT s.identifier_id
+    FROM backend_tipidentifier s
+    JOIN backend_identifier i ON i.id = s.identifier_id
+    WHERE s.tip_id = ANY(%(ids)s)
+      AND i.too_common_at IS NULL
+      AND i.removed_at IS NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM backend_linkexclusion x
+          WHERE x.kind = i.kind AND x.qualifier = i.qualifier AND x.value = i.value
+      )
+),
+ranked AS (
+    SELECT s.tip_id, s.identifier_id, COALESCE(s.captured_at, t.received_at) AS seen_at,
+           dense_rank() OVER (PARTITION BY s.identifier_id ORDER BY s.tip_id) AS tip_rank
+    FROM backend_tipidentifier s
+    JOIN touched USING (identifier_id)
+    JOIN backend_tip t ON t.id = s.tip_id
+),
+pairs AS (
+    SELECT a.tip_id AS from_tip_id, b.tip_id AS to_tip_id, a.identifier_id,
+           min(GREATEST(a.seen_at - b.seen_at, b.seen_at - a.seen_at)) AS gap
+    FROM ranked a
+    JOIN ranked b ON b.identifier_id = a.identifier_id AND b.tip_id <> a.tip_id
+    WHERE a.tip_rank <= %(cap)s AND b.tip_rank <= %(cap)s
+      AND (a.tip_id = ANY(%(ids)s) OR b.tip_id = ANY(%(ids)s))
+    GROUP BY a.tip_id, b.tip_id, a.identifier_id
+)
 INSERT INTO backend_tiplink
     (from_tip_id, to_tip_id, kind, identifier_id, subject_id, reason, created_at)
-SELECT DISTINCT a.tip_id, b.tip_id, 'SHARED_IDENTIFIER', a.identifier_id, NULL::bigint,
-       'Both tips contain ' || i.kind || ' ' || i.value, now()
-FROM backend_tipidentifier a
-JOIN backend_tipidentifier b ON b.identifier_id = a.identifier_id AND b.tip_id <> a.tip_id
-JOIN backend_identifier i ON i.id = a.identifier_id
-WHERE a.tip_id = ANY(%(ids)s) OR b.tip_id = ANY(%(ids)s)
+SELECT p.from_tip_id, p.to_tip_id, 'SHARED_IDENTIFIER', p.identifier_id, NULL::bigint,
+       'Both tips contain ' || i.kind || ' ' || i.value
+       || CASE WHEN i.kind = 'IP_ADDRESS' THEN
+              ', seen within '
+              || CASE WHEN p.gap < interval '1 hour'
+                      THEN floor(extract(epoch FROM p.gap) / 60)::int || ' min'
+                      ELSE floor(extract(epoch FROM p.gap) / 3600)::int || ' h' END
+              || ' of each other (window ' || %(window)s || ' h)'
+          ELSE '' END,
+       now()
+FROM pairs p
+JOIN backend_identifier i ON i.id = p.identifier_id
+WHERE i.kind <> 'IP_ADDRESS' OR p.gap <= make_interval(hours => %(window)s)
 ON CONFLICT DO NOTHING
 """
 
 _SHARED_SUBJECT_SQL = """
+WITH touched AS (
+    SELECT DISTINCT ts.subject_id
+    FROM backend_tipsubject ts
+    JOIN backend_subject s ON s.id = ts.subject_id
+    WHERE ts.tip_id = ANY(%(ids)s) AND s.removed_at IS NULL
+)
 INSERT INTO backend_tiplink
     (from_tip_id, to_tip_id, kind, identifier_id, subject_id, reason, created_at)
 SELECT DISTINCT a.tip_id, b.tip_id, 'SHARED_SUBJECT', NULL::bigint, a.subject_id,
        'Both tips name subject ' || s.full_name, now()
-FROM backend_tipsubject a
+FROM touched
+JOIN backend_tipsubject a ON a.subject_id = touched.subject_id
 JOIN backend_tipsubject b ON b.subject_id = a.subject_id AND b.tip_id <> a.tip_id
 JOIN backend_subject s ON s.id = a.subject_id
 WHERE a.tip_id = ANY(%(ids)s) OR b.tip_id = ANY(%(ids)s)
 ON CONFLICT DO NOTHING
 """
 
+_MARK_TOO_COMMON_SQL = """
+WITH over_cap AS (
+    UPDATE backend_identifier i SET too_common_at = now()
+    WHERE i.too_common_at IS NULL AND i.id IN (
+        SELECT s.identifier_id FROM backend_tipidentifier s
+        WHERE s.identifier_id IN (
+            SELECT identifier_id FROM backend_tipidentifier WHERE tip_id = ANY(%(ids)s)
+        )
+        GROUP BY s.identifier_id
+        HAVING count(DISTINCT s.tip_id) > %(cap)s
+    )
+    RETURNING i.id
+)
+UPDATE backend_tiplink l
+SET reason = l.reason || ' (this identifier has since been found in more than '
+    || %(cap)s || ' tips: it is too common and links no further tips)'
+WHERE l.identifier_id IN (SELECT id FROM over_cap)
+"""
+
 
 def link_tips(*, tip_ids: Iterable[int]) -> int:
-    """Create the missing automatic links of ``tip_ids``; returns how many link rows were added."""
+    """Create the missing automatic links of ``tip_ids`` and update their clusters; returns how
+    many link rows were added."""
     ids = sorted(set(tip_ids))
     if not ids:
         return 0
+    params = {
+        "ids": ids,
+        "cap": settings.LINK_MAX_TIPS_PER_IDENTIFIER,
+        "window": settings.LINK_IP_WINDOW_HOURS,
+    }
     added = 0
-    with connection.cursor() as cursor:
-        for sql in (_SHARED_IDENTIFIER_SQL, _SHARED_SUBJECT_SQL):
-            cursor.execute(sql, {"ids": ids})
-            added += cursor.rowcount
+    with transaction.atomic():
+        # Taken before reading anything: the next writer then sees this one's sightings.
+        lock_tip_graph()
+        with connection.cursor() as cursor:
+            for sql in (_SHARED_IDENTIFIER_SQL, _SHARED_SUBJECT_SQL):
+                cursor.execute(sql, params)
+                added += cursor.rowcount
+            cursor.execute(_MARK_TOO_COMMON_SQL, params)
+        merge_clusters_of(tip_ids=ids)
     return added
+
+
+def _reason(reason: str) -> str:
+    text = reason.strip()
+    if not text:
+        raise InvalidInput("a reason is required", field="reason")
+    return text
+
+
+@transaction.atomic
+def add_manual_link(*, by: User | None, from_tip: Tip, to_tip: Tip, reason: str) -> TipLink:
+    """Link two tips by hand, with the analyst's reason; merges their clusters. A manual link
+    removed earlier is restored with the new reason."""
+    text = _reason(reason)
+    if from_tip.pk == to_tip.pk:
+        raise InvalidInput("a tip cannot be linked to itself", field="toTipId")
+    lock_tip_graph()
+    pair = Q(from_tip=from_tip, to_tip=to_tip) | Q(from_tip=to_tip, to_tip=from_tip)
+    existing = TipLink.objects.filter(pair, kind=TipLinkKind.MANUAL)
+    if existing.filter(removed_at__isnull=True).exists():
+        raise DuplicateRecord("these tips are already linked by hand", field="toTipId")
+    if existing.exists():
+        existing.update(
+            reason=text,
+            created_by=by,
+            created_at=timezone.now(),
+            removed_at=None,
+            removed_by=None,
+            removed_reason="",
+        )
+    else:
+        TipLink.objects.bulk_create(
+            [
+                TipLink(from_tip=a, to_tip=b, kind=TipLinkKind.MANUAL, reason=text, created_by=by)
+                for a, b in ((from_tip, to_tip), (to_tip, from_tip))
+            ]
+        )
+    merge_clusters_of(tip_ids=[from_tip.pk, to_tip.pk])
+    return TipLink.objects.get(from_tip=from_tip, to_tip=to_tip, kind=TipLinkKind.MANUAL)
+
+
+@transaction.atomic
+def remove_link(*, by: User | None, link: TipLink, reason: str) -> TipLink:
+    """Remove a wrong link (both directions), with the reason; the cluster is split if it fell
+    apart. A removed automatic link is never re-created by later linking."""
+    text = _reason(reason)
+    lock_tip_graph()
+    halves = TipLink.objects.filter(
+        Q(from_tip_id=link.from_tip_id, to_tip_id=link.to_tip_id)
+        | Q(from_tip_id=link.to_tip_id, to_tip_id=link.from_tip_id),
+        kind=link.kind,
+        identifier_id=link.identifier_id,
+        subject_id=link.subject_id,
+        removed_at__isnull=True,
+    )
+    if not halves.exists():
+        raise InvalidInput("this link was already removed", field="linkId")
+    halves.update(removed_at=timezone.now(), removed_by=by, removed_reason=text)
+    cluster_ids = set(
+        Tip.objects.filter(
+            pk__in=[link.from_tip_id, link.to_tip_id], cluster__isnull=False
+        ).values_list("cluster_id", flat=True)
+    )
+    for cluster_id in sorted(cluster_ids):
+        split_cluster(cluster_id=cluster_id)
+    link.refresh_from_db()
+    return link
+
+
+@transaction.atomic
+def add_link_exclusion(
+    *, by: User | None, kind: str, value: str, qualifier: str = "", reason: str
+) -> LinkExclusion:
+    """Put an identifier value on the list of values never to link on. Links it already made
+    stay (remove them one by one if they are wrong)."""
+    text = _reason(reason)
+    norm = normalise_or_raise(kind=kind, value=value, qualifier=qualifier)
+    lookup = {"kind": norm.kind.value, "qualifier": norm.qualifier, "value": norm.value}
+    if LinkExclusion.objects.filter(**lookup).exists():
+        raise DuplicateRecord(
+            f"{norm.kind.label} {norm.value!r} is already excluded from linking", field="value"
+        )
+    return LinkExclusion.objects.create(**lookup, reason=text, created_by=by)
+
+
+@transaction.atomic
+def remove_link_exclusion(*, exclusion: LinkExclusion) -> int:
+    """Take a value off the exclusion list and link the tips that share it now. Returns the
+    removed exclusion's id."""
+    pk = exclusion.pk
+    exclusion.delete()
+    identifier = Identifier.objects.filter(
+        kind=exclusion.kind, qualifier=exclusion.qualifier, value=exclusion.value
+    ).first()
+    if identifier is not None:
+        link_tips(
+            tip_ids=TipIdentifier.objects.filter(identifier=identifier).values_list(
+                "tip_id", flat=True
+            )
+        )
+    return pk

@@ -1,31 +1,54 @@
 """Traveller lookup: the narrow query a partner-agency targeting officer may run.
 
-Matching here is exact: normalised identifiers, and a name (case and accents folded)
-together with a date of birth. What a lookup returns is written down as disclosures, so
-the caller may afterwards open those records (and only those, for an investigator).
+Identifiers match exactly on their normalised values. A name matches fuzzily (pg_trgm
+similarity on the folded name and aliases: case, accents and scripts folded) and only
+together with the exact date of birth. Each matched person (or identifier with no person)
+comes back as a ranked match with the reasons it matched. What a lookup returns is written
+down as disclosures, so the caller may afterwards open those records (and only those, for an
+investigator).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from backend import models as m
 from backend.errors import InvalidInput
 from backend.identifiers import IdentifierKind
-from backend.names import fold_name
+from backend.names import NAME_SEPARATOR, fold_name
+from backend.services.deconfliction import deconflict
 from backend.services.identifiers import normalise_or_raise
 
-__all__ = ["LookupCriteria", "LookupOutcome", "fold_name", "traveller_lookup"]
+__all__ = [
+    "EVIDENCE",
+    "LookupCriteria",
+    "LookupMatch",
+    "LookupOutcome",
+    "MatchReason",
+    "fold_name",
+    "traveller_lookup",
+]
 
-#: A lookup matching more than this many tips is too broad to be a traveller query.
-MAX_TIPS = 200
 ACTIVE_LEAD_STATUSES = (m.LeadStatus.REFERRED, m.LeadStatus.ACCEPTED)
+#: A folded name needs at least this many letters to be looked up, even with a date of birth.
+MIN_NAME_LETTERS = 3
+#: How strongly one exact identifier match points at a person (0..1), by identifier kind.
+EVIDENCE = {
+    IdentifierKind.PASSPORT.value: 0.95,
+    IdentifierKind.EMAIL.value: 0.9,
+    IdentifierKind.USERNAME.value: 0.85,
+    IdentifierKind.PHONE.value: 0.85,
+}
+#: A name matching with similarity 1.0 together with the exact date of birth.
+NAME_AND_DOB_EVIDENCE = 0.9
 
 
 @dataclass(frozen=True)
@@ -42,6 +65,28 @@ class LookupCriteria:
     passport_country: str = ""
 
 
+@dataclass(frozen=True)
+class MatchReason:
+    """Why a record matched: the field (NAME, DATE_OF_BIRTH, EMAIL...), how (EXACT, FUZZY)."""
+
+    field: str
+    how: str
+    detail: str
+
+
+@dataclass
+class LookupMatch:
+    """One ranked hit: a person, or an identifier that no returned person holds."""
+
+    score: float
+    reasons: list[MatchReason]
+    subject_id: int | None = None
+    identifier_id: int | None = None
+    tip_ids: list[int] = field(default_factory=list)
+    known_misidentification: bool = False
+    redress_case_number: str = ""
+
+
 @dataclass
 class LookupOutcome:
     lookup: m.TravellerLookup
@@ -50,10 +95,18 @@ class LookupOutcome:
     identifier_ids: list[int] = field(default_factory=list)
     matched_on: list[str] = field(default_factory=list)
     investigation_contacts: list[str] = field(default_factory=list)
+    matches: list[LookupMatch] = field(default_factory=list)
 
     @property
     def relevant_to_investigation(self) -> bool:
         return bool(self.investigation_contacts)
+
+
+@dataclass(frozen=True)
+class _NameHit:
+    score: float
+    best: str
+    primary: bool
 
 
 def _identifier_query(criteria: LookupCriteria) -> tuple[Q | None, list[str], dict[str, Any]]:
@@ -91,8 +144,52 @@ def _check(criteria: LookupCriteria) -> None:
         raise InvalidInput("a name lookup needs the date of birth", field="dateOfBirth")
     if criteria.date_of_birth is not None and not folded:
         raise InvalidInput("a date of birth alone is too broad; give the name too", field="name")
-    if folded and sum(c.isalpha() for c in folded) < 2:
-        raise InvalidInput("the name is too short to look up", field="name")
+    if folded and sum(c.isalpha() for c in folded) < MIN_NAME_LETTERS:
+        raise InvalidInput(
+            f"the name is too short to look up: give at least {MIN_NAME_LETTERS} letters",
+            field="name",
+        )
+
+
+_NAME_SQL = f"""
+SELECT s.id, MAX(similarity(%(q)s, n.name)) AS score,
+       (ARRAY_AGG(n.name ORDER BY similarity(%(q)s, n.name) DESC, n.pos))[1] AS best,
+       (ARRAY_AGG(n.pos ORDER BY similarity(%(q)s, n.name) DESC, n.pos))[1] AS pos
+FROM {m.Subject._meta.db_table} s
+CROSS JOIN LATERAL unnest(string_to_array(s.names_folded, %(sep)s))
+     WITH ORDINALITY AS n(name, pos)
+WHERE s.date_of_birth = %(dob)s AND s.removed_at IS NULL AND %(q)s <%% s.names_folded
+GROUP BY s.id
+HAVING MAX(similarity(%(q)s, n.name)) >= %(threshold)s
+"""
+
+
+def _name_matches(folded: str, dob: date) -> dict[int, _NameHit]:
+    """Subjects born on ``dob`` whose folded name or an alias is similar enough to ``folded``.
+
+    ``<%`` (word similarity against all of a person's names, served by the trigram index)
+    narrows the rows; the score is the best plain similarity to any one name or alias.
+    """
+    threshold = float(settings.LOOKUP_NAME_THRESHOLD)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(threshold)]
+        )
+        cursor.execute(
+            _NAME_SQL, {"q": folded, "sep": NAME_SEPARATOR, "dob": dob, "threshold": threshold}
+        )
+        return {
+            pk: _NameHit(score=float(score), best=best, primary=pos == 1)
+            for pk, score, best, pos in cursor.fetchall()
+        }
+
+
+def _combine(evidence: list[float]) -> float:
+    """Independent pieces of evidence combined: 1 - product of (1 - each)."""
+    remaining = 1.0
+    for value in evidence:
+        remaining *= 1.0 - value
+    return round(1.0 - remaining, 3)
 
 
 @transaction.atomic
@@ -113,28 +210,30 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria, owner_view: bool) 
         )
 
     matched_on: list[str] = list(kinds)
-    identifiers = list(
-        m.Identifier.objects.filter(id_query, removed_at__isnull=True).values_list("pk", flat=True)
+    found = (
+        {
+            row["pk"]: row
+            for row in m.Identifier.objects.filter(id_query, removed_at__isnull=True).values(
+                "pk", "kind", "value"
+            )
+        }
         if id_query is not None
-        else []
+        else {}
     )
-    subjects: set[int] = set()
+    identifiers = set(found)
+    name_hits: dict[int, _NameHit] = {}
     if folded:
         normalised["name"] = folded
         normalised["dateOfBirth"] = criteria.date_of_birth.isoformat()  # type: ignore[union-attr]
-        for subject in m.Subject.objects.filter(
-            date_of_birth=criteria.date_of_birth, removed_at__isnull=True
-        ).only("pk", "full_name", "aliases"):
-            names = [subject.full_name, *subject.aliases]
-            if any(fold_name(n) == folded for n in names):
-                subjects.add(subject.pk)
-        if subjects:
+        name_hits = _name_matches(folded, criteria.date_of_birth)  # type: ignore[arg-type]
+        if name_hits:
             matched_on.append("NAME_AND_DATE_OF_BIRTH")
-    subjects |= set(
+    holders = list(
         m.SubjectIdentifier.objects.filter(
             identifier__in=identifiers, subject__removed_at__isnull=True
-        ).values_list("subject_id", flat=True)
+        ).values_list("subject_id", "identifier_id")
     )
+    subjects = set(name_hits) | {s for s, _ in holders}
 
     tips = m.Tip.objects.filter(removed_at__isnull=True).filter(
         Q(sightings__identifier__in=identifiers)
@@ -143,9 +242,10 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria, owner_view: bool) 
     if not owner_view:
         tips = tips.exclude(handling_caveat=m.HandlingCaveat.OWNER_ONLY)
     tip_ids = sorted(set(tips.values_list("pk", flat=True)))
-    if len(tip_ids) > MAX_TIPS:
+    max_tips = int(settings.LOOKUP_MAX_TIPS)
+    if len(tip_ids) > max_tips:
         raise InvalidInput(
-            f"the lookup matches more than {MAX_TIPS} tips; narrow it down", field="input"
+            f"the lookup matches more than {max_tips} tips; narrow it down", field="input"
         )
     if not owner_view:
         # a partner sees a person or identifier only through a tip it may see, never a victim
@@ -154,18 +254,21 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria, owner_view: bool) 
             .exclude(role=m.SubjectRole.VICTIM)
             .values_list("subject_id", flat=True)
         )
-        identifiers = list(
-            set(
-                m.TipIdentifier.objects.filter(
-                    tip__in=tip_ids, identifier__in=identifiers
-                ).values_list("identifier_id", flat=True)
+        identifiers = set(
+            m.TipIdentifier.objects.filter(tip__in=tip_ids, identifier__in=identifiers).values_list(
+                "identifier_id", flat=True
             )
-            | set(
-                m.SubjectIdentifier.objects.filter(
-                    subject__in=subjects, identifier__in=identifiers
-                ).values_list("identifier_id", flat=True)
-            )
-        )
+        ) | {i for s, i in holders if s in subjects}
+    matches = _rank(
+        subjects=subjects,
+        identifiers=identifiers,
+        found=found,
+        holders=holders,
+        name_hits=name_hits,
+        folded=folded,
+        date_of_birth=criteria.date_of_birth,
+        tip_ids=tip_ids,
+    )
     contacts = sorted(
         set(
             m.Lead.objects.filter(
@@ -182,6 +285,13 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria, owner_view: bool) 
     _disclose(lookup, by, m.Tip, tip_ids)
     _disclose(lookup, by, m.Subject, sorted(subjects))
     _disclose(lookup, by, m.Identifier, sorted(identifiers))
+    deconflict(
+        identifier_ids=identifiers,
+        subject_ids=subjects,
+        origin_office=by.office,
+        by=by,
+        lookup=lookup,
+    )
     return LookupOutcome(
         lookup=lookup,
         tip_ids=tip_ids,
@@ -189,7 +299,97 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria, owner_view: bool) 
         identifier_ids=sorted(identifiers),
         matched_on=matched_on if (tip_ids or subjects or identifiers) else [],
         investigation_contacts=contacts,
+        matches=matches,
     )
+
+
+def _rank(
+    *,
+    subjects: set[int],
+    identifiers: set[int],
+    found: dict[int, dict[str, Any]],
+    holders: list[tuple[int, int]],
+    name_hits: dict[int, _NameHit],
+    folded: str,
+    date_of_birth: date | None,
+    tip_ids: list[int],
+) -> list[LookupMatch]:
+    """One match per returned person, and per returned identifier no returned person holds,
+    scored from the evidence and ordered best first."""
+    held: dict[int, list[int]] = defaultdict(list)
+    for subject_id, identifier_id in holders:
+        if subject_id in subjects and identifier_id in identifiers:
+            held[subject_id].append(identifier_id)
+    tips_of_subject: dict[int, set[int]] = defaultdict(set)
+    for tip_id, subject_id in m.TipSubject.objects.filter(
+        tip__in=tip_ids, subject__in=subjects, role__in=_named_roles()
+    ).values_list("tip_id", "subject_id"):
+        tips_of_subject[subject_id].add(tip_id)
+    tips_of_identifier: dict[int, set[int]] = defaultdict(set)
+    for tip_id, identifier_id in m.TipIdentifier.objects.filter(
+        tip__in=tip_ids, identifier__in=identifiers
+    ).values_list("tip_id", "identifier_id"):
+        tips_of_identifier[identifier_id].add(tip_id)
+    marks = {
+        row["pk"]: row
+        for row in m.Subject.objects.filter(pk__in=subjects).values(
+            "pk", "known_misidentification", "redress_case_number"
+        )
+    }
+
+    def identifier_reason(identifier_id: int) -> MatchReason:
+        row = found[identifier_id]
+        return MatchReason(field=row["kind"], how="EXACT", detail=row["value"])
+
+    matches: list[LookupMatch] = []
+    for subject_id in subjects:
+        reasons: list[MatchReason] = []
+        evidence: list[float] = []
+        if hit := name_hits.get(subject_id):
+            which = "" if hit.primary else " (alias)"
+            reasons.append(
+                MatchReason(
+                    field="NAME",
+                    how="EXACT" if hit.best == folded else "FUZZY",
+                    detail=f"similarity {hit.score:.2f} to {hit.best!r}{which}",
+                )
+            )
+            reasons.append(
+                MatchReason(
+                    field="DATE_OF_BIRTH",
+                    how="EXACT",
+                    detail=date_of_birth.isoformat() if date_of_birth else "",
+                )
+            )
+            evidence.append(NAME_AND_DOB_EVIDENCE * hit.score)
+        subject_tips = set(tips_of_subject[subject_id])
+        for identifier_id in sorted(held[subject_id], key=lambda i: found[i]["kind"]):
+            reasons.append(identifier_reason(identifier_id))
+            evidence.append(EVIDENCE.get(found[identifier_id]["kind"], 0.8))
+            subject_tips |= tips_of_identifier[identifier_id]
+        mark = marks[subject_id]
+        matches.append(
+            LookupMatch(
+                score=_combine(evidence),
+                reasons=reasons,
+                subject_id=subject_id,
+                tip_ids=sorted(subject_tips),
+                known_misidentification=mark["known_misidentification"],
+                redress_case_number=mark["redress_case_number"],
+            )
+        )
+    held_ids = {i for ids in held.values() for i in ids}
+    for identifier_id in identifiers - held_ids:
+        matches.append(
+            LookupMatch(
+                score=_combine([EVIDENCE.get(found[identifier_id]["kind"], 0.8)]),
+                reasons=[identifier_reason(identifier_id)],
+                identifier_id=identifier_id,
+                tip_ids=sorted(tips_of_identifier[identifier_id]),
+            )
+        )
+    matches.sort(key=lambda x: (-x.score, x.subject_id is None, x.subject_id or x.identifier_id))
+    return matches
 
 
 def _named_roles() -> list[str]:

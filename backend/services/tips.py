@@ -24,8 +24,10 @@ from backend.models import (
     TipSubject,
     User,
 )
+from backend.services.deconfliction import deconflict
 from backend.services.identifiers import resolve_identifier
 from backend.services.linking import link_tips
+from backend.services.priority import apply_priority
 from backend.states import TIP_MACHINE
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
 
 MAX_IDENTIFIERS_PER_CALL = 200
 MAX_SUBJECTS_PER_CALL = 50
+#: Editing one of these re-scores the tip's priority.
+PRIORITY_FACTOR_FIELDS = frozenset({"category", "escalated", "access_to_children", "hands_on"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,18 +104,23 @@ def create_tip(
     received_at: datetime,
     category: str,
     narrative: str = "",
-    priority: int = 3,
+    priority: int | None = None,
     handling_caveat: str = HandlingCaveat.NONE,
     identifiers: Sequence[SightingSpec] = (),
     subjects: Sequence[tuple[Subject, str]] = (),
+    escalated: bool = False,
+    access_to_children: bool = False,
+    hands_on: bool = False,
 ) -> Tip:
-    """Record a tip as received, with its identifiers and subjects, and link it."""
+    """Record a tip as received, with its identifiers and subjects, link it and score its
+    priority. Without ``priority``, the priority is the band of the computed score."""
     reference = source_reference.strip()
     if not reference:
         raise InvalidInput("sourceReference must not be empty", field="sourceReference")
     _check_choice(category, TipCategory, "category")
     _check_choice(handling_caveat, HandlingCaveat, "handlingCaveat")
-    _check_priority(priority)
+    if priority is not None:
+        _check_priority(priority)
     if len(identifiers) > MAX_IDENTIFIERS_PER_CALL:
         raise InvalidInput(
             f"at most {MAX_IDENTIFIERS_PER_CALL} identifiers per call", field="identifiers"
@@ -129,16 +138,32 @@ def create_tip(
         received_at=received_at,
         category=category,
         narrative=narrative,
-        priority=priority,
+        priority=priority if priority is not None else 3,
         handling_caveat=handling_caveat,
         created_by=by,
+        escalated=escalated,
+        access_to_children=access_to_children,
+        hands_on=hands_on,
     )
     for index, spec in enumerate(identifiers):
         _attach_identifier(tip, spec, index)
     for subject, role in subjects:
         _attach_subject(tip, subject, role)
     link_tips(tip_ids=[tip.pk])
+    apply_priority(tip=tip, set_band=priority is None)
+    deconflict_tip(tip=tip, by=by)
     return tip
+
+
+def deconflict_tip(*, tip: Tip, by: User | None) -> None:
+    """Tell offices whose active leads share this tip's identifiers or subjects."""
+    deconflict(
+        identifier_ids=tip.sightings.values_list("identifier_id", flat=True),
+        subject_ids=tip.subject_links.values_list("subject_id", flat=True),
+        origin_office=getattr(by, "office", None),
+        by=by,
+        tip=tip,
+    )
 
 
 @transaction.atomic
@@ -150,9 +175,21 @@ def update_tip(
     priority: int | None = None,
     handling_caveat: str | None = None,
     received_at: datetime | None = None,
+    escalated: bool | None = None,
+    access_to_children: bool | None = None,
+    hands_on: bool | None = None,
 ) -> Tip:
-    """Edit a tip's descriptive fields. Status moves through ``change_tip_status`` only."""
+    """Edit a tip's descriptive fields; re-score its priority when a priority factor changed.
+    Status moves through ``change_tip_status`` only."""
     changed: list[str] = []
+    for name, value in (
+        ("escalated", escalated),
+        ("access_to_children", access_to_children),
+        ("hands_on", hands_on),
+    ):
+        if value is not None:
+            setattr(tip, name, value)
+            changed.append(name)
     if category is not None:
         _check_choice(category, TipCategory, "category")
         tip.category = category
@@ -173,6 +210,8 @@ def update_tip(
         changed.append("received_at")
     # Write only the edited columns: a stale ``tip`` must not write back an old status or review.
     tip.save(update_fields=[*changed, "updated_at"])
+    if PRIORITY_FACTOR_FIELDS & set(changed):
+        apply_priority(tip=tip)
     return tip
 
 
@@ -195,18 +234,24 @@ def change_tip_status(*, tip: Tip, by: User | None, status: str, reason: str = "
 
 
 @transaction.atomic
-def add_identifier_to_tip(*, tip: Tip, sighting: SightingSpec) -> TipIdentifier:
+def add_identifier_to_tip(
+    *, tip: Tip, sighting: SightingSpec, by: User | None = None
+) -> TipIdentifier:
     """Add one identifier sighting to a tip and link the tip to others that share it."""
     result = _attach_identifier(tip, sighting)
     link_tips(tip_ids=[tip.pk])
+    apply_priority(tip=tip)
+    deconflict_tip(tip=tip, by=by)
     return result
 
 
 @transaction.atomic
 def add_subject_to_tip(
-    *, tip: Tip, subject: Subject, role: str = SubjectRole.SUSPECT
+    *, tip: Tip, subject: Subject, role: str = SubjectRole.SUSPECT, by: User | None = None
 ) -> TipSubject:
     """Name a subject in a tip and link the tip to others naming the same subject."""
     result = _attach_subject(tip, subject, role)
     link_tips(tip_ids=[tip.pk])
+    apply_priority(tip=tip)
+    deconflict_tip(tip=tip, by=by)
     return result

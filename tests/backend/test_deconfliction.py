@@ -141,3 +141,38 @@ def test_notices_listed_and_acknowledged_over_graphql(world, gql):
     assert again["errors"] == [{"code": "INVALID_INPUT", "field": "recipientId"}]
     missing = gql(ACK, {"id": str(GlobalID("NoticeRecipient", "999999"))})
     assert missing["data"]["acknowledgeNotice"]["errors"][0]["code"] == "NOT_FOUND"
+
+
+def test_a_new_tip_from_another_office_notifies_both(world):
+    from django.utils import timezone
+
+    from backend.services.tips import SightingSpec, create_tip
+    from tests.factories import SourceFactory
+
+    # when an analyst of office Y records a tip with the shared e-mail
+    y_analyst = UserFactory(username="y-intake", office=world["y"])
+    tip = create_tip(
+        by=y_analyst,
+        source=SourceFactory(),
+        source_reference="Y-NEW",
+        received_at=timezone.now(),
+        category=m.TipCategory.DISTRIBUTION,
+        identifiers=[SightingSpec(kind="EMAIL", value="Shared@Example.com")],
+    )
+    # then X's lead is flagged to both offices, naming the tip
+    [notice] = m.DeconflictionNotice.objects.all()
+    assert (notice.lead, notice.triggered_by_tip) == (world["lead"], tip)
+    assert sorted(r.office.name for r in notice.recipients.all()) == ["Office X", "Office Y"]
+
+
+def test_a_partner_lookup_tells_the_lead_office_who_asked(world, gql_as):
+    # when a partner investigator looks the traveller up
+    gql_as(m.Role.INVESTIGATOR)(
+        '{ travellerLookup(input: {email: "shared@example.com"}) { tips { id } } }'
+    )
+    # then office X learns of it, with the investigator as the contact
+    [notice] = m.DeconflictionNotice.objects.all()
+    assert notice.triggered_by_lookup is not None
+    [recipient] = notice.recipients.all()
+    assert recipient.office == world["x"]
+    assert recipient.contact_point.startswith("investigator-user")

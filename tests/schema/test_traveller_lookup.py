@@ -1,0 +1,245 @@
+"""travellerLookup over GraphQL: ranked matches with reasons and redress marks, refusals,
+what an investigator may see, and a constant number of SQL queries however many matches."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from backend import models as m
+from tests.factories import (
+    IdentifierFactory,
+    SightingFactory,
+    SubjectFactory,
+    TipFactory,
+    TipSubjectFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+DOB = dt.date(1975, 3, 2)
+LOOKUP = """
+query($input: TravellerLookupInput!) {
+  travellerLookup(input: $input) {
+    matchedOn
+    subjects { fullName }
+    tips { sourceReference }
+    matches {
+      score
+      reasons { field how detail }
+      knownMisidentification redressCaseNumber
+      subject { fullName knownMisidentification redressCaseNumber }
+      identifier { value }
+      tips { sourceReference }
+    }
+  }
+}
+"""
+
+
+def named(full_name: str, reference: str, *, caveat: str = m.HandlingCaveat.NONE, **kw):
+    subject = SubjectFactory(full_name=full_name, date_of_birth=DOB, **kw)
+    tip = TipFactory(source_reference=reference, handling_caveat=caveat)
+    TipSubjectFactory(tip=tip, subject=subject)
+    return subject, tip
+
+
+def lookup(gql, **criteria):
+    return gql(LOOKUP, {"input": criteria})
+
+
+def test_fuzzy_lookup_returns_ranked_matches_with_reasons(gql):
+    # given José Álvarez holding an e-mail, and Josef Alvarez, both born on DOB
+    jose, jose_tip = named("José Álvarez", "JOSE-1")
+    email = IdentifierFactory(raw_value="traveller@example.com")
+    jose.identifier_links.create(identifier=email)
+    SightingFactory(tip=jose_tip, identifier=email)
+    named("Josef Alvarez", "JOSEF-1")
+    # when an analyst looks up "jose alvarez" with the date of birth and the e-mail
+    result = lookup(
+        gql, name="jose alvarez", dateOfBirth=DOB.isoformat(), email="Traveller@Example.com"
+    )
+    # then both come back ranked, each with why it matched
+    assert "errors" not in result, result
+    data = result["data"]["travellerLookup"]
+    assert data["matchedOn"] == ["EMAIL", "NAME_AND_DATE_OF_BIRTH"]
+    assert data["matches"] == [
+        {
+            "score": 0.99,
+            "reasons": [
+                {"field": "NAME", "how": "EXACT", "detail": "similarity 1.00 to 'jose alvarez'"},
+                {"field": "DATE_OF_BIRTH", "how": "EXACT", "detail": "1975-03-02"},
+                {"field": "EMAIL", "how": "EXACT", "detail": "traveller@example.com"},
+            ],
+            "knownMisidentification": False,
+            "redressCaseNumber": None,
+            "subject": {
+                "fullName": "José Álvarez",
+                "knownMisidentification": False,
+                "redressCaseNumber": "",
+            },
+            "identifier": None,
+            "tips": [{"sourceReference": "JOSE-1"}],
+        },
+        {
+            "score": 0.72,
+            "reasons": [
+                {"field": "NAME", "how": "FUZZY", "detail": "similarity 0.80 to 'josef alvarez'"},
+                {"field": "DATE_OF_BIRTH", "how": "EXACT", "detail": "1975-03-02"},
+            ],
+            "knownMisidentification": False,
+            "redressCaseNumber": None,
+            "subject": {
+                "fullName": "Josef Alvarez",
+                "knownMisidentification": False,
+                "redressCaseNumber": "",
+            },
+            "identifier": None,
+            "tips": [{"sourceReference": "JOSEF-1"}],
+        },
+    ]
+    # and the flat fields stay as they were
+    assert sorted(s["fullName"] for s in data["subjects"]) == ["Josef Alvarez", "José Álvarez"]
+    assert sorted(t["sourceReference"] for t in data["tips"]) == ["JOSE-1", "JOSEF-1"]
+
+
+def test_wrong_date_of_birth_finds_nothing(gql):
+    # given José Álvarez born on DOB
+    named("José Álvarez", "JOSE-1")
+    # when looked up with another date of birth
+    data = lookup(gql, name="jose alvarez", dateOfBirth="1975-03-03")["data"]["travellerLookup"]
+    # then nothing comes back
+    assert (data["matchedOn"], data["matches"], data["subjects"], data["tips"]) == ([], [], [], [])
+
+
+def test_transliterated_and_alias_names_are_found(gql):
+    # given a person recorded in Cyrillic, and one known under an alias
+    named("Дмитрий Петров", "DMITRI-1")
+    named("Ivan Drago", "IVAN-1", aliases=["Pepe el Toro"])
+    # when each is looked up in Latin script / by the alias
+    dmitri = lookup(gql, name="Dmitri Petrov", dateOfBirth=DOB.isoformat())
+    ivan = lookup(gql, name="pepe toro", dateOfBirth=DOB.isoformat())
+    # then each is found, and the reason names the name it matched
+    [match] = dmitri["data"]["travellerLookup"]["matches"]
+    assert (match["subject"]["fullName"], match["reasons"][0]["detail"]) == (
+        "Дмитрий Петров",
+        "similarity 0.81 to 'dmitrii petrov'",
+    )
+    [match] = ivan["data"]["travellerLookup"]["matches"]
+    assert (match["subject"]["fullName"], match["reasons"][0]["detail"]) == (
+        "Ivan Drago",
+        "similarity 0.77 to 'pepe el toro' (alias)",
+    )
+
+
+def test_redress_marks_are_shown(gql_as):
+    # given a person marked as a known misidentification through redress
+    named(
+        "José Álvarez",
+        "JOSE-1",
+        known_misidentification=True,
+        redress_case_number="TRIP-2024-000123",
+    )
+    # when an investigator looks them up
+    result = lookup(gql_as(m.Role.INVESTIGATOR), name="jose alvarez", dateOfBirth="1975-03-02")
+    # then the match shows the mark and the case number
+    [match] = result["data"]["travellerLookup"]["matches"]
+    assert (match["knownMisidentification"], match["redressCaseNumber"]) == (
+        True,
+        "TRIP-2024-000123",
+    )
+    assert match["subject"]["redressCaseNumber"] == "TRIP-2024-000123"
+
+
+@pytest.mark.parametrize(
+    ("criteria", "field"),
+    [
+        ({}, "input"),
+        ({"name": "jose alvarez"}, "dateOfBirth"),
+        ({"dateOfBirth": "1975-03-02"}, "name"),
+        ({"name": "j", "dateOfBirth": "1975-03-02"}, "name"),
+        ({"name": "Jo", "dateOfBirth": "1975-03-02"}, "name"),
+        ({"name": "A B", "dateOfBirth": "1975-03-02"}, "name"),
+    ],
+)
+def test_over_broad_lookups_are_refused(gql_as, criteria, field):
+    # when an investigator gives no criteria, a name without date of birth, or a name too short
+    result = lookup(gql_as(m.Role.INVESTIGATOR), **criteria)
+    # then it is refused with INVALID_INPUT naming the field, and nothing is recorded
+    assert result["data"] is None
+    assert result["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": field}
+    assert not m.TravellerLookup.objects.exists()
+
+
+def test_lookup_over_the_tip_cap_is_refused(gql, settings):
+    # given a cap of 2 and a person named in 3 tips
+    settings.LOOKUP_MAX_TIPS = 2
+    jose, _ = named("José Álvarez", "JOSE-1")
+    for n in range(2):
+        TipSubjectFactory(tip=TipFactory(source_reference=f"JOSE-{n + 2}"), subject=jose)
+    # when looked up
+    result = lookup(gql, name="jose alvarez", dateOfBirth=DOB.isoformat())
+    # then it is refused as too broad
+    assert result["data"] is None
+    assert result["errors"][0]["message"] == "the lookup matches more than 2 tips; narrow it down"
+    assert result["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "input"}
+
+
+def test_investigator_never_sees_owner_only_tips_through_a_fuzzy_match(gql_as):
+    # given José Álvarez in a visible and an OWNER_ONLY tip, Josef Alvarez only in OWNER_ONLY
+    jose, _ = named("José Álvarez", "VISIBLE-1")
+    hidden = TipFactory(source_reference="HIDDEN-1", handling_caveat=m.HandlingCaveat.OWNER_ONLY)
+    TipSubjectFactory(tip=hidden, subject=jose)
+    named("Josef Alvarez", "HIDDEN-2", caveat=m.HandlingCaveat.OWNER_ONLY)
+    # when an investigator looks up a similar spelling
+    result = lookup(gql_as(m.Role.INVESTIGATOR), name="jose alvares", dateOfBirth="1975-03-02")
+    data = result["data"]["travellerLookup"]
+    # then only José and the visible tip come back, in the matches and in the flat fields
+    assert [(x["subject"]["fullName"], x["tips"]) for x in data["matches"]] == [
+        ("José Álvarez", [{"sourceReference": "VISIBLE-1"}])
+    ]
+    assert data["tips"] == [{"sourceReference": "VISIBLE-1"}]
+    assert data["subjects"] == [{"fullName": "José Álvarez"}]
+
+
+MATCHES = """
+query($input: TravellerLookupInput!) {
+  travellerLookup(input: $input) {
+    matches {
+      score reasons { field how detail } knownMisidentification redressCaseNumber
+      subject { fullName aliases dateOfBirth }
+      tips { sourceReference category status }
+    }
+  }
+}
+"""
+
+
+def grow(count: int) -> None:
+    for _ in range(count):
+        subject, _ = named("José Álvarez", f"JOSE-{m.Subject.objects.count():03d}")
+        TipSubjectFactory(tip=TipFactory(), subject=subject)
+
+
+@pytest.mark.parametrize("role", [m.Role.ANALYST, m.Role.INVESTIGATOR])
+def test_matches_with_subject_and_tips_run_a_constant_number_of_queries(gql_as, role):
+    gql = gql_as(role)
+    variables = {"input": {"name": "jose alvarez", "dateOfBirth": DOB.isoformat()}}
+    counts = []
+    for total in (2, 15):
+        # given that many people of that name and birth date, each in two tips
+        grow(total - m.Subject.objects.count())
+        # when the lookup is run with matches, their subject and tips
+        with CaptureQueriesContext(connection) as captured:
+            result = gql(MATCHES, variables)
+        # then every match comes back
+        assert "errors" not in result, result
+        matches = result["data"]["travellerLookup"]["matches"]
+        assert len(matches) == total
+        assert all(len(x["tips"]) == 2 for x in matches)
+        counts.append(len(captured))
+    # and the SQL count does not grow with the number of matches
+    assert counts[0] == counts[1], counts
