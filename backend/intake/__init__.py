@@ -1,0 +1,1 @@
+"""Bulk intake of tips from files: CSV, JSON and CyberTipline-style XML."""

@@ -1,0 +1,84 @@
+"""What a parser hands to the importer: one tip per row, or the reasons a row was rejected.
+
+Parsers stream: they yield ``IntakeTip`` or ``RowError`` one at a time and never hold the
+whole file. A problem with the file as a whole (wrong encoding, not well-formed XML, entity
+expansion, too large, too many rows) raises ``FileRejected`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import BinaryIO, Protocol
+
+__all__ = [
+    "FileRejected",
+    "IntakeIdentifier",
+    "IntakeSubject",
+    "IntakeTip",
+    "Parser",
+    "RowError",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeIdentifier:
+    """An identifier as given in the file (raw; the importer stores the normalised form)."""
+
+    kind: str  # an IdentifierKind value: EMAIL, USERNAME, PHONE, IP_ADDRESS, URL, ...
+    value: str
+    qualifier: str = ""  # platform, hash algorithm, passport country, payment provider
+    event: str = "REPORTED"  # a SightingEvent value
+    captured_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeSubject:
+    """A person named in the tip."""
+
+    full_name: str
+    date_of_birth: date | None = None
+    role: str = "SUSPECT"  # a SubjectRole value
+    aliases: tuple[str, ...] = ()
+    nationality: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeTip:
+    """One tip of a file, validated and ready to import. ``row`` counts from 1 (CSV: the
+    line's data row number, header excluded; JSON: the index in the tips array + 1; XML: the
+    report element's position + 1)."""
+
+    row: int
+    source_reference: str
+    received_at: datetime  # timezone-aware
+    category: str  # a TipCategory value
+    narrative: str = ""
+    priority: int | None = None
+    handling_caveat: str = "NONE"
+    escalated: bool = False
+    identifiers: tuple[IntakeIdentifier, ...] = field(default_factory=tuple)
+    subjects: tuple[IntakeSubject, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """Why one row was rejected: its number, the field at fault, the reason."""
+
+    row: int
+    field: str
+    reason: str
+
+
+class FileRejected(Exception):
+    """The file as a whole cannot be read; nothing of it is imported."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code  # e.g. BAD_ENCODING, MALFORMED_XML, ENTITIES_FORBIDDEN, TOO_LARGE, ...
+        self.message = message
+
+
+class Parser(Protocol):
+    def __call__(self, stream: BinaryIO, *, max_rows: int) -> Iterator[IntakeTip | RowError]: ...
