@@ -103,8 +103,14 @@ class TipType(ScopedNode):
         "Null until scored."
     )
     escalated: auto
-    access_to_children: auto
-    hands_on: auto
+    access_to_children: bool | None = strawberry_django.field(
+        extensions=need_to_know("Tip.accessToChildren"),
+        description=f"The subject is reported to have access to children. {NEED_TO_KNOW_NOTE}",
+    )
+    hands_on: bool | None = strawberry_django.field(
+        extensions=need_to_know("Tip.handsOn"),
+        description=f"Indicators of hands-on offending. {NEED_TO_KNOW_NOTE}",
+    )
     handling_caveat: HandlingCaveatEnum
     is_actionable: auto
     actionable_reason: str | None = strawberry_django.field(
@@ -158,9 +164,11 @@ class TipType(ScopedNode):
 
     @strawberry_django.field(
         only=["priority_factors"],
-        description="The factors of priorityScore, each with its points and why it applies.",
+        extensions=need_to_know("Tip.priorityExplanation"),
+        description="The factors of priorityScore, each with its points and why it applies. "
+        + NEED_TO_KNOW_NOTE,
     )
-    def priority_explanation(self, root: m.Tip) -> list[PriorityFactorType]:
+    def priority_explanation(self, root: m.Tip) -> list[PriorityFactorType] | None:
         return [
             PriorityFactorType(
                 name=f["name"], points=float(f["points"]), explanation=f["explanation"]
