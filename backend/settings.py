@@ -160,6 +160,25 @@ LOOKUP_MAX_TIPS = int(os.environ.get("TIPGRAPH_LOOKUP_MAX_TIPS", "200"))
 LINK_MAX_TIPS_PER_IDENTIFIER = int(os.environ.get("TIPGRAPH_LINK_MAX_TIPS", "50"))
 LINK_IP_WINDOW_HOURS = int(os.environ.get("TIPGRAPH_LINK_IP_WINDOW_HOURS", "24"))
 
+# Bulk intake (backend.intake): files up to INTAKE_MAX_BYTES and INTAKE_MAX_ROWS rows; files
+# up to INTAKE_INLINE_MAX_BYTES are imported during the request, larger ones (or on request)
+# by the background worker (manage.py run_import_worker), which stores them under MEDIA_ROOT.
+# Uploads above FILE_UPLOAD_MAX_MEMORY_SIZE stream to a temporary file, never into memory.
+INTAKE_MAX_BYTES = int(os.environ.get("TIPGRAPH_INTAKE_MAX_BYTES", str(250 * 1024 * 1024)))
+INTAKE_INLINE_MAX_BYTES = int(
+    os.environ.get("TIPGRAPH_INTAKE_INLINE_MAX_BYTES", str(2 * 1024 * 1024))
+)
+INTAKE_MAX_ROWS = int(os.environ.get("TIPGRAPH_INTAKE_MAX_ROWS", "1000000"))
+INTAKE_BATCH_SIZE = int(os.environ.get("TIPGRAPH_INTAKE_BATCH_SIZE", "1000"))
+INTAKE_MAX_REPORTED_ERRORS = 1000
+#: A RUNNING job whose worker gave no sign of life for this long is taken up again.
+INTAKE_JOB_STALE_SECONDS = int(os.environ.get("TIPGRAPH_INTAKE_JOB_STALE_SECONDS", "600"))
+MEDIA_ROOT = Path(os.environ.get("TIPGRAPH_MEDIA_ROOT", str(VAR_DIR / "uploads")))
+MEDIA_URL = "/media/"  # never served: uploads are read by the worker only
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Non-file form fields (the GraphQL operations and map of a multipart upload) stay small.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
 # API tokens expire after this many days unless a shorter expiry is asked for.
 API_TOKEN_MAX_DAYS = 90
 

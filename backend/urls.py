@@ -12,7 +12,11 @@ from schema.view import TipGraphView
 urlpatterns = [
     path(
         "graphql",
-        TipGraphView.as_view(schema=schema, graphql_ide="graphiql" if settings.DEBUG else None),
+        TipGraphView.as_view(
+            schema=schema,
+            graphql_ide="graphiql" if settings.DEBUG else None,
+            multipart_uploads_enabled=True,
+        ),
     ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

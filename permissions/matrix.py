@@ -36,6 +36,7 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "Query.auditEvents": frozenset({AU, SA}),
     "Query.deconflictionNotices": GRAPH,
     "Query.investigatorQueryVolume": frozenset({AU, SA}),
+    "Query.importJob": frozenset({A}),
     "Mutation.createTip": frozenset({A}),
     "Mutation.updateTip": frozenset({A}),
     "Mutation.changeTipStatus": frozenset({A}),
@@ -59,6 +60,7 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "Mutation.removeLinkExclusion": frozenset({A}),
     "Mutation.removeRecord": frozenset({PM}),
     "Mutation.acknowledgeNotice": frozenset({A}),
+    "Mutation.uploadTips": frozenset({A}),
 }
 
 #: Fields beyond a partner-agency investigator's need to know: refused to investigators,

@@ -21,6 +21,7 @@ from schema.cluster import ClusterMutation, ClusterQuery
 from schema.deconfliction import DeconflictionMutation, DeconflictionQuery
 from schema.extensions import RequireAuthentication
 from schema.identifier import IdentifierMutation, IdentifierQuery
+from schema.intake import IntakeMutation, IntakeQuery
 from schema.lead import LeadMutation, LeadQuery
 from schema.lookup import LookupQuery
 from schema.note import NoteMutation
@@ -58,6 +59,7 @@ Query = merge_types(
         AccountQuery,
         AuditQuery,
         DeconflictionQuery,
+        IntakeQuery,
     ),
 )
 Mutation = merge_types(
@@ -73,6 +75,7 @@ Mutation = merge_types(
         RemovalMutation,
         ClusterMutation,
         DeconflictionMutation,
+        IntakeMutation,
     ),
 )
 

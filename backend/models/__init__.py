@@ -33,6 +33,7 @@ from backend.models.graph import (
     TipStatus,
     TipSubject,
 )
+from backend.models.intake import ImportJob, ImportJobStatus
 from backend.models.lookups import Disclosure, TravellerLookup
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "HandlingCaveat",
     "Identifier",
     "IdentifierKind",
+    "ImportJob",
+    "ImportJobStatus",
     "Lead",
     "LeadOutcome",
     "LeadStatus",

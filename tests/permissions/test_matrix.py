@@ -33,6 +33,7 @@ SCALARS = {
     "Date": '"2000-01-01"',
     "DateTime": '"2000-01-01T00:00:00Z"',
     "GlobalID": '"VGlwOjA="',
+    "Upload": '"not a file"',
 }
 
 

@@ -1,0 +1,701 @@
+"""The bulk importer: parsed tips in, tips, identifiers, subjects, links and clusters out.
+
+``import_tips`` consumes what a parser yields (``IntakeTip`` or ``RowError``) and writes it in
+batches, set-based: identifiers are normalised in Python and upserted with one
+``INSERT ... ON CONFLICT DO NOTHING`` per batch, tips, sightings and subjects are written with
+``bulk_create``, then the batch is linked with one ``link_tips`` call, scored, and deconflicted.
+Imported tips end up exactly as hand-entered ones (``backend.services.tips.create_tip``) would:
+same links, clusters, priority score and deconfliction notices.
+
+Idempotent: a tip is keyed by (source, source reference). Re-importing a tip that is already
+stored compares it: identical is *unchanged*; a different narrative, category, handling caveat,
+escalation, receipt time or (when the file gives one) priority, or identifiers and subjects the
+stored tip does not have yet, is *updated* (new sightings and subjects are added; nothing is
+duplicated and nothing is taken away).
+
+Subjects are matched, not duplicated: a person with a date of birth is the stored subject with
+the same folded name (``backend.names.fold_name``) and date of birth; a person without one is
+matched only among the subjects already named in the same tip (so re-importing a tip never
+creates that person twice), and is otherwise a new subject.
+
+Modes:
+
+- ``ALL_OR_NOTHING``: the whole file is one transaction; if any row is rejected, nothing is
+  imported (every row is still checked, so the report lists every rejected row).
+- ``ACCEPT_VALID``: every batch is its own transaction; valid rows are imported, rejected rows
+  reported. A failure in the middle of a batch rolls back that batch only, and running the same
+  file again completes it.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, F, Func, TextField, Value
+from django.utils import timezone
+
+from backend import models as m
+from backend.identifiers import InvalidIdentifier, Normalised, normalise
+from backend.intake.records import IntakeTip, RowError
+from backend.names import NAME_SEPARATOR, fold_name, fold_names
+from backend.services.deconfliction import ACTIVE_LEAD_STATUSES, deconflict
+from backend.services.linking import link_tips
+from backend.services.priority import PriorityFacts, assess_priority
+
+__all__ = [
+    "ImportInterrupted",
+    "ImportMode",
+    "ImportReport",
+    "import_tips",
+]
+
+Progress = Callable[[int, int], None]
+
+MAX_IDENTIFIERS_PER_TIP = 200
+MAX_SUBJECTS_PER_TIP = 50
+MAX_ALIASES = 50
+MAX_REFERENCE = 200
+MAX_NAME = 200
+
+
+class ImportMode(enum.StrEnum):
+    ALL_OR_NOTHING = "ALL_OR_NOTHING"
+    ACCEPT_VALID = "ACCEPT_VALID"
+
+
+class ImportInterrupted(RuntimeError):
+    """Raised by the ``fail_after`` test hook: a simulated crash in the middle of a batch."""
+
+
+@dataclass
+class ImportReport:
+    """What an import did: tips new, updated and unchanged, rows rejected and why."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    tip_ids: list[int] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return self.new + self.updated + self.unchanged + self.rejected
+
+
+@dataclass(frozen=True, slots=True)
+class _Sighting:
+    key: tuple[str, str, str]  # (kind, qualifier, normalised value)
+    canonical: str
+    raw: str
+    event: str
+    captured_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Person:
+    full_name: str
+    folded: str
+    date_of_birth: date | None
+    role: str
+    aliases: tuple[str, ...]
+    nationality: str
+
+
+@dataclass(slots=True)
+class _Row:
+    tip: IntakeTip
+    reference: str
+    sightings: list[_Sighting]
+    people: list[_Person]
+
+
+# ---------------------------------------------------------------------------------------------
+# validation and normalisation, in Python, before anything is written
+
+
+def _choice(value: str, choices: Any, field_name: str, row: int, errors: list[RowError]) -> None:
+    if value not in choices.values:
+        allowed = ", ".join(choices.values)
+        errors.append(RowError(row, field_name, f"{value!r} is not one of: {allowed}"))
+
+
+def _aware(value: datetime | None) -> bool:
+    return value is None or (value.tzinfo is not None and value.utcoffset() is not None)
+
+
+def _prepare(tip: IntakeTip) -> _Row | list[RowError]:
+    """Check one tip and normalise its identifiers; the errors found, if any."""
+    row, errors = tip.row, []
+    reference = tip.source_reference.strip()
+    if not reference:
+        errors.append(RowError(row, "sourceReference", "must not be empty"))
+    elif len(reference) > MAX_REFERENCE:
+        errors.append(RowError(row, "sourceReference", f"longer than {MAX_REFERENCE} characters"))
+    if not isinstance(tip.received_at, datetime) or not _aware(tip.received_at):
+        errors.append(RowError(row, "receivedAt", "must be a date and time with a time zone"))
+    _choice(tip.category, m.TipCategory, "category", row, errors)
+    _choice(tip.handling_caveat, m.HandlingCaveat, "handlingCaveat", row, errors)
+    if tip.priority is not None and not 1 <= tip.priority <= 5:
+        errors.append(RowError(row, "priority", f"must be 1 (highest) to 5, got {tip.priority}"))
+    if len(tip.identifiers) > MAX_IDENTIFIERS_PER_TIP:
+        errors.append(RowError(row, "identifiers", f"more than {MAX_IDENTIFIERS_PER_TIP}"))
+    if len(tip.subjects) > MAX_SUBJECTS_PER_TIP:
+        errors.append(RowError(row, "subjects", f"more than {MAX_SUBJECTS_PER_TIP}"))
+    sightings: list[_Sighting] = []
+    for index, ident in enumerate(tip.identifiers[:MAX_IDENTIFIERS_PER_TIP]):
+        where = f"identifiers[{index}]"
+        _choice(ident.event, m.SightingEvent, f"{where}.event", row, errors)
+        if not _aware(ident.captured_at):
+            errors.append(RowError(row, f"{where}.capturedAt", "needs a time zone"))
+        try:
+            norm: Normalised = normalise(ident.kind, ident.value, qualifier=ident.qualifier)
+        except InvalidIdentifier as exc:
+            errors.append(RowError(row, f"{where}.value", str(exc)))
+            continue
+        except ValueError as exc:  # unknown kind
+            errors.append(RowError(row, f"{where}.kind", str(exc)))
+            continue
+        sightings.append(
+            _Sighting(
+                key=(norm.kind.value, norm.qualifier, norm.value),
+                canonical=norm.canonical,
+                raw=ident.value.strip()[:2048],
+                event=ident.event,
+                captured_at=ident.captured_at,
+            )
+        )
+    people: list[_Person] = []
+    for index, person in enumerate(tip.subjects[:MAX_SUBJECTS_PER_TIP]):
+        where = f"subjects[{index}]"
+        name = " ".join(person.full_name.split())
+        if not name:
+            errors.append(RowError(row, f"{where}.fullName", "must not be empty"))
+            continue
+        if len(name) > MAX_NAME:
+            errors.append(RowError(row, f"{where}.fullName", f"longer than {MAX_NAME} characters"))
+            continue
+        _choice(person.role, m.SubjectRole, f"{where}.role", row, errors)
+        country = person.nationality.strip().upper()
+        if country and (len(country) != 2 or not (country.isascii() and country.isalpha())):
+            errors.append(
+                RowError(row, f"{where}.nationality", f"not an ISO 3166-1 alpha-2 code: {country}")
+            )
+        aliases = tuple(
+            dict.fromkeys(a for a in (" ".join(x.split())[:MAX_NAME] for x in person.aliases) if a)
+        )[:MAX_ALIASES]
+        people.append(
+            _Person(
+                full_name=name,
+                folded=fold_name(name),
+                date_of_birth=person.date_of_birth,
+                role=person.role,
+                aliases=aliases,
+                nationality=country,
+            )
+        )
+    if errors:
+        return errors
+    return _Row(tip=tip, reference=reference, sightings=sightings, people=people)
+
+
+# ---------------------------------------------------------------------------------------------
+# set-based writes of one batch
+
+_UPSERT_IDENTIFIERS_SQL = """
+INSERT INTO backend_identifier
+    (kind, qualifier, value, canonical, raw_value, first_seen, last_seen, created_at,
+     removed_reason)
+SELECT k, q, v, c, r, f, l, now(), ''
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+            %s::timestamptz[], %s::timestamptz[]) AS t(k, q, v, c, r, f, l)
+ORDER BY k, q, v
+ON CONFLICT (kind, qualifier, value) DO NOTHING
+"""
+
+_SELECT_IDENTIFIERS_SQL = """
+SELECT i.id, i.kind, i.qualifier, i.value
+FROM backend_identifier i
+JOIN unnest(%s::text[], %s::text[], %s::text[]) AS t(k, q, v)
+  ON i.kind = t.k AND i.qualifier = t.q AND i.value = t.v
+"""
+
+# PostgreSQL's LEAST/GREATEST skip NULLs, so an unset first/last seen takes the new time.
+_SEEN_SQL = """
+UPDATE backend_identifier i
+SET first_seen = LEAST(i.first_seen, t.f), last_seen = GREATEST(i.last_seen, t.l)
+FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) AS t(id, f, l)
+WHERE i.id = t.id
+  AND (i.first_seen IS NULL OR i.last_seen IS NULL OR t.f < i.first_seen OR t.l > i.last_seen)
+"""
+
+
+def _upsert_identifiers(rows: list[_Row]) -> dict[tuple[str, str, str], int]:
+    """Create the identifiers not stored yet and return the id of every identifier of ``rows``."""
+    first: dict[tuple[str, str, str], tuple[_Sighting, datetime, datetime]] = {}
+    for row in rows:
+        for s in row.sightings:
+            seen = s.captured_at or row.tip.received_at
+            if s.key in first:
+                sighting, lo, hi = first[s.key]
+                first[s.key] = (sighting, min(lo, seen), max(hi, seen))
+            else:
+                first[s.key] = (s, seen, seen)
+    if not first:
+        return {}
+    keys = sorted(first)
+    kinds, quals, values = ([k[i] for k in keys] for i in range(3))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _UPSERT_IDENTIFIERS_SQL,
+            [
+                kinds,
+                quals,
+                values,
+                [first[k][0].canonical for k in keys],
+                [first[k][0].raw for k in keys],
+                [first[k][1] for k in keys],
+                [first[k][2] for k in keys],
+            ],
+        )
+        cursor.execute(_SELECT_IDENTIFIERS_SQL, [kinds, quals, values])
+        ids = {(kind, qual, value): pk for pk, kind, qual, value in cursor.fetchall()}
+        cursor.execute(
+            _SEEN_SQL,
+            [[ids[k] for k in keys], [first[k][1] for k in keys], [first[k][2] for k in keys]],
+        )
+    return ids
+
+
+def _tip_changes(tip: m.Tip, row: _Row) -> dict[str, Any]:
+    given = row.tip
+    wanted: dict[str, Any] = {
+        "narrative": given.narrative,
+        "category": given.category,
+        "handling_caveat": given.handling_caveat,
+        "escalated": given.escalated,
+        "received_at": given.received_at,
+    }
+    if given.priority is not None:
+        wanted["priority"] = given.priority
+    return {name: value for name, value in wanted.items() if getattr(tip, name) != value}
+
+
+def _match_subjects(
+    rows: list[_Row], tips: dict[str, m.Tip], by: m.User | None
+) -> dict[tuple[str, int], int]:
+    """The subject id of every person of ``rows``, keyed by (reference, index of the person);
+    creates the subjects not stored yet."""
+    result: dict[tuple[str, int], int] = {}
+    dated = {(p.folded, p.date_of_birth) for row in rows for p in row.people if p.date_of_birth}
+    known: dict[tuple[str, date], int] = {}
+    if dated:
+        # The folded full name is the first part of names_folded (see backend.names).
+        first_name = Func(
+            F("names_folded"),
+            Value(NAME_SEPARATOR),
+            Value(1),
+            function="split_part",
+            output_field=TextField(),
+        )
+        for pk, folded, dob in (
+            m.Subject.objects.filter(
+                date_of_birth__in={dob for _, dob in dated}, removed_at__isnull=True
+            )
+            .annotate(folded=first_name)
+            .filter(folded__in={name for name, _ in dated})
+            .order_by("pk")
+            .values_list("pk", "folded", "date_of_birth")
+        ):
+            known.setdefault((folded, dob), pk)
+    on_tip: dict[tuple[int, str], int] = {}
+    stored_ids = [t.pk for t in tips.values() if t.pk is not None]
+    for tip_id, subject_id, name in (
+        m.TipSubject.objects.filter(tip_id__in=stored_ids)
+        .order_by("subject_id")
+        .values_list("tip_id", "subject_id", "subject__full_name")
+    ):
+        on_tip.setdefault((tip_id, fold_name(name)), subject_id)
+    pending: dict[Any, tuple[m.Subject, list[tuple[str, int]]]] = {}
+    for row in rows:
+        tip_id = tips[row.reference].pk
+        for index, person in enumerate(row.people):
+            slot = (row.reference, index)
+            if person.date_of_birth is not None:
+                key: Any = (person.folded, person.date_of_birth)
+                if key in known:
+                    result[slot] = known[key]
+                    continue
+            else:
+                if (tip_id, person.folded) in on_tip:
+                    result[slot] = on_tip[(tip_id, person.folded)]
+                    continue
+                key = (row.reference, person.folded)  # the same person twice in one tip
+            if key not in pending:
+                subject = m.Subject(
+                    full_name=person.full_name,
+                    aliases=list(person.aliases),
+                    date_of_birth=person.date_of_birth,
+                    nationality=person.nationality,
+                    created_by=by,
+                    names_folded=fold_names(person.full_name, person.aliases),
+                )
+                pending[key] = (subject, [])
+            pending[key][1].append(slot)
+    if pending:
+        created = m.Subject.objects.bulk_create([subject for subject, _ in pending.values()])
+        for subject, (_, slots) in zip(created, pending.values(), strict=True):
+            for slot in slots:
+                result[slot] = subject.pk
+    return result
+
+
+_SCORE_SQL = """
+UPDATE backend_tip t
+SET priority_score = s.score, priority_factors = s.factors, priority = s.priority
+FROM unnest(%s::bigint[], %s::float8[], %s::jsonb[], %s::smallint[])
+    AS s(id, score, factors, priority)
+WHERE t.id = s.id
+"""
+
+
+def _score(tip_ids: list[int], set_band: set[int]) -> None:
+    """Store the priority score of ``tip_ids`` (and, for ``set_band``, the band as priority),
+    set-based: the same facts as ``backend.services.priority.facts_of``, for many tips."""
+    tips = list(
+        m.Tip.objects.filter(pk__in=tip_ids).only(
+            "pk",
+            "category",
+            "escalated",
+            "access_to_children",
+            "hands_on",
+            "cluster_id",
+            "removed_at",
+            "priority",
+        )
+    )
+    cluster_ids = {t.cluster_id for t in tips if t.cluster_id}
+    sizes = dict(
+        m.Tip.objects.filter(cluster_id__in=cluster_ids, removed_at__isnull=True)
+        .values_list("cluster_id")
+        .annotate(n=Count("pk"))
+    )
+    registered = dict(
+        m.TipSubject.objects.filter(
+            tip_id__in=tip_ids,
+            subject__sex_offender_registered=True,
+            subject__removed_at__isnull=True,
+        )
+        .exclude(role=m.SubjectRole.VICTIM)
+        .values_list("tip_id")
+        .annotate(n=Count("subject_id", distinct=True))
+    )
+    for tip in tips:
+        prior = 0
+        if tip.cluster_id:
+            prior = sizes.get(tip.cluster_id, 0) - (1 if tip.removed_at is None else 0)
+        assessment = assess_priority(
+            PriorityFacts(
+                category=tip.category,
+                escalated=tip.escalated,
+                access_to_children=tip.access_to_children,
+                hands_on=tip.hands_on,
+                prior_tips_in_cluster=max(prior, 0),
+                registered_sex_offenders=registered.get(tip.pk, 0),
+            )
+        )
+        tip.priority_score = assessment.score
+        tip.priority_factors = [asdict(f) for f in assessment.factors]
+        if tip.pk in set_band:
+            tip.priority = assessment.band
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SCORE_SQL,
+            [
+                [t.pk for t in tips],
+                [t.priority_score for t in tips],
+                [json.dumps(t.priority_factors) for t in tips],
+                [t.priority for t in tips],
+            ],
+        )
+
+
+def _deconflict(tip_ids: list[int], by: m.User | None) -> None:
+    """Raise deconfliction notices for the tips of the batch that touch another office's active
+    lead: one query finds whether any does; only those tips go through ``deconflict``."""
+    origin = getattr(by, "office", None)
+    sightings = m.TipIdentifier.objects.filter(tip_id__in=tip_ids).values_list(
+        "tip_id", "identifier_id"
+    )
+    named = m.TipSubject.objects.filter(tip_id__in=tip_ids).values_list("tip_id", "subject_id")
+    identifiers: dict[int, set[int]] = defaultdict(set)
+    subjects: dict[int, set[int]] = defaultdict(set)
+    for tip_id, identifier_id in sightings:
+        identifiers[tip_id].add(identifier_id)
+    for tip_id, subject_id in named:
+        subjects[tip_id].add(subject_id)
+    all_identifiers = set().union(*identifiers.values()) if identifiers else set()
+    all_subjects = set().union(*subjects.values()) if subjects else set()
+    if not all_identifiers and not all_subjects:
+        return
+    leads = m.Lead.objects.filter(
+        status__in=ACTIVE_LEAD_STATUSES, removed_at__isnull=True, office__isnull=False
+    ).exclude(office=origin)
+    touched_identifiers = set(
+        m.TipIdentifier.objects.filter(
+            tip__leads__in=leads, identifier_id__in=all_identifiers
+        ).values_list("identifier_id", flat=True)
+    )
+    touched_subjects = set(
+        leads.filter(subjects__in=all_subjects).values_list("subjects", flat=True)
+    ) | set(
+        m.TipSubject.objects.filter(tip__leads__in=leads, subject_id__in=all_subjects).values_list(
+            "subject_id", flat=True
+        )
+    )
+    if not touched_identifiers and not touched_subjects:
+        return
+    for tip in m.Tip.objects.filter(pk__in=tip_ids).order_by("pk"):
+        if identifiers[tip.pk] & touched_identifiers or subjects[tip.pk] & touched_subjects:
+            deconflict(
+                identifier_ids=identifiers[tip.pk],
+                subject_ids=subjects[tip.pk],
+                origin_office=origin,
+                by=by,
+                tip=tip,
+            )
+
+
+@dataclass
+class _BatchResult:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    tip_ids: list[int] = field(default_factory=list)
+
+
+def _write_batch(
+    rows: list[_Row],
+    *,
+    source: m.Source,
+    by: m.User | None,
+    crash_at: int | None,
+) -> _BatchResult:
+    """Write one batch of valid rows. Call inside a transaction."""
+    result = _BatchResult()
+    identifier_ids = _upsert_identifiers(rows)
+    references = [row.reference for row in rows]
+    stored = {
+        t.source_reference: t
+        for t in m.Tip.objects.select_for_update().filter(
+            source=source, source_reference__in=references
+        )
+    }
+    now = timezone.now()
+    new_tips: list[m.Tip] = []
+    changed_tips: list[m.Tip] = []
+    changed_fields: set[str] = set()
+    touched: set[str] = set()  # references of new or updated tips
+    set_band: set[str] = set()
+    for row in rows:
+        given = row.tip
+        if row.reference in stored:
+            tip = stored[row.reference]
+            changes = _tip_changes(tip, row)
+            if changes:
+                for name, value in changes.items():
+                    setattr(tip, name, value)
+                tip.updated_at = now
+                changed_fields |= set(changes) | {"updated_at"}
+                changed_tips.append(tip)
+                touched.add(row.reference)
+            continue
+        new_tips.append(
+            m.Tip(
+                source=source,
+                source_reference=row.reference,
+                received_at=given.received_at,
+                category=given.category,
+                narrative=given.narrative,
+                priority=given.priority if given.priority is not None else 3,
+                handling_caveat=given.handling_caveat,
+                escalated=given.escalated,
+                created_by=by,
+            )
+        )
+        touched.add(row.reference)
+        if given.priority is None:
+            set_band.add(row.reference)
+    created = m.Tip.objects.bulk_create(new_tips)
+    tips = {**stored, **{t.source_reference: t for t in created}}
+    if changed_tips:
+        m.Tip.objects.bulk_update(changed_tips, sorted(changed_fields))
+    if crash_at is not None:
+        raise ImportInterrupted(f"simulated crash at row {crash_at} (fail_after test hook)")
+
+    # sightings: only those the stored tips do not have yet
+    stored_ids = [t.pk for t in stored.values()]
+    have_sightings = set(
+        m.TipIdentifier.objects.filter(tip_id__in=stored_ids).values_list(
+            "tip_id", "identifier_id", "event", "captured_at"
+        )
+    )
+    new_sightings: dict[tuple[Any, ...], m.TipIdentifier] = {}
+    for row in rows:
+        tip = tips[row.reference]
+        for s in row.sightings:
+            key = (tip.pk, identifier_ids[s.key], s.event, s.captured_at)
+            if key in have_sightings or key in new_sightings:
+                continue
+            new_sightings[key] = m.TipIdentifier(
+                tip_id=tip.pk,
+                identifier_id=key[1],
+                event=s.event,
+                captured_at=s.captured_at,
+                raw_value=s.raw,
+            )
+            touched.add(row.reference)
+    m.TipIdentifier.objects.bulk_create(new_sightings.values(), ignore_conflicts=True)
+
+    # subjects: matched or created, then named in their tips
+    subject_ids = _match_subjects(rows, tips, by)
+    have_named = set(
+        m.TipSubject.objects.filter(tip_id__in=stored_ids).values_list(
+            "tip_id", "subject_id", "role"
+        )
+    )
+    new_named: dict[tuple[int, int, str], m.TipSubject] = {}
+    for row in rows:
+        tip = tips[row.reference]
+        for index, person in enumerate(row.people):
+            key3 = (tip.pk, subject_ids[(row.reference, index)], person.role)
+            if key3 in have_named or key3 in new_named:
+                continue
+            new_named[key3] = m.TipSubject(tip_id=key3[0], subject_id=key3[1], role=key3[2])
+            touched.add(row.reference)
+    m.TipSubject.objects.bulk_create(new_named.values(), ignore_conflicts=True)
+
+    touched_ids = sorted(tips[ref].pk for ref in touched)
+    if touched_ids:
+        link_tips(tip_ids=touched_ids)
+        _score(touched_ids, {tips[ref].pk for ref in set_band})
+        _deconflict(touched_ids, by)
+    result.new = len(created)
+    result.updated = len(touched) - len(created)
+    result.unchanged = len(rows) - len(touched)
+    result.tip_ids = [tips[row.reference].pk for row in rows]
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# the import
+
+
+def _batches(
+    records: Iterable[IntakeTip | RowError], report: ImportReport, batch_size: int
+) -> Iterator[tuple[list[_Row], int]]:
+    """Valid rows in batches of ``batch_size`` (with the number of rows read to make each);
+    rejected rows go straight into ``report``."""
+    batch: list[_Row] = []
+    read = 0
+    seen: dict[str, int] = {}
+    rejected_rows: set[int] = set()
+
+    def reject(errors: list[RowError]) -> None:
+        report.errors.extend(errors)
+        rows = {e.row for e in errors} - rejected_rows
+        rejected_rows.update(rows)
+        report.rejected += len(rows)
+
+    for record in records:
+        read += 1
+        if isinstance(record, RowError):
+            reject([record])
+        else:
+            prepared = _prepare(record)
+            if isinstance(prepared, list):
+                reject(prepared)
+            elif prepared.reference in seen:
+                reject(
+                    [
+                        RowError(
+                            record.row,
+                            "sourceReference",
+                            f"{prepared.reference!r} is already used by row "
+                            f"{seen[prepared.reference]} of this file",
+                        )
+                    ]
+                )
+            else:
+                seen[prepared.reference] = record.row
+                batch.append(prepared)
+        if len(batch) >= batch_size:
+            yield batch, read
+            batch, read = [], 0
+    yield batch, read
+
+
+def import_tips(
+    *,
+    records: Iterable[IntakeTip | RowError],
+    source: m.Source,
+    by: m.User | None,
+    mode: str = ImportMode.ACCEPT_VALID,
+    batch_size: int = 1000,
+    progress: Progress | None = None,
+    fail_after: int | None = None,
+) -> ImportReport:
+    """Import parsed tips from ``source`` on behalf of ``by``; see the module docstring.
+
+    ``progress(done_rows, rejected_rows)`` is called after every batch. ``fail_after`` is a
+    test hook: the batch holding row ``fail_after + 1`` raises ``ImportInterrupted`` after its
+    tips were written, as a crash would, and is rolled back."""
+    mode = ImportMode(mode)
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    report = ImportReport()
+    done = 0
+
+    def run_batch(rows: list[_Row], read: int) -> None:
+        nonlocal done
+        crash = None
+        if fail_after is not None and done < fail_after + 1 <= done + read:
+            crash = fail_after + 1
+        if rows and not (mode is ImportMode.ALL_OR_NOTHING and report.rejected):
+            with transaction.atomic():
+                result = _write_batch(rows, source=source, by=by, crash_at=crash)
+            report.new += result.new
+            report.updated += result.updated
+            report.unchanged += result.unchanged
+            report.tip_ids.extend(result.tip_ids)
+        elif crash is not None:
+            raise ImportInterrupted(f"simulated crash at row {crash} (fail_after test hook)")
+        done += read
+        if progress is not None:
+            progress(done, report.rejected)
+
+    if mode is ImportMode.ACCEPT_VALID:
+        for rows, read in _batches(records, report, batch_size):
+            run_batch(rows, read)
+        return report
+
+    class _Rejected(Exception):
+        pass
+
+    try:
+        with transaction.atomic():
+            for rows, read in _batches(records, report, batch_size):
+                run_batch(rows, read)
+            if report.rejected:
+                raise _Rejected
+    except _Rejected:
+        report.new = report.updated = report.unchanged = 0
+        report.tip_ids = []
+    return report

@@ -1,0 +1,186 @@
+"""Background import jobs on a PostgreSQL-backed queue: no broker, no new dependency.
+
+A job is a row of ``ImportJob``. Workers (``manage.py run_import_worker``) claim the oldest
+queued job with ``SELECT ... FOR UPDATE SKIP LOCKED``, so any number of workers can run side by
+side without taking the same job, mark it RUNNING, import the file batch by batch and write
+their progress (rows read, rows rejected) after every batch, where ``importJob`` shows it. A
+RUNNING job whose worker stopped giving signs of life for ``INTAKE_JOB_STALE_SECONDS`` is
+claimed again: the import is idempotent, so the re-run completes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File
+from django.db import connection, connections, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from backend import models as m
+from backend.intake.importer import ImportMode, ImportReport, import_tips
+from backend.intake.records import FileRejected, RowError
+
+__all__ = ["claim_job", "enqueue_job", "errors_json", "run_job", "work_once"]
+
+log = logging.getLogger(__name__)
+
+
+def errors_json(errors: list[RowError]) -> list[dict[str, Any]]:
+    """The first ``INTAKE_MAX_REPORTED_ERRORS`` row errors, as stored on a job."""
+    return [
+        {"row": e.row, "field": e.field, "reason": e.reason}
+        for e in errors[: settings.INTAKE_MAX_REPORTED_ERRORS]
+    ]
+
+
+def enqueue_job(
+    *,
+    file: File,
+    filename: str,
+    format: str,
+    mode: str,
+    source: m.Source,
+    by: m.User | None,
+) -> m.ImportJob:
+    """Store the file under MEDIA_ROOT and queue it for the worker."""
+    job = m.ImportJob(
+        filename=filename[:255],
+        size=file.size or 0,
+        format=format,
+        mode=ImportMode(mode).value,
+        source=source,
+        created_by=by,
+    )
+    job.file.save(filename, file, save=False)
+    job.save()
+    return job
+
+
+def claim_job() -> m.ImportJob | None:
+    """Take the oldest queued (or stale running) job, mark it RUNNING and return it."""
+    stale = timezone.now() - timedelta(seconds=settings.INTAKE_JOB_STALE_SECONDS)
+    with transaction.atomic():
+        job = (
+            m.ImportJob.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(status=m.ImportJobStatus.QUEUED)
+                | Q(status=m.ImportJobStatus.RUNNING, heartbeat_at__lt=stale)
+            )
+            .order_by("created_at", "id")
+            .first()
+        )
+        if job is None:
+            return None
+        now = timezone.now()
+        job.status = m.ImportJobStatus.RUNNING
+        job.started_at = now
+        job.heartbeat_at = now
+        job.attempts += 1
+        job.save(update_fields=["status", "started_at", "heartbeat_at", "attempts"])
+    return job
+
+
+class _ProgressWriter:
+    """Writes a job's progress where others can read it at once: on the worker's connection
+    between batches, or, while one transaction spans the whole file (ALL_OR_NOTHING), on a
+    connection of its own."""
+
+    def __init__(self, job: m.ImportJob) -> None:
+        self.job = job
+        self.side = None
+
+    def __call__(self, done: int, rejected: int) -> None:
+        now = timezone.now()
+        if self.job.mode != ImportMode.ALL_OR_NOTHING or not connection.in_atomic_block:
+            m.ImportJob.objects.filter(pk=self.job.pk).update(
+                rows_done=done, rows_rejected=rejected, heartbeat_at=now
+            )
+            return
+        if self.side is None:
+            self.side = connections.create_connection("default")
+        with self.side.cursor() as cursor:
+            cursor.execute(
+                "UPDATE backend_importjob SET rows_done = %s, rows_rejected = %s, "
+                "heartbeat_at = %s WHERE id = %s",
+                [done, rejected, now, self.job.pk],
+            )
+
+    def close(self) -> None:
+        if self.side is not None:
+            self.side.close()
+
+
+def run_job(job: m.ImportJob) -> ImportReport | None:
+    """Import a claimed job's file and record the outcome on the job."""
+    from backend.intake.parse import parse
+
+    writer = _ProgressWriter(job)
+    report: ImportReport | None = None
+    try:
+        with job.file.open("rb") as stream:
+            report = import_tips(
+                records=parse(stream, format=job.format, max_rows=settings.INTAKE_MAX_ROWS),
+                source=job.source,
+                by=job.created_by,
+                mode=job.mode,
+                batch_size=settings.INTAKE_BATCH_SIZE,
+                progress=writer,
+            )
+    except FileRejected as exc:
+        _finish(job, status=m.ImportJobStatus.FAILED, code=exc.code, message=exc.message)
+    except Exception as exc:
+        log.exception("import job %s failed", job.pk)
+        _finish(job, status=m.ImportJobStatus.FAILED, code="INTERNAL", message=str(exc)[:2000])
+    else:
+        _finish(job, status=m.ImportJobStatus.SUCCEEDED, report=report)
+    finally:
+        writer.close()
+    return report
+
+
+def _finish(
+    job: m.ImportJob,
+    *,
+    status: str,
+    report: ImportReport | None = None,
+    code: str = "",
+    message: str = "",
+) -> None:
+    job.refresh_from_db(fields=["rows_done", "rows_rejected"])
+    job.status = status
+    job.error_code = code
+    job.error_message = message
+    job.finished_at = timezone.now()
+    fields = ["status", "error_code", "error_message", "finished_at"]
+    if report is not None:
+        job.new_count = report.new
+        job.updated_count = report.updated
+        job.unchanged_count = report.unchanged
+        job.rejected_count = report.rejected
+        job.rows_done = report.rows
+        job.rows_rejected = report.rejected
+        job.errors = errors_json(report.errors)
+        fields += [
+            "new_count",
+            "updated_count",
+            "unchanged_count",
+            "rejected_count",
+            "rows_done",
+            "rows_rejected",
+            "errors",
+        ]
+    job.save(update_fields=fields)
+
+
+def work_once() -> m.ImportJob | None:
+    """Claim and run one job; the job, or None when the queue is empty."""
+    job = claim_job()
+    if job is None:
+        return None
+    run_job(job)
+    job.refresh_from_db()
+    return job

@@ -1,0 +1,280 @@
+"""backend.intake.importer: set-based, idempotent, all-or-nothing or batch-atomic bulk import."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from backend import models as m
+from backend.intake.importer import ImportInterrupted, ImportMode, import_tips
+from backend.intake.records import IntakeIdentifier, IntakeSubject, IntakeTip, RowError
+from backend.services.tips import SightingSpec, create_tip
+from tests.factories import LeadFactory, OfficeFactory, SourceFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+RECEIVED = dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def tip(row: int, *, ref: str | None = None, email: str | None = None, **fields) -> IntakeTip:
+    identifiers = (IntakeIdentifier(kind="EMAIL", value=email),) if email else ()
+    values = {
+        "row": row,
+        "source_reference": ref or f"R-{row}",
+        "received_at": RECEIVED,
+        "category": "DISTRIBUTION",
+        "narrative": f"narrative {row}",
+        "identifiers": identifiers,
+        **fields,
+    }
+    return IntakeTip(**values)
+
+
+def counts(report) -> tuple[int, int, int, int]:
+    return (report.new, report.updated, report.unchanged, report.rejected)
+
+
+def test_import_creates_tips_with_identifiers_subjects_links_and_scores():
+    # given three tips, two of which share an e-mail address written differently
+    source = SourceFactory()
+    person = IntakeSubject(full_name="José Álvarez", date_of_birth=dt.date(1980, 2, 3))
+    records = [
+        tip(1, email="Shared@Example.com", subjects=(person,)),
+        tip(2, email=" shared@EXAMPLE.com", category="PRODUCTION"),
+        tip(3, email="other@example.com", priority=1),
+    ]
+    # when they are imported
+    report = import_tips(records=records, source=source, by=None)
+    # then all three are new, stored with normalised identifiers, linked and scored
+    assert counts(report) == (3, 0, 0, 0)
+    assert report.errors == []
+    tips = {t.source_reference: t for t in m.Tip.objects.filter(source=source)}
+    assert set(tips) == {"R-1", "R-2", "R-3"}
+    assert m.Identifier.objects.filter(kind="EMAIL", value="shared@example.com").count() == 1
+    assert tips["R-1"].cluster_id == tips["R-2"].cluster_id is not None
+    assert tips["R-3"].cluster_id != tips["R-1"].cluster_id
+    assert m.TipLink.objects.filter(from_tip=tips["R-1"], to_tip=tips["R-2"]).count() == 1
+    subject = m.Subject.objects.get()
+    assert (subject.full_name, subject.names_folded) == ("José Álvarez", "jose alvarez")
+    # PRODUCTION (40) + one prior tip in the cluster (5) = 45, band 3; priority given stays
+    assert (tips["R-2"].priority_score, tips["R-2"].priority) == (45.0, 3)
+    assert (tips["R-3"].priority_score, tips["R-3"].priority) == (20.0, 1)
+
+
+def test_reimport_is_idempotent_and_reports_new_updated_unchanged():
+    # given a file imported once
+    source = SourceFactory()
+    first = [tip(1, email="a@example.com"), tip(2, email="b@example.com"), tip(3)]
+    import_tips(records=first, source=source, by=None)
+    # when the same file is imported again
+    again = import_tips(records=first, source=source, by=None)
+    # then nothing is new, nothing is duplicated
+    assert counts(again) == (0, 0, 3, 0)
+    assert m.Tip.objects.filter(source=source).count() == 3
+    assert m.TipIdentifier.objects.count() == 2
+
+    # when an overlapping file arrives: one changed narrative, one new identifier, one new tip
+    overlapping = [
+        tip(1, email="a@example.com", narrative="corrected"),
+        tip(
+            2,
+            identifiers=(
+                IntakeIdentifier(kind="EMAIL", value="b@example.com"),
+                IntakeIdentifier(kind="PHONE", value="+1 202 555 0101"),
+            ),
+        ),
+        tip(3),
+        tip(4, email="a@example.com"),
+    ]
+    report = import_tips(records=overlapping, source=source, by=None)
+    # then it says so, and the graph holds each tip, sighting and link once
+    assert counts(report) == (1, 2, 1, 0)
+    assert m.Tip.objects.filter(source=source).count() == 4
+    assert m.Tip.objects.get(source_reference="R-1").narrative == "corrected"
+    assert m.TipIdentifier.objects.filter(tip__source_reference="R-2").count() == 2
+    assert m.TipIdentifier.objects.count() == 4
+    r1, r4 = m.Tip.objects.get(source_reference="R-1"), m.Tip.objects.get(source_reference="R-4")
+    assert r1.cluster_id == r4.cluster_id
+
+
+def test_reimport_with_subjects_does_not_duplicate_them():
+    # given a tip naming a person without a date of birth and one with
+    source = SourceFactory()
+    people = (
+        IntakeSubject(full_name="Unknown Uploader"),
+        IntakeSubject(full_name="Ann Example", date_of_birth=dt.date(1990, 1, 1), role="VICTIM"),
+    )
+    import_tips(records=[tip(1, subjects=people)], source=source, by=None)
+    # when it is imported again, and another tip names the same dated person
+    report = import_tips(
+        records=[tip(1, subjects=people), tip(2, subjects=people[1:])], source=source, by=None
+    )
+    # then the stored people are reused, and the two tips are linked through the shared one
+    assert counts(report) == (1, 0, 1, 0)
+    assert m.Subject.objects.count() == 2
+    assert m.TipSubject.objects.count() == 3
+    assert m.TipLink.objects.filter(kind="SHARED_SUBJECT").count() == 2
+
+
+def test_all_or_nothing_with_one_bad_row_imports_nothing_and_reports_every_bad_row():
+    # given a file whose second row has a malformed e-mail and whose fourth the parser rejected
+    source = SourceFactory()
+    records = [
+        tip(1, email="fine@example.com"),
+        tip(2, email="not an address"),
+        tip(3),
+        RowError(4, "received_at", "missing"),
+    ]
+    # when it is imported all-or-nothing
+    report = import_tips(
+        records=records, source=source, by=None, mode=ImportMode.ALL_OR_NOTHING, batch_size=1
+    )
+    # then nothing is written and both bad rows are reported
+    assert counts(report) == (0, 0, 0, 2)
+    assert [(e.row, e.field) for e in report.errors] == [
+        (2, "identifiers[0].value"),
+        (4, "received_at"),
+    ]
+    assert m.Tip.objects.count() == 0
+    assert m.Identifier.objects.count() == 0
+
+
+def test_accept_valid_imports_the_rest_and_reports_the_bad_rows():
+    # given a file with a malformed e-mail, an unknown category and a repeated reference
+    source = SourceFactory()
+    records = [
+        tip(1, email="fine@example.com"),
+        tip(2, email="not an address"),
+        tip(3, category="NOPE"),
+        tip(4),
+        tip(5, ref="R-1"),
+    ]
+    # when it is imported accepting valid rows
+    report = import_tips(records=records, source=source, by=None, batch_size=2)
+    # then the valid rows are imported and each bad row is reported with its field and reason
+    assert counts(report) == (2, 0, 0, 3)
+    assert [(e.row, e.field) for e in report.errors] == [
+        (2, "identifiers[0].value"),
+        (3, "category"),
+        (5, "sourceReference"),
+    ]
+    assert "Invalid e-mail address 'not an address'" in report.errors[0].reason
+    assert report.errors[2].reason == "'R-1' is already used by row 1 of this file"
+    assert set(m.Tip.objects.values_list("source_reference", flat=True)) == {"R-1", "R-4"}
+
+
+def test_crash_mid_batch_leaves_nothing_of_that_batch_and_a_rerun_completes_it():
+    # given five tips imported in batches of two, with a crash injected after three rows
+    source = SourceFactory()
+    records = [tip(n, email=f"p{n}@example.com") for n in range(1, 6)]
+    progress: list[tuple[int, int]] = []
+    # when the import runs
+    with pytest.raises(ImportInterrupted):
+        import_tips(
+            records=records,
+            source=source,
+            by=None,
+            batch_size=2,
+            fail_after=3,
+            progress=lambda done, rejected: progress.append((done, rejected)),
+        )
+    # then the first batch is kept and nothing of the crashed batch (rows 3-4) persisted
+    assert progress == [(2, 0)]
+    assert set(m.Tip.objects.values_list("source_reference", flat=True)) == {"R-1", "R-2"}
+    assert set(m.Identifier.objects.values_list("value", flat=True)) == {
+        "p1@example.com",
+        "p2@example.com",
+    }
+    # when the same file is imported again
+    report = import_tips(records=records, source=source, by=None, batch_size=2)
+    # then it completes the import without duplicating the first batch
+    assert counts(report) == (3, 0, 2, 0)
+    assert m.Tip.objects.count() == 5
+    assert m.TipIdentifier.objects.count() == 5
+
+
+def test_crash_in_all_or_nothing_mode_leaves_nothing():
+    # given a whole-file import that crashes in its second batch
+    source = SourceFactory()
+    records = [tip(n) for n in range(1, 6)]
+    # when it runs
+    with pytest.raises(ImportInterrupted):
+        import_tips(
+            records=records,
+            source=source,
+            by=None,
+            mode=ImportMode.ALL_OR_NOTHING,
+            batch_size=2,
+            fail_after=2,
+        )
+    # then not even the first batch is kept
+    assert m.Tip.objects.count() == 0
+
+
+def test_imported_tips_link_and_cluster_exactly_like_hand_entered_ones():
+    # given a hand-entered tip with an e-mail address and an IP address
+    source = SourceFactory()
+    by_hand = create_tip(
+        by=None,
+        source=source,
+        source_reference="HAND-1",
+        received_at=RECEIVED,
+        category="OTHER",
+        identifiers=[
+            SightingSpec(kind="EMAIL", value="shared@example.com"),
+            SightingSpec(kind="IP_ADDRESS", value="203.0.113.7"),
+        ],
+    )
+    # when a file brings one tip sharing the address and one sharing the IP two days later
+    late = RECEIVED + dt.timedelta(days=2)
+    report = import_tips(
+        records=[
+            tip(1, email="SHARED@example.com"),
+            tip(
+                2,
+                received_at=late,
+                identifiers=(IntakeIdentifier(kind="IP_ADDRESS", value="203.0.113.7"),),
+            ),
+        ],
+        source=source,
+        by=None,
+    )
+    # then the e-mail links (cluster of two, both scored with the prior tip), the IP outside the
+    # 24-hour window does not, as for hand-entered tips
+    assert counts(report) == (2, 0, 0, 0)
+    shared, ip = (m.Tip.objects.get(source_reference=r) for r in ("R-1", "R-2"))
+    by_hand.refresh_from_db()
+    assert shared.cluster_id == by_hand.cluster_id
+    assert m.Cluster.objects.get(pk=shared.cluster_id).size == 2
+    assert ip.cluster_id != by_hand.cluster_id
+    assert not m.TipLink.objects.filter(from_tip=ip).exists()
+    assert [f["name"] for f in shared.priority_factors] == ["CATEGORY", "PRIOR_TIPS_IN_CLUSTER"]
+
+
+def test_import_raises_deconfliction_notices_for_another_offices_active_lead():
+    # given another office's referred lead built from a tip with an e-mail address
+    other, mine = OfficeFactory(), OfficeFactory()
+    source = SourceFactory()
+    old = create_tip(
+        by=None,
+        source=source,
+        source_reference="OLD",
+        received_at=RECEIVED,
+        category="OTHER",
+        identifiers=[SightingSpec(kind="EMAIL", value="target@example.com")],
+    )
+    lead = LeadFactory(office=other, status=m.LeadStatus.REFERRED)
+    lead.tips.add(old)
+    analyst = UserFactory(office=mine)
+    # when an analyst of my office imports a tip with that address, and an unrelated one
+    import_tips(
+        records=[tip(1, email="target@example.com"), tip(2, email="x@example.com")],
+        source=source,
+        by=analyst,
+    )
+    # then one notice names the imported tip, with a copy for both offices
+    notice = m.DeconflictionNotice.objects.get()
+    assert notice.lead_id == lead.pk
+    assert notice.triggered_by_tip.source_reference == "R-1"
+    assert set(notice.recipients.values_list("office_id", flat=True)) == {other.pk, mine.pk}
