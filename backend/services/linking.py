@@ -55,20 +55,28 @@ WITH touched AS (
           WHERE x.kind = i.kind AND x.qualifier = i.qualifier AND x.value = i.value
       )
 ),
+batch AS MATERIALIZED (
+    SELECT DISTINCT unnest(%(ids)s::bigint[]) AS tip_id
+),
 ranked AS (
     SELECT s.tip_id, s.identifier_id, COALESCE(s.captured_at, t.received_at) AS seen_at,
-           dense_rank() OVER (PARTITION BY s.identifier_id ORDER BY s.tip_id) AS tip_rank
+           dense_rank() OVER (PARTITION BY s.identifier_id ORDER BY s.tip_id) AS tip_rank,
+           (s.tip_id IN (SELECT tip_id FROM batch)) AS in_batch
     FROM backend_tipidentifier s
     JOIN touched USING (identifier_id)
     JOIN backend_tip t ON t.id = s.tip_id
 ),
+capped AS MATERIALIZED (
+    -- only the first tips of each identifier link: cut before the self-join, which would
+    -- otherwise pair every sighting of a popular identifier with every other
+    SELECT * FROM ranked WHERE tip_rank <= %(cap)s
+),
 pairs AS (
     SELECT a.tip_id AS from_tip_id, b.tip_id AS to_tip_id, a.identifier_id,
            min(GREATEST(a.seen_at - b.seen_at, b.seen_at - a.seen_at)) AS gap
-    FROM ranked a
-    JOIN ranked b ON b.identifier_id = a.identifier_id AND b.tip_id <> a.tip_id
-    WHERE a.tip_rank <= %(cap)s AND b.tip_rank <= %(cap)s
-      AND (a.tip_id = ANY(%(ids)s) OR b.tip_id = ANY(%(ids)s))
+    FROM capped a
+    JOIN capped b ON b.identifier_id = a.identifier_id AND b.tip_id <> a.tip_id
+    WHERE a.in_batch OR b.in_batch
     GROUP BY a.tip_id, b.tip_id, a.identifier_id
 )
 INSERT INTO backend_tiplink
@@ -90,11 +98,14 @@ ON CONFLICT DO NOTHING
 """
 
 _SHARED_SUBJECT_SQL = """
-WITH touched AS (
+WITH batch AS MATERIALIZED (
+    SELECT DISTINCT unnest(%(ids)s::bigint[]) AS tip_id
+),
+touched AS (
     SELECT DISTINCT ts.subject_id
     FROM backend_tipsubject ts
     JOIN backend_subject s ON s.id = ts.subject_id
-    WHERE ts.tip_id = ANY(%(ids)s) AND s.removed_at IS NULL
+    WHERE ts.tip_id IN (SELECT tip_id FROM batch) AND s.removed_at IS NULL
 )
 INSERT INTO backend_tiplink
     (from_tip_id, to_tip_id, kind, identifier_id, subject_id, reason, created_at)
@@ -104,7 +115,7 @@ FROM touched
 JOIN backend_tipsubject a ON a.subject_id = touched.subject_id
 JOIN backend_tipsubject b ON b.subject_id = a.subject_id AND b.tip_id <> a.tip_id
 JOIN backend_subject s ON s.id = a.subject_id
-WHERE a.tip_id = ANY(%(ids)s) OR b.tip_id = ANY(%(ids)s)
+WHERE a.tip_id IN (SELECT tip_id FROM batch) OR b.tip_id IN (SELECT tip_id FROM batch)
 ON CONFLICT DO NOTHING
 """
 
