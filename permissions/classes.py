@@ -10,14 +10,10 @@ from strawberry.types import Info
 
 from backend.models import Role
 from permissions.matrix import NEED_TO_KNOW, OPERATIONS
-from permissions.roles import GRAPH_READERS, GRAPH_WRITERS
 
 __all__ = [
     "NEED_TO_KNOW_NOTE",
-    "CanReadGraph",
     "CanReviewPrivileges",
-    "CanWriteGraph",
-    "IsAuthenticated",
     "NeedToKnowPermission",
     "RolePermission",
     "allow",
@@ -27,15 +23,6 @@ __all__ = [
 
 def _user(info: Info) -> Any:
     return info.context.request.user
-
-
-class IsAuthenticated(BasePermission):
-    message = "Authentication required"
-    error_extensions: ClassVar[dict[str, Any]] = {"code": "UNAUTHENTICATED"}
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        user = _user(info)
-        return bool(user and user.is_authenticated and user.is_active)
 
 
 class _RolePermission(BasePermission):
@@ -48,20 +35,6 @@ class _RolePermission(BasePermission):
         return bool(user and user.is_authenticated and user.is_active) and (
             getattr(user, "role", None) in self.roles
         )
-
-
-class CanReadGraph(_RolePermission):
-    """Analysts and program managers may browse the tip graph."""
-
-    roles = GRAPH_READERS
-    message = "Your role may not read the tip graph"
-
-
-class CanWriteGraph(_RolePermission):
-    """Only analysts create and change records."""
-
-    roles = GRAPH_WRITERS
-    message = "Your role may not change records"
 
 
 class CanReviewPrivileges(_RolePermission):
