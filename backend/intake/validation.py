@@ -169,8 +169,22 @@ def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
     return key
 
 
+class _FieldNames:
+    """How a raw part names its fields in errors: an explicit ``<part>_field`` (CSV columns),
+    else ``<where>.<part>``."""
+
+    __slots__ = ()
+    where: str
+
+    def name(self, part: str) -> str:
+        explicit = getattr(self, f"{part}_field")
+        if explicit:
+            return explicit
+        return f"{self.where}.{part}" if self.where else part
+
+
 @dataclass(slots=True)
-class RawIdentifier:
+class RawIdentifier(_FieldNames):
     """An identifier as read from a file, before validation.
 
     ``where`` is the prefix used in error field names (``identifiers[2]`` gives
@@ -188,15 +202,9 @@ class RawIdentifier:
     event_field: str | None = None
     captured_at_field: str | None = None
 
-    def name(self, part: str) -> str:
-        explicit = getattr(self, f"{part}_field")
-        if explicit:
-            return explicit
-        return f"{self.where}.{part}" if self.where else part
-
 
 @dataclass(slots=True)
-class RawSubject:
+class RawSubject(_FieldNames):
     full_name: object
     date_of_birth: object = None
     role: object = None
@@ -208,12 +216,6 @@ class RawSubject:
     role_field: str | None = None
     aliases_field: str | None = None
     nationality_field: str | None = None
-
-    def name(self, part: str) -> str:
-        explicit = getattr(self, f"{part}_field")
-        if explicit:
-            return explicit
-        return f"{self.where}.{part}" if self.where else part
 
 
 @dataclass(slots=True)
