@@ -8,7 +8,7 @@ from collections.abc import Callable
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
-from audit.operations import TABLE_TYPES, client_address
+from audit.operations import TABLE_TYPES, caller_fields
 from audit.writer import new_context, set_context, write_event
 
 __all__ = ["AdminAuditMiddleware"]
@@ -31,18 +31,12 @@ class AdminAuditMiddleware:
                 set_context(context_id)
                 response = self.get_response(request)
                 changes = changes_in_context(context_id)
-                user = request.user
                 write_event(
                     kind="ADMIN",
                     operation_type="admin",
                     operation_name=request.path[:200],
                     outcome="ALLOWED" if response.status_code < 400 else "DENIED",
-                    user_id=user.pk if user.is_authenticated else None,
-                    username=user.get_username() if user.is_authenticated else "",
-                    role=getattr(user, "role", "") if user.is_authenticated else "",
-                    auth_method=getattr(request, "auth_method", "session"),
-                    client_address=client_address(request),
-                    user_agent=request.headers.get("User-Agent", "")[:1000],
+                    **caller_fields(request),
                     records_changed=sorted(
                         {
                             f"{TABLE_TYPES.get(c.table_name, c.table_name)}:{c.row_id}"

@@ -22,7 +22,14 @@ from strawberry.types import Info
 from audit.writer import new_context, set_context, write_event
 from backend import models as m
 
-__all__ = ["DENIED_CODES", "TYPE_NAMES", "AuditExtension", "client_address", "flush"]
+__all__ = [
+    "DENIED_CODES",
+    "TYPE_NAMES",
+    "AuditExtension",
+    "caller_fields",
+    "client_address",
+    "flush",
+]
 
 #: GraphQL type name of every model an answer can contain.
 TYPE_NAMES: dict[type[Model], str] = {
@@ -57,6 +64,20 @@ MAX_VARIABLES_CHARS = 20_000
 
 def client_address(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
+
+
+def caller_fields(request: HttpRequest) -> dict[str, Any]:
+    """Who made ``request`` and from where, as audit-row fields."""
+    user = getattr(request, "user", None)
+    known = user is not None and user.is_authenticated
+    return {
+        "user_id": user.pk if known else None,
+        "username": user.get_username() if known else "",
+        "role": getattr(user, "role", "") if known else "",
+        "auth_method": getattr(request, "auth_method", "anonymous"),
+        "client_address": client_address(request),
+        "user_agent": request.headers.get("User-Agent", "")[:1000],
+    }
 
 
 def _codes(errors: list[GraphQLError] | None) -> list[str]:
@@ -149,15 +170,7 @@ def flush(request: HttpRequest, *, status_code: int) -> int:
     """Write the pending rows of ``request``; a request that ran no operation but was
     refused at the HTTP level (bad JSON, no query) gets one INVALID row. Returns the count."""
     pending = getattr(request, "audit_pending", None) or []
-    user = getattr(request, "user", None)
-    who = {
-        "user_id": user.pk if user is not None and user.is_authenticated else None,
-        "username": user.get_username() if user is not None and user.is_authenticated else "",
-        "role": getattr(user, "role", "") if user is not None and user.is_authenticated else "",
-        "auth_method": getattr(request, "auth_method", "anonymous"),
-        "client_address": client_address(request),
-        "user_agent": request.headers.get("User-Agent", "")[:1000],
-    }
+    who = caller_fields(request)
     if not pending and status_code >= 400:
         pending = [
             {

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.utils.dateparse import parse_datetime
 from strawberry import relay
 
-from audit.operations import client_address
+from audit.operations import caller_fields
 from audit.writer import write_event
 from backend.models import Role
 
@@ -53,7 +53,6 @@ def _when(request: HttpRequest, name: str) -> datetime | None:
 
 
 def _audit(request: HttpRequest, outcome: str, codes: list[str], params: dict[str, Any]) -> None:
-    user = request.user
     write_event(
         kind="OPERATION",
         operation_type="export",
@@ -61,12 +60,7 @@ def _audit(request: HttpRequest, outcome: str, codes: list[str], params: dict[st
         outcome=outcome,
         error_codes=codes,
         variables=params,
-        user_id=user.pk if user.is_authenticated else None,
-        username=user.get_username() if user.is_authenticated else "",
-        role=getattr(user, "role", "") if user.is_authenticated else "",
-        auth_method=getattr(request, "auth_method", "anonymous"),
-        client_address=client_address(request),
-        user_agent=request.headers.get("User-Agent", "")[:1000],
+        **caller_fields(request),
     )
 
 
