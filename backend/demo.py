@@ -168,6 +168,37 @@ def _status(rng: random.Random, received: datetime, now: datetime) -> tuple[str,
     return m.TipStatus.REFERRED, True
 
 
+def _targeting_activity(
+    rng: random.Random, investigator: m.User, tips: list[m.Tip], now: datetime
+) -> list[m.Note]:
+    """Traveller lookups over the last 60 days (for the lookup statistics) and targeting notes
+    with screening outcomes on some tips (for the screening statistics)."""
+    lookups = m.TravellerLookup.objects.bulk_create(
+        m.TravellerLookup(
+            user=investigator,
+            criteria={"demo": n},
+            subject_hits=hits,
+            tip_hits=hits,
+        )
+        for n, hits in enumerate(rng.choices([0, 0, 0, 1, 2], k=len(tips) // 5))
+    )
+    for lookup in lookups:  # auto_now_add stamps "now"; spread them over the window instead
+        lookup.created_at = now - timedelta(minutes=rng.randint(0, 60 * 24 * 60))
+    m.TravellerLookup.objects.bulk_update(lookups, ["created_at"])
+    tip_type = ContentType.objects.get_for_model(m.Tip)
+    return m.Note.objects.bulk_create(
+        m.Note(
+            content_type=tip_type,
+            object_id=t.pk,
+            author=investigator,
+            kind=m.NoteKind.TARGETING,
+            body="Demo targeting note.",
+            screening_outcome=rng.choices(m.ScreeningOutcome.values, [6, 3, 1])[0],
+        )
+        for t in rng.sample(tips, k=min(len(tips), max(1, len(tips) // 15)))
+    )
+
+
 @transaction.atomic
 def load_demo_data(
     *, tips: int = 3000, seed: int = 7, progress: Callable[[str, int, int], None] | None = None
@@ -349,6 +380,7 @@ def load_demo_data(
             lead.closed_at = lead.referred_at + timedelta(days=30)
             lead.save(update_fields=["outcome", "closed_at"])
         lead.tips.set(group)
+        m.Tip.objects.filter(pk__in=[t.pk for t in group]).update(referred_at=lead.referred_at)
         leads.append(lead)
     notes = []
     if analyst is not None:
@@ -364,6 +396,9 @@ def load_demo_data(
                 for t in rng.sample(tip_rows, k=min(len(tip_rows), max(1, tips // 10)))
             ]
         )
+    investigator = m.User.objects.filter(role=m.Role.INVESTIGATOR).order_by("pk").first()
+    if investigator is not None:
+        notes += _targeting_activity(rng, investigator, tip_rows, now)
     report("building leads and notes", 1, 1)
     return {
         "tips": len(tip_rows),

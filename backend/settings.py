@@ -10,6 +10,9 @@
   common and links no more (default 50).
 - ``TIPGRAPH_LINK_IP_WINDOW_HOURS``: two tips sharing an IP address link only when they saw it
   within this many hours of each other (default 24).
+- ``TIPGRAPH_STATS_MIN_GROUP``: statistics groups smaller than this are suppressed for reporting
+  clients (default 10); ``TIPGRAPH_STATS_MAX_ROWS``: most rows one statistics query returns
+  (default 5000).
 """
 
 from __future__ import annotations
@@ -154,6 +157,11 @@ GRAPHQL_MAX_BATCH = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_BATCH", "10"))
 # lookup matching more than LOOKUP_MAX_TIPS tips is refused as too broad.
 LOOKUP_NAME_THRESHOLD = float(os.environ.get("TIPGRAPH_LOOKUP_NAME_THRESHOLD", "0.45"))
 LOOKUP_MAX_TIPS = int(os.environ.get("TIPGRAPH_LOOKUP_MAX_TIPS", "200"))
+
+# Statistics (backend.services.statistics): groups smaller than this are suppressed for callers
+# who may not read the records themselves (reporting clients), so no person can be singled out.
+STATS_MIN_GROUP_SIZE = int(os.environ.get("TIPGRAPH_STATS_MIN_GROUP", "10"))
+STATS_MAX_ROWS = int(os.environ.get("TIPGRAPH_STATS_MAX_ROWS", "5000"))
 
 # Linking (backend.services.linking): the over-linking cap per identifier, and the window
 # within which two sightings of one IP address link their tips (addresses are reassigned).

@@ -7,7 +7,7 @@ from django.urls import path
 
 from audit.views import export_csv
 from schema import schema
-from schema.view import TipGraphView
+from schema.view import StatisticsCsvView, TipGraphView
 
 urlpatterns = [
     path(
@@ -22,4 +22,9 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("audit/export.csv", export_csv, name="audit-export"),
+    path(
+        "statistics/<str:field>.csv",
+        StatisticsCsvView.as_view(schema=schema, graphql_ide=None),
+        name="statistics-csv",
+    ),
 ]

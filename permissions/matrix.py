@@ -16,6 +16,8 @@ A, INV, PM = Role.ANALYST, Role.INVESTIGATOR, Role.PROGRAM_MANAGER
 SA, AU, RC = Role.SYSTEM_ADMINISTRATOR, Role.AUDITOR, Role.REPORTING_CLIENT
 EVERYONE = frozenset(Role)
 GRAPH = frozenset({A, PM})
+#: Aggregates: reporting clients get them with small groups suppressed (permissions.scoping).
+STATISTICS = frozenset({A, PM, RC})
 
 #: Root fields ("Query.x", "Mutation.y") and the roles that may call them.
 OPERATIONS: dict[str, frozenset[str]] = {
@@ -37,6 +39,13 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "Query.deconflictionNotices": GRAPH,
     "Query.investigatorQueryVolume": frozenset({AU, SA}),
     "Query.importJob": frozenset({A}),
+    "Query.tipStatistics": STATISTICS,
+    "Query.actionableShare": STATISTICS,
+    "Query.tipTurnaround": STATISTICS,
+    "Query.leadStatistics": STATISTICS,
+    "Query.lookupStatistics": STATISTICS,
+    "Query.screeningOutcomes": STATISTICS,
+    "Query.clusterSizes": STATISTICS,
     "Mutation.createTip": frozenset({A}),
     "Mutation.updateTip": frozenset({A}),
     "Mutation.changeTipStatus": frozenset({A}),

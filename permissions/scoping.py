@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model, Q, QuerySet
 
 from backend import models as m
 
-__all__ = ["can_see", "scope_queryset"]
+__all__ = ["can_see", "scope_queryset", "statistics_threshold"]
 
 M = TypeVar("M", bound=Model)
 
@@ -125,3 +126,13 @@ def scope_queryset(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
 def can_see(user: Any, record: Model) -> bool:
     """Whether ``user`` may see this one record."""
     return _visible(type(record), user).filter(pk=record.pk).exists()
+
+
+def statistics_threshold(user: Any) -> int:
+    """The smallest group whose figures ``user`` may see in statistics: 0 (everything) for the
+    owning agency's analysts and program managers, who may read the records themselves;
+    ``STATS_MIN_GROUP_SIZE`` for everyone else (reporting clients), so that no person can be
+    singled out from an aggregate."""
+    if _active(user) and user.role in _OWNING_AGENCY:
+        return 0
+    return settings.STATS_MIN_GROUP_SIZE

@@ -28,6 +28,7 @@ from schema.note import NoteMutation
 from schema.removal import RemovalMutation
 from schema.research import ResearchMutation, ResearchQuery
 from schema.source import SourceMutation, SourceQuery
+from schema.statistics import StatisticsQuery
 from schema.subject import SubjectMutation, SubjectQuery
 from schema.tip import TipMutation, TipQuery
 from schema.viewer import ViewerQuery
@@ -60,6 +61,7 @@ Query = merge_types(
         AuditQuery,
         DeconflictionQuery,
         IntakeQuery,
+        StatisticsQuery,
     ),
 )
 Mutation = merge_types(

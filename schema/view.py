@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from typing import Any
 
 from cross_web import HTTPException
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, QueryDict
 from django.middleware.csrf import CsrfViewMiddleware
 from strawberry.django.views import GraphQLView
 from strawberry.file_uploads.utils import replace_placeholders_with_files
@@ -16,7 +18,7 @@ from strawberry.file_uploads.utils import replace_placeholders_with_files
 from audit.operations import flush
 from audit.writer import set_context
 
-__all__ = ["TipGraphView", "UploadRef"]
+__all__ = ["StatisticsCsvView", "TipGraphView", "UploadRef"]
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +87,74 @@ class TipGraphView(GraphQLView):
         finally:
             set_context(None)
         return response
+
+
+_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
+_STATUS_OF_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NEED_TO_KNOW": 403}
+
+
+class StatisticsCsvView(TipGraphView):
+    """``GET /statistics/<field>.csv?<argument>=<value>...``: one statistics query as a CSV file.
+
+    The URL becomes the GraphQL query ``<field>(<arguments>) { csv }`` (operation name
+    ``<field>Csv``) and runs through the same view as /graphql, so authentication, the
+    permission matrix, suppression of small groups and the audit row are exactly those of the
+    query. Argument values are passed as GraphQL variables, so ``interval=WEEK``,
+    ``timeZone=Europe/London`` and ``since=2026-01-01T00:00:00Z`` mean what they mean in
+    GraphQL; an unknown argument is refused as the query would be. A refusal comes back as
+    the GraphQL JSON errors with status 400, 401 or 403.
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        from schema.statistics import STATISTICS_FIELDS
+
+        field = kwargs.pop("field", "")
+        if field not in STATISTICS_FIELDS:
+            return JsonResponse(
+                {"errors": [{"message": f"no statistic {field!r}", "code": "NOT_FOUND"}]},
+                status=404,
+            )
+        if request.method != "GET":
+            return JsonResponse(
+                {"errors": [{"message": "use GET", "code": "METHOD_NOT_ALLOWED"}]}, status=405
+            )
+        names = list(request.GET)
+        bad = [name for name in names if not _NAME.match(name)]
+        if bad:
+            return JsonResponse(
+                {
+                    "errors": [
+                        {"message": f"not an argument name: {bad[0]!r}", "code": "INVALID_INPUT"}
+                    ]
+                },
+                status=400,
+            )
+        declared = self.schema._schema.query_type.fields[field].args  # type: ignore[union-attr]
+        definitions = ", ".join(
+            f"${name}: {declared[name].type if name in declared else 'String'}" for name in names
+        )
+        arguments = ", ".join(f"{name}: ${name}" for name in names)
+        document = (
+            f"query {field}Csv{f'({definitions})' if names else ''} "
+            f"{{ {field}{f'({arguments})' if names else ''} {{ csv }} }}"
+        )
+        query = QueryDict(mutable=True)
+        query["query"] = document
+        query["variables"] = json.dumps({name: request.GET[name] for name in names})
+        query["operationName"] = f"{field}Csv"
+        request.GET = query
+        response = super().dispatch(request, *args, **kwargs)
+        try:
+            body = json.loads(response.content)  # type: ignore[attr-defined]
+        except (AttributeError, ValueError):
+            return response
+        table = (body.get("data") or {}).get(field)
+        if table is not None and not body.get("errors"):
+            return HttpResponse(
+                table["csv"],
+                content_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{field}.csv"'},
+            )
+        codes = [(e.get("extensions") or {}).get("code") for e in body.get("errors") or []]
+        status = next((_STATUS_OF_CODE[c] for c in codes if c in _STATUS_OF_CODE), 400)
+        return JsonResponse(body, status=max(status, response.status_code))

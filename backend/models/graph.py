@@ -172,7 +172,15 @@ class Note(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["content_type", "object_id"])]
+        indexes = [
+            models.Index(fields=["content_type", "object_id"]),
+            models.Index(
+                fields=["created_at"],
+                include=["screening_outcome"],
+                condition=models.Q(kind="TARGETING"),
+                name="note_screening_idx",
+            ),
+        ]
         constraints = [
             _choices_check("kind", NoteKind, "note_kind_valid"),
             models.CheckConstraint(
@@ -208,6 +216,9 @@ class Tip(Removable):
         USER, null=True, blank=True, on_delete=models.PROTECT, related_name="reviewed_tips"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    referred_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a lead first referred the tip to an office."
+    )
     created_by = models.ForeignKey(
         USER, null=True, blank=True, on_delete=models.PROTECT, related_name="created_tips"
     )
@@ -253,6 +264,23 @@ class Tip(Removable):
         indexes = [
             models.Index(fields=["status", "received_at"]),
             models.Index(fields=["category", "received_at"]),
+            # Statistics read every live tip of a window from this index alone (index-only
+            # scans): the grouping columns and the review/referral times ride along.
+            models.Index(
+                fields=["received_at"],
+                include=[
+                    "source",
+                    "category",
+                    "status",
+                    "priority",
+                    "is_actionable",
+                    "reviewed_at",
+                    "referred_at",
+                    "cluster",
+                ],
+                condition=models.Q(removed_at__isnull=True),
+                name="tip_statistics_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -25,6 +25,13 @@ class TravellerLookup(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                include=["subject_hits", "tip_hits"],
+                name="lookup_statistics_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"lookup {self.pk} by {self.user_id}"

@@ -140,12 +140,15 @@ def _refer(lead: Lead) -> None:
         raise InvalidInput(
             f"only tips found actionable can be referred; not actionable yet: {refs}", field="tips"
         )
+    now = timezone.now()
     for tip in tips:
         if tip.status == TipStatus.ACTIONABLE:
             TIP_MACHINE.check(tip.status, TipStatus.REFERRED)
             tip.status = TipStatus.REFERRED
-            tip.save(update_fields=["status", "updated_at"])
-    lead.referred_at = timezone.now()
+            # The first referral counts for the receipt-to-referral statistics.
+            tip.referred_at = tip.referred_at or now
+            tip.save(update_fields=["status", "referred_at", "updated_at"])
+    lead.referred_at = now
 
 
 @transaction.atomic

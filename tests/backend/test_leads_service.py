@@ -164,8 +164,28 @@ def test_referral_sets_referred_at_and_moves_actionable_tips_to_referred():
     assert result.closed_at is None
     assert Tip.objects.get(pk=actionable.pk).status == "REFERRED"
     assert Tip.objects.get(pk=already.pk).status == "REFERRED"
+    # and the newly referred tip records when, for the receipt-to-referral statistics
+    assert Tip.objects.get(pk=actionable.pk).referred_at == result.referred_at
     # and a tip not on the lead is untouched
     assert Tip.objects.get(pk=other.pk).status == "ACTIONABLE"
+    assert Tip.objects.get(pk=other.pk).referred_at is None
+
+
+def test_a_second_referral_keeps_the_first_referral_time():
+    # given a tip referred once, sent back to ACTIONABLE, and referred again on another lead
+    tip = TipFactory(status=TipStatus.ACTIONABLE)
+    first = create_lead(by=None, title="L1", office=OfficeFactory(), tips=[tip])
+    change_lead_status(lead=first, status=LeadStatus.REFERRED)
+    first_time = Tip.objects.get(pk=tip.pk).referred_at
+    Tip.objects.filter(pk=tip.pk).update(status=TipStatus.ACTIONABLE)
+    second = create_lead(by=None, title="L2", office=OfficeFactory(), tips=[tip])
+
+    # when
+    change_lead_status(lead=second, status=LeadStatus.REFERRED)
+
+    # then
+    assert first_time is not None
+    assert Tip.objects.get(pk=tip.pk).referred_at == first_time
 
 
 def test_referral_needs_an_office():

@@ -1,0 +1,333 @@
+"""Statistics: counts, shares, turnaround times and time series for trend analysis and
+reporting. Aggregates only; no field names a person or a record.
+
+Reporting clients get every group smaller than ``suppressionThreshold`` suppressed (its figures
+null, ``suppressed: true``), together with enough further groups that no published total gives
+a hidden figure back by subtraction. Analysts and program managers, who may read the records
+themselves, get exact figures (threshold 0). Every table also comes as CSV: its ``csv`` field,
+or ``GET /statistics/<field>.csv?<arguments>`` for a download.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from backend.errors import DomainError
+from backend.services import statistics as stats
+from permissions.classes import allow
+from permissions.matrix import describe
+from permissions.scoping import statistics_threshold
+from schema.base import LeadOutcomeEnum, LeadStatusEnum
+
+__all__ = [
+    "STATISTICS_FIELDS",
+    "CountTable",
+    "StatisticsInterval",
+    "StatisticsQuery",
+    "TipDimension",
+]
+
+T = TypeVar("T")
+
+
+@strawberry.enum(description="The length of a time-series bucket.")
+class StatisticsInterval(Enum):
+    DAY = "day"
+    WEEK = strawberry.enum_value("week", description="ISO weeks, starting on Monday.")
+    MONTH = "month"
+
+
+@strawberry.enum(description="What tips can be counted by.")
+class TipDimension(Enum):
+    SOURCE_KIND = "source_kind"
+    CATEGORY = "category"
+    STATUS = "status"
+    PRIORITY_BAND = strawberry.enum_value(
+        "priority_band", description="The priority band, 1 (highest) to 5."
+    )
+
+
+@strawberry.enum(description="A step in handling a tip.")
+class TurnaroundMilestone(Enum):
+    REVIEW = strawberry.enum_value("review", description="The review decision was recorded.")
+    REFERRAL = strawberry.enum_value("referral", description="A lead first referred the tip.")
+
+
+_PERIOD = "First day of the bucket in the time zone asked; null without an interval."
+_SUPPRESSED = "The group is too small to publish (or would reveal one that is); figures null."
+
+
+@strawberry.type(description="How many records fall in one period and group.")
+class CountRow:
+    period: datetime.date | None = strawberry.field(description=_PERIOD)
+    group: str | None = strawberry.field(description="The group's value; null when ungrouped.")
+    count: int | None
+    suppressed: bool = strawberry.field(description=_SUPPRESSED)
+
+
+@strawberry.type(description="Of the tips received in a period and reviewed, the actionable.")
+class ShareRow:
+    period: datetime.date | None = strawberry.field(description=_PERIOD)
+    reviewed: int | None = strawberry.field(description="Tips with a review decision.")
+    actionable: int | None = strawberry.field(description="Of those, found actionable.")
+    share: float | None = strawberry.field(description="actionable / reviewed, 0 to 1.")
+    suppressed: bool = strawberry.field(description=_SUPPRESSED)
+
+
+@strawberry.type(description="Hours from receipt to a milestone, over the tips that reached it.")
+class TurnaroundRow:
+    period: datetime.date | None = strawberry.field(
+        description="First day of the bucket of receipt; null without an interval."
+    )
+    milestone: TurnaroundMilestone
+    tips: int | None = strawberry.field(description="Tips that reached the milestone.")
+    median_hours: float | None
+    p90_hours: float | None = strawberry.field(description="90th percentile.")
+    suppressed: bool = strawberry.field(description=_SUPPRESSED)
+
+
+@strawberry.type(description="Leads of one office in one status with one outcome.")
+class LeadRow:
+    office: str | None = strawberry.field(description="Office name; null for a draft lead.")
+    status: LeadStatusEnum  # type: ignore[valid-type]
+    outcome: LeadOutcomeEnum | None  # type: ignore[valid-type]
+    count: int | None
+    suppressed: bool = strawberry.field(description=_SUPPRESSED)
+
+
+@strawberry.type(description="Traveller lookups by investigators in a period.")
+class LookupRow:
+    period: datetime.date | None = strawberry.field(description=_PERIOD)
+    lookups: int | None
+    with_matches: int | None = strawberry.field(description="Lookups that found any record.")
+    hit_rate: float | None = strawberry.field(description="withMatches / lookups, 0 to 1.")
+    suppressed: bool = strawberry.field(description=_SUPPRESSED)
+
+
+def _table_type(name: str, row: type, *, with_total: bool, description: str) -> type:
+    """A result type: rows, the suppression applied, CSV, and the total where it has one."""
+
+    def suppression_threshold(root: stats.StatTable[Any]) -> int:
+        return root.threshold
+
+    def suppressed_rows(root: stats.StatTable[Any]) -> int:
+        return root.suppressed_rows
+
+    def csv(root: stats.StatTable[Any]) -> str:
+        return root.csv()
+
+    namespace: dict[str, Any] = {
+        "__annotations__": {"rows": list[row]},  # type: ignore[valid-type]
+        "suppression_threshold": strawberry.field(
+            resolver=suppression_threshold,
+            description="Groups smaller than this were suppressed for you (0: none).",
+        ),
+        "suppressed_rows": strawberry.field(resolver=suppressed_rows),
+        "csv": strawberry.field(
+            resolver=csv, description="The rows as CSV, a header line first; RFC 4180."
+        ),
+    }
+    if with_total:
+        namespace["__annotations__"]["total"] = int | None
+        namespace["total"] = strawberry.field(
+            description="All records counted; null when too few to publish."
+        )
+    return strawberry.type(type(name, (), namespace), description=description)
+
+
+CountTable = _table_type(
+    "CountTable", CountRow, with_total=True, description="Counts per period and group."
+)
+ShareTable = _table_type(
+    "ShareTable", ShareRow, with_total=False, description="Actionable share per period."
+)
+TurnaroundTable = _table_type(
+    "TurnaroundTable", TurnaroundRow, with_total=False, description="Turnaround per period."
+)
+LeadTable = _table_type(
+    "LeadTable", LeadRow, with_total=True, description="Leads by office, status and outcome."
+)
+LookupTable = _table_type(
+    "LookupTable", LookupRow, with_total=False, description="Investigator lookups per period."
+)
+
+
+def _run(info: Info, compute: Callable[[int], T]) -> T:
+    try:
+        return compute(statistics_threshold(info.context.request.user))
+    except DomainError as exc:
+        raise GraphQLError(exc.message, extensions={"code": exc.code, "field": exc.field}) from exc
+
+
+def _window(
+    interval: StatisticsInterval | None,
+    time_zone: str,
+    since: datetime.datetime | None,
+    until: datetime.datetime | None,
+) -> stats.Window:
+    return stats.Window(
+        since=since,
+        until=until,
+        interval=interval.value if interval is not None else None,
+        time_zone=time_zone,
+    )
+
+
+_WINDOW_ARGS = (
+    " Window: since <= time < until (either may be left open); interval buckets the rows by "
+    "day, ISO week or month in timeZone (an IANA name, default UTC)."
+)
+
+
+def _field(key: str, text: str) -> Any:
+    return strawberry.field(extensions=allow(key), description=describe(key, text))
+
+
+@strawberry.type
+class StatisticsQuery:
+    @_field(
+        "Query.tipStatistics",
+        "Tips received, counted by source kind, category, status or priority band, as totals or "
+        "as a time series." + _WINDOW_ARGS,
+    )
+    def tip_statistics(
+        self,
+        info: Info,
+        by: TipDimension | None = None,
+        interval: StatisticsInterval | None = None,
+        time_zone: str = "UTC",
+        since: datetime.datetime | None = None,
+        until: datetime.datetime | None = None,
+    ) -> CountTable:  # type: ignore[valid-type]
+        return _run(
+            info,
+            lambda t: stats.tip_counts(
+                window=_window(interval, time_zone, since, until),
+                by=by.value if by else None,
+                threshold=t,
+            ),
+        )
+
+    @_field(
+        "Query.actionableShare",
+        "Of the tips received in each period that have a review decision, how many were found "
+        "actionable, and the share." + _WINDOW_ARGS,
+    )
+    def actionable_share(
+        self,
+        info: Info,
+        interval: StatisticsInterval | None = None,
+        time_zone: str = "UTC",
+        since: datetime.datetime | None = None,
+        until: datetime.datetime | None = None,
+    ) -> ShareTable:  # type: ignore[valid-type]
+        return _run(
+            info,
+            lambda t: stats.actionable_share(
+                window=_window(interval, time_zone, since, until), threshold=t
+            ),
+        )
+
+    @_field(
+        "Query.tipTurnaround",
+        "Median and 90th-percentile hours from receipt to review and from receipt to referral, "
+        "over the tips received in each period that got there." + _WINDOW_ARGS,
+    )
+    def tip_turnaround(
+        self,
+        info: Info,
+        interval: StatisticsInterval | None = None,
+        time_zone: str = "UTC",
+        since: datetime.datetime | None = None,
+        until: datetime.datetime | None = None,
+    ) -> TurnaroundTable:  # type: ignore[valid-type]
+        return _run(
+            info,
+            lambda t: stats.tip_turnaround(
+                window=_window(interval, time_zone, since, until), threshold=t
+            ),
+        )
+
+    @_field(
+        "Query.leadStatistics",
+        "Leads created in the window, by office, status and outcome.",
+    )
+    def lead_statistics(
+        self,
+        info: Info,
+        since: datetime.datetime | None = None,
+        until: datetime.datetime | None = None,
+    ) -> LeadTable:  # type: ignore[valid-type]
+        return _run(
+            info,
+            lambda t: stats.lead_statistics(window=_window(None, "UTC", since, until), threshold=t),
+        )
+
+    @_field(
+        "Query.lookupStatistics",
+        "Traveller lookups by partner-agency investigators per period (default: per day), and "
+        "their hit rate: the share that found any record." + _WINDOW_ARGS,
+    )
+    def lookup_statistics(
+        self,
+        info: Info,
+        interval: StatisticsInterval | None = StatisticsInterval.DAY,
+        time_zone: str = "UTC",
+        since: datetime.datetime | None = None,
+        until: datetime.datetime | None = None,
+    ) -> LookupTable:  # type: ignore[valid-type]
+        return _run(
+            info,
+            lambda t: stats.lookup_statistics(
+                window=_window(interval, time_zone, since, until), threshold=t
+            ),
+        )
+
+    @_field(
+        "Query.screeningOutcomes",
+        "Targeting notes per period and the screening outcome recorded in them (group: NONE, "
+        "ADDITIONAL_SCREENING or REFERRED_TO_SECONDARY)." + _WINDOW_ARGS,
+    )
+    def screening_outcomes(
+        self,
+        info: Info,
+        interval: StatisticsInterval | None = None,
+        time_zone: str = "UTC",
+        since: datetime.datetime | None = None,
+        until: datetime.datetime | None = None,
+    ) -> CountTable:  # type: ignore[valid-type]
+        return _run(
+            info,
+            lambda t: stats.screening_outcomes(
+                window=_window(interval, time_zone, since, until), threshold=t
+            ),
+        )
+
+    @_field(
+        "Query.clusterSizes",
+        "How many clusters have how many live tips (group: 1, 2, 3-5, 6-10, 11-50, 51+); a tip "
+        "linked to no other is a cluster of one.",
+    )
+    def cluster_sizes(self, info: Info) -> CountTable:  # type: ignore[valid-type]
+        return _run(info, lambda t: stats.cluster_sizes(threshold=t))
+
+
+#: The root fields that return a statistics table: each has a CSV download.
+STATISTICS_FIELDS = frozenset(
+    {
+        "tipStatistics",
+        "actionableShare",
+        "tipTurnaround",
+        "leadStatistics",
+        "lookupStatistics",
+        "screeningOutcomes",
+        "clusterSizes",
+    }
+)
