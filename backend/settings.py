@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "strawberry_django",
     "backend.apps.BackendConfig",
+    "backend.dashboard.apps.DashboardConfig",
     "permissions.apps.PermissionsConfig",
     "audit.apps.AuditConfig",
     "axes",
@@ -127,6 +128,17 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+# The dashboard's browser libraries come from npm (package.json, installed by `make` with
+# `npm ci`) and are served from node_modules under these prefixes: no CDN, no bundler. The
+# development server (`make demo`) and the tests' live server serve them through
+# django.contrib.staticfiles; in production run `manage.py collectstatic` into STATIC_ROOT
+# and let the web server serve that folder.
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [
+    ("vendor/cytoscape", NODE_MODULES / "cytoscape" / "dist"),
+    ("vendor/chart.js", NODE_MODULES / "chart.js" / "dist"),
+]
+STATIC_ROOT = VAR_DIR / "static"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/graphql"
 

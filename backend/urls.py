@@ -1,4 +1,5 @@
-"""URLs: /graphql (GraphiQL in development only), /accounts/ for browser sign-in, /admin/."""
+"""URLs: /graphql (GraphiQL in development only), /accounts/ for browser sign-in, /admin/,
+/dashboard/ (the analyst dashboard)."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -6,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from audit.views import export_csv
+from backend.dashboard.views import dashboard
 from schema import schema
 from schema.view import StatisticsCsvView, TipGraphView
 
@@ -21,6 +23,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("dashboard/", dashboard, name="dashboard"),
     path("audit/export.csv", export_csv, name="audit-export"),
     path(
         "statistics/<str:field>.csv",

@@ -73,7 +73,8 @@ class Command(BaseCommand):
         if options["serve"]:
             self.stdout.write(
                 f"\nGraphiQL: http://127.0.0.1:{options['port']}/graphql "
-                f"(sign in first at http://127.0.0.1:{options['port']}/accounts/login/)"
+                f"(sign in first at http://127.0.0.1:{options['port']}/accounts/login/)\n"
+                f"Analyst dashboard: http://127.0.0.1:{options['port']}/dashboard/"
             )
             call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
 
