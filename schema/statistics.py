@@ -190,6 +190,40 @@ def _field(key: str, text: str) -> Any:
     return strawberry.field(extensions=allow(key), description=describe(key, text))
 
 
+def _series(
+    key: str,
+    text: str,
+    compute: Callable[..., stats.StatTable[Any]],
+    returns: type,
+    *,
+    default_interval: StatisticsInterval | None = None,
+) -> Any:
+    """A statistics field taking the window arguments (interval, timeZone, since, until)."""
+
+    def resolve(
+        info: Info,
+        interval: StatisticsInterval | None = default_interval,
+        time_zone: str = "UTC",
+        since: datetime.datetime | None = None,
+        until: datetime.datetime | None = None,
+    ) -> Any:
+        return _run(
+            info,
+            lambda t: compute(window=_window(interval, time_zone, since, until), threshold=t),
+        )
+
+    # Real types, not the strings postponed evaluation leaves: ``returns`` is only known here.
+    resolve.__annotations__ = {
+        "info": Info,
+        "interval": StatisticsInterval | None,
+        "time_zone": str,
+        "since": datetime.datetime | None,
+        "until": datetime.datetime | None,
+        "return": returns,
+    }
+    return _field(key, text + _WINDOW_ARGS)(resolve)
+
+
 @strawberry.type
 class StatisticsQuery:
     @_field(
@@ -215,45 +249,20 @@ class StatisticsQuery:
             ),
         )
 
-    @_field(
+    actionable_share: ShareTable = _series(  # type: ignore[valid-type]
         "Query.actionableShare",
         "Of the tips received in each period that have a review decision, how many were found "
-        "actionable, and the share." + _WINDOW_ARGS,
+        "actionable, and the share.",
+        stats.actionable_share,
+        ShareTable,
     )
-    def actionable_share(
-        self,
-        info: Info,
-        interval: StatisticsInterval | None = None,
-        time_zone: str = "UTC",
-        since: datetime.datetime | None = None,
-        until: datetime.datetime | None = None,
-    ) -> ShareTable:  # type: ignore[valid-type]
-        return _run(
-            info,
-            lambda t: stats.actionable_share(
-                window=_window(interval, time_zone, since, until), threshold=t
-            ),
-        )
-
-    @_field(
+    tip_turnaround: TurnaroundTable = _series(  # type: ignore[valid-type]
         "Query.tipTurnaround",
         "Median and 90th-percentile hours from receipt to review and from receipt to referral, "
-        "over the tips received in each period that got there." + _WINDOW_ARGS,
+        "over the tips received in each period that got there.",
+        stats.tip_turnaround,
+        TurnaroundTable,
     )
-    def tip_turnaround(
-        self,
-        info: Info,
-        interval: StatisticsInterval | None = None,
-        time_zone: str = "UTC",
-        since: datetime.datetime | None = None,
-        until: datetime.datetime | None = None,
-    ) -> TurnaroundTable:  # type: ignore[valid-type]
-        return _run(
-            info,
-            lambda t: stats.tip_turnaround(
-                window=_window(interval, time_zone, since, until), threshold=t
-            ),
-        )
 
     @_field(
         "Query.leadStatistics",
@@ -270,45 +279,21 @@ class StatisticsQuery:
             lambda t: stats.lead_statistics(window=_window(None, "UTC", since, until), threshold=t),
         )
 
-    @_field(
+    lookup_statistics: LookupTable = _series(  # type: ignore[valid-type]
         "Query.lookupStatistics",
         "Traveller lookups by partner-agency investigators per period (default: per day), and "
-        "their hit rate: the share that found any record." + _WINDOW_ARGS,
+        "their hit rate: the share that found any record.",
+        stats.lookup_statistics,
+        LookupTable,
+        default_interval=StatisticsInterval.DAY,
     )
-    def lookup_statistics(
-        self,
-        info: Info,
-        interval: StatisticsInterval | None = StatisticsInterval.DAY,
-        time_zone: str = "UTC",
-        since: datetime.datetime | None = None,
-        until: datetime.datetime | None = None,
-    ) -> LookupTable:  # type: ignore[valid-type]
-        return _run(
-            info,
-            lambda t: stats.lookup_statistics(
-                window=_window(interval, time_zone, since, until), threshold=t
-            ),
-        )
-
-    @_field(
+    screening_outcomes: CountTable = _series(  # type: ignore[valid-type]
         "Query.screeningOutcomes",
         "Targeting notes per period and the screening outcome recorded in them (group: NONE, "
-        "ADDITIONAL_SCREENING or REFERRED_TO_SECONDARY)." + _WINDOW_ARGS,
+        "ADDITIONAL_SCREENING or REFERRED_TO_SECONDARY).",
+        stats.screening_outcomes,
+        CountTable,
     )
-    def screening_outcomes(
-        self,
-        info: Info,
-        interval: StatisticsInterval | None = None,
-        time_zone: str = "UTC",
-        since: datetime.datetime | None = None,
-        until: datetime.datetime | None = None,
-    ) -> CountTable:  # type: ignore[valid-type]
-        return _run(
-            info,
-            lambda t: stats.screening_outcomes(
-                window=_window(interval, time_zone, since, until), threshold=t
-            ),
-        )
 
     @_field(
         "Query.clusterSizes",
