@@ -19,7 +19,7 @@ from schema.audit import AuditQuery
 from schema.caveat import DisseminationCaveat
 from schema.cluster import ClusterMutation, ClusterQuery
 from schema.deconfliction import DeconflictionMutation, DeconflictionQuery
-from schema.extensions import RequireAuthentication
+from schema.extensions import ErrorCodes, RequireAuthentication
 from schema.identifier import IdentifierMutation, IdentifierQuery
 from schema.intake import IntakeMutation, IntakeQuery
 from schema.lead import LeadMutation, LeadQuery
@@ -90,6 +90,7 @@ schema = strawberry.Schema(
     ),
     extensions=[
         AuditExtension,
+        ErrorCodes,  # inside the audit extension: the audit row records the codes it sets
         RequireAuthentication,
         DisseminationCaveat,
         lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),

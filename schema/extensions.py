@@ -12,10 +12,11 @@ from typing import Any
 
 from graphql import GraphQLError, ValidationRule
 from strawberry.extensions import SchemaExtension
+from strawberry.relay.types import GlobalIDValueError
 
 from permissions.lifecycle import access_problems, record_activity, refusal_message
 
-__all__ = ["RequireAuthentication"]
+__all__ = ["ErrorCodes", "RequireAuthentication"]
 
 
 def _refusal(message: str, code: str, **extensions: Any) -> type[ValidationRule]:
@@ -63,3 +64,32 @@ class RequireAuthentication(SchemaExtension):
                 rule,
             )
         yield
+
+
+def _code_of(error: GraphQLError) -> str | None:
+    if isinstance(error.original_error, GlobalIDValueError):
+        return "INVALID_ID"
+    if error.original_error is None and error.path is None:  # refused before execution
+        if error.message.startswith("Syntax Error"):
+            return "GRAPHQL_PARSE_FAILED"
+        return "GRAPHQL_VALIDATION_FAILED"
+    return None
+
+
+class ErrorCodes(SchemaExtension):
+    """Every error a client can cause carries a stable ``extensions.code``: a malformed global
+    id is INVALID_ID, an unparsable document GRAPHQL_PARSE_FAILED, an unknown field, argument
+    or type GRAPHQL_VALIDATION_FAILED. Codes set elsewhere (FORBIDDEN, INVALID_INPUT, ...)
+    stay as they are."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        ctx = self.execution_context
+        errors = list(ctx.pre_execution_errors or [])
+        if ctx.result is not None:
+            errors += ctx.result.errors or []
+        for error in errors:
+            if (error.extensions or {}).get("code"):
+                continue
+            if code := _code_of(error):
+                error.extensions = {**(error.extensions or {}), "code": code}
