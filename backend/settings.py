@@ -128,15 +128,20 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-# The dashboard's browser libraries come from npm (package.json, installed by `make` with
-# `npm ci`) and are served from node_modules under these prefixes: no CDN, no bundler. The
-# development server (`make demo`) and the tests' live server serve them through
-# django.contrib.staticfiles; in production run `manage.py collectstatic` into STATIC_ROOT
-# and let the web server serve that folder.
+# The browser libraries of the dashboard and of GraphiQL (development only) come from npm
+# (package.json, installed by `make` with `npm ci`) and are served from node_modules under
+# these prefixes: no CDN, no bundler. GraphiQL's browser (UMD) build runs on React 18's UMD
+# builds, hence react/umd and react-dom/umd (React 19 has none). The development server
+# (`make demo`) and the tests' live server serve them through django.contrib.staticfiles; in
+# production run `manage.py collectstatic` into STATIC_ROOT and let the web server serve
+# that folder.
 NODE_MODULES = BASE_DIR / "node_modules"
 STATICFILES_DIRS = [
     ("vendor/cytoscape", NODE_MODULES / "cytoscape" / "dist"),
     ("vendor/chart.js", NODE_MODULES / "chart.js" / "dist"),
+    ("vendor/graphiql", NODE_MODULES / "graphiql" / "dist"),
+    ("vendor/react", NODE_MODULES / "react" / "umd"),
+    ("vendor/react-dom", NODE_MODULES / "react-dom" / "umd"),
 ]
 STATIC_ROOT = VAR_DIR / "static"
 LOGIN_URL = "/accounts/login/"

@@ -1,7 +1,6 @@
 """URLs: /graphql (GraphiQL in development only), /accounts/ for browser sign-in, /admin/,
 /dashboard/ (the analyst dashboard)."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
@@ -16,7 +15,9 @@ urlpatterns = [
         "graphql",
         TipGraphView.as_view(
             schema=schema,
-            graphql_ide="graphiql" if settings.DEBUG else None,
+            # Served only while settings.DEBUG is on, read at each request (not at import):
+            # TipGraphView.render_graphql_ide answers 404 otherwise.
+            graphql_ide="graphiql",
             multipart_uploads_enabled=True,
         ),
     ),

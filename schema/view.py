@@ -8,10 +8,12 @@ import re
 from typing import Any
 
 from cross_web import HTTPException
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, QueryDict
-from django.middleware.csrf import CsrfViewMiddleware
+from django.middleware.csrf import CsrfViewMiddleware, get_token
+from django.shortcuts import render
 from strawberry.django.views import GraphQLView
 from strawberry.file_uploads.utils import replace_placeholders_with_files
 
@@ -45,7 +47,21 @@ class TipGraphView(GraphQLView):
 
     Multipart requests (file uploads) follow the GraphQL multipart request spec; they are
     enabled in ``backend/urls.py`` and pass the same CSRF check as any other POST.
+
+    GraphiQL (``graphql_ide``, a browser's GET without a query) is our own page, which loads
+    nothing from a CDN, and only while ``settings.DEBUG`` is on, read at each request.
     """
+
+    def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
+        """GraphiQL from ``backend/templates/graphql/graphiql.html`` instead of strawberry's
+        page, whose React and GraphiQL come from unpkg: ours are npm packages served by
+        django.contrib.staticfiles (the ``vendor/`` prefixes of STATICFILES_DIRS), so the page
+        works on a closed network. Outside development the answer is that of a view without an
+        IDE (404), whatever ``graphql_ide`` says."""
+        if not settings.DEBUG:
+            raise HTTPException(404, "Not Found")
+        context = {"csrf_cookie_name": settings.CSRF_COOKIE_NAME, "csrf_token": get_token(request)}
+        return render(request, "graphql/graphiql.html", context)
 
     def parse_multipart(self, request: Any) -> dict[str, Any]:
         operations = self.parse_json(request.post_data.get("operations", "{}"))
