@@ -59,6 +59,14 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.AddIndex(
+            model_name="tip",
+            index=models.Index(
+                condition=models.Q(("removed_at__isnull", True)),
+                fields=["cluster"],
+                name="tip_cluster_live_idx",
+            ),
+        ),
+        migrations.AddIndex(
             model_name="travellerlookup",
             index=models.Index(
                 fields=["created_at"],

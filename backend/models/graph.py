@@ -281,6 +281,12 @@ class Tip(Removable):
                 condition=models.Q(removed_at__isnull=True),
                 name="tip_statistics_idx",
             ),
+            # Cluster sizes count the live tips per cluster from this small index alone.
+            models.Index(
+                fields=["cluster"],
+                condition=models.Q(removed_at__isnull=True),
+                name="tip_cluster_live_idx",
+            ),
         ]
 
     def __str__(self) -> str:

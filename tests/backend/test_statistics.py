@@ -120,6 +120,16 @@ def test_tip_counts_equal_independent_counts(
     assert not any(r.suppressed for r in table.rows)
 
 
+def test_turnaround_within_a_window_counts_only_its_tips(generated: Generated) -> None:
+    live = sorted(generated.live(), key=lambda t: t.received_at)
+    since, until = live[30].received_at, live[200].received_at
+    inside = [t for t in live if since <= t.received_at < until and t.reviewed_at]
+    window = Window(since=since, until=until, interval="week")
+    table = stats.tip_turnaround(window=window, threshold=0)
+    reviews = [r for r in table.rows if r.milestone == "review"]
+    assert sum(r.tips for r in reviews) == len(inside)
+
+
 def test_tip_counts_window_includes_since_and_excludes_until(generated: Generated) -> None:
     live = sorted(generated.live(), key=lambda t: t.received_at)
     since, until = live[20].received_at, live[120].received_at
@@ -155,17 +165,19 @@ def test_actionable_share_equals_independent_share(
         assert row.share == pytest.approx(actionable[row.period] / reviewed[row.period], abs=1e-4)
 
 
-@pytest.mark.parametrize("interval", [None, "month"])
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
+@pytest.mark.parametrize("interval", [None, "day", "week", "month"])
 def test_turnaround_median_and_p90_equal_independent_percentiles(
-    generated: Generated, interval: str | None
+    generated: Generated, interval: str | None, zone: str
 ) -> None:
     hours: dict[tuple[str, dt.date | None], list[float]] = defaultdict(list)
     for t in generated.live():
-        period = bucket(t.received_at, interval, "UTC")
+        period = bucket(t.received_at, interval, zone)
         for milestone, reached in (("review", t.reviewed_at), ("referral", t.referred_at)):
             if reached is not None:
                 hours[milestone, period].append((reached - t.received_at).total_seconds() / 3600)
-    table = stats.tip_turnaround(window=Window(interval=interval), threshold=0)
+    # (by day: the periods run as several parallel branches of whole periods)
+    table = stats.tip_turnaround(window=Window(interval=interval, time_zone=zone), threshold=0)
     assert {(r.milestone, r.period) for r in table.rows} == set(hours)
     for row in table.rows:
         values = hours[row.milestone, row.period]
