@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import random
 import sys
 import tempfile
@@ -25,20 +24,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def setup_environment() -> None:
-    if url := os.environ.get("BENCH_DATABASE_URL"):
-        os.environ["DATABASE_URL"] = url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-        os.environ["TIPGRAPH_PGDATA"] = str(ROOT / "var" / "bench-pgdata")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
-    import django
-
-    django.setup()
+from bench.common import setup_environment
 
 
 def generate(path: Path, tips: int, seed: int) -> None:
@@ -111,7 +99,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--seed", type=int, default=int(time.time()))
     args = parser.parse_args()
-    setup_environment()
+    setup_environment("bench-pgdata")
     from django.conf import settings
     from django.core.management import call_command
 

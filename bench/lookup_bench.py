@@ -27,35 +27,9 @@ import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def progress(label: str, done: int, total: int) -> None:
-    width = 30
-    filled = int(width * done / max(total, 1))
-    sys.stderr.write(f"\r  {label:<24} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
-def setup_environment() -> None:
-    if url := os.environ.get("BENCH_DATABASE_URL"):
-        os.environ["DATABASE_URL"] = url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-        os.environ["TIPGRAPH_PGDATA"] = str(ROOT / "var" / "bench-pgdata")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
-    import django
-
-    django.setup()
-
+from bench.common import ROOT, percentile, progress, setup_environment
 
 TABLES = (
     "backend_tip",
@@ -297,7 +271,7 @@ def main() -> None:
     parser.add_argument("--reload", action="store_true", help="regenerate the data set")
     parser.add_argument("--cluster-samples", type=int, default=100)
     args = parser.parse_args()
-    setup_environment()
+    setup_environment("bench-pgdata")
     load(args.tips, args.seed, force=args.reload)
     _, token = bench_user()
     lookups = criteria(args.tips, random.Random(args.seed))

@@ -52,37 +52,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, percentile, progress, setup_environment
 
 DAY = 86_400.0
 NULL = "\\N"  # COPY's null
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def progress(label: str, done: int, total: int) -> None:
-    width = 30
-    filled = int(width * done / max(total, 1))
-    sys.stderr.write(f"\r  {label:<24} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
-def setup_environment() -> None:
-    if url := os.environ.get("BENCH_DATABASE_URL"):
-        os.environ["DATABASE_URL"] = url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-        os.environ["TIPGRAPH_PGDATA"] = str(ROOT / "var" / "stats-bench-pgdata")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
-    import django
-
-    django.setup()
 
 
 #: Tables written by the load, biggest first; their user triggers are off while loading.
@@ -679,7 +654,7 @@ def main() -> None:
         "--only", default="", help="run only the queries whose label contains this text"
     )
     args = parser.parse_args()
-    setup_environment()
+    setup_environment("stats-bench-pgdata")
     from django.db import connection
     from django.utils import timezone
 

@@ -1,0 +1,41 @@
+"""What the benchmarks share: their own database, a progress bar and a percentile."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["ROOT", "percentile", "progress", "setup_environment"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The value at rank ``q`` (0 to 1) of ``values``, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def progress(label: str, done: int, total: int) -> None:
+    """A progress bar on stderr, redrawn in place; a new line once ``done`` reaches ``total``."""
+    width = 30
+    filled = int(width * done / max(total, 1))
+    sys.stderr.write(f"\r  {label:<24} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def setup_environment(pgdata: str) -> None:
+    """Point Django at the benchmark's own database and set it up: BENCH_DATABASE_URL when
+    set, else an embedded PostgreSQL under ./var/<pgdata> (never the DATABASE_URL's data)."""
+    if url := os.environ.get("BENCH_DATABASE_URL"):
+        os.environ["DATABASE_URL"] = url
+    else:
+        os.environ.pop("DATABASE_URL", None)
+        os.environ["TIPGRAPH_PGDATA"] = str(ROOT / "var" / pgdata)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+    import django
+
+    django.setup()
