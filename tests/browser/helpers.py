@@ -11,7 +11,16 @@ from typing import Any
 
 from django.conf import settings
 
-__all__ = ["ARTIFACTS", "CHROMIUM", "CHROMIUM_ARGS", "PASSWORD", "Browse", "screenshot", "sign_in"]
+__all__ = [
+    "ARTIFACTS",
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "PASSWORD",
+    "Browse",
+    "screenshot",
+    "sign_in",
+    "watch",
+]
 
 #: The browser; TIPGRAPH_CHROMIUM points elsewhere on a machine without Debian's package.
 CHROMIUM = Path(os.environ.get("TIPGRAPH_CHROMIUM", "/usr/bin/chromium"))
@@ -52,3 +61,35 @@ def screenshot(target: Any, name: str, **options: Any) -> Path:
     path = ARTIFACTS / name
     target.screenshot(path=str(path), **options)
     return path
+
+
+def watch(page: Any, origin: str) -> tuple[list[str], list[str]]:
+    """(problems, elsewhere), filled as they happen: script errors, console errors and failed
+    requests of the page, and every request that went anywhere but ``origin`` (a CDN, say).
+
+    Failed requests are reported with their URL by the response handler (the console only
+    says "Failed to load resource"); /favicon.ico is Chromium's own guess, not a request of
+    ours."""
+    problems: list[str] = []
+    elsewhere: list[str] = []
+
+    def console(message: Any) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(f"console: {message.text}")
+
+    def request(r: Any) -> None:
+        if not r.url.startswith((origin, "data:")):
+            elsewhere.append(r.url)
+
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", console)
+    page.on("request", request)
+    page.on(
+        "response",
+        lambda r: (
+            r.status >= 400
+            and not r.url.endswith("/favicon.ico")
+            and problems.append(f"HTTP {r.status}: {r.url}")
+        ),
+    )
+    return problems, elsewhere

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from backend.models import Role, TipCategory
 from tests.backend.dashboard.builders import TipGraphData, build_tip_graph
-from tests.browser.helpers import screenshot, sign_in
+from tests.browser.helpers import screenshot, sign_in, watch
 from tests.factories import SourceFactory, TipFactory, UserFactory
 
 # The live server reads what the test wrote, so the data must be committed.
@@ -91,42 +91,17 @@ def wait_until_drawn(page: Any, selector: str) -> Any:
     return element
 
 
-def watch_for_problems(page: Any) -> list[str]:
-    """Script errors, console errors and failed requests of the page, as they happen.
-
-    Failed requests are reported with their URL by the response handler (the console only
-    says "Failed to load resource"); the sign-in page's /favicon.ico is Chromium's own guess,
-    not a request of ours."""
-    problems: list[str] = []
-
-    def console(message: Any) -> None:
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            problems.append(f"console: {message.text}")
-
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("console", console)
-    page.on(
-        "response",
-        lambda r: (
-            r.status >= 400
-            and not r.url.endswith("/favicon.ico")
-            and problems.append(f"HTTP {r.status}: {r.url}")
-        ),
-    )
-    return problems
-
-
 def assert_saved(path: Any) -> None:
     assert path.exists(), path
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 10_000, f"{path} is suspiciously small"
 
 
-def test_analyst_sees_the_tip_graph_and_trends(chromium, graph):
+def test_analyst_sees_the_tip_graph_and_trends(chromium, graph, live_server):
     # given the data above (made before the browser opens: see conftest.py)
     with chromium() as page:
         # when an analyst signs in through the form and lands on the dashboard
-        problems = watch_for_problems(page)
+        problems, elsewhere = watch(page, live_server.url)
         sign_in(page, ANALYST)
         assert page.url.endswith("/dashboard/")
 
@@ -195,8 +170,9 @@ def test_analyst_sees_the_tip_graph_and_trends(chromium, graph):
         page.wait_for_selector('#tip-graph[data-nodes="19"][data-state="ready"]')
         assert "tip=GRAPH-CENTRE" in page.url
 
-        # and nothing went wrong in the page along the way
+        # and nothing went wrong in the page along the way, and nothing came from elsewhere
         assert problems == []
+        assert elsewhere == []
 
 
 @pytest.mark.parametrize("role", [Role.REPORTING_CLIENT, Role.INVESTIGATOR])

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from backend.models import Role
-from tests.browser.helpers import screenshot, sign_in
+from tests.browser.helpers import screenshot, sign_in, watch
 from tests.factories import UserFactory
 
 # The live server reads what the test wrote, so the data must be committed.
@@ -19,34 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 ANALYST = "graphiql-analyst"
 QUERY = "{ viewer { username role } }"
-
-
-def watch(page: Any, origin: str) -> tuple[list[str], list[str]]:
-    """(problems, elsewhere): script errors, console errors and failed requests of the page,
-    and every request that went anywhere but the live server (a CDN, say), as they happen."""
-    problems: list[str] = []
-    elsewhere: list[str] = []
-
-    def console(message: Any) -> None:
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            problems.append(f"console: {message.text}")
-
-    def request(r: Any) -> None:
-        if not r.url.startswith((origin, "data:")):
-            elsewhere.append(r.url)
-
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("console", console)
-    page.on("request", request)
-    page.on(
-        "response",
-        lambda r: (
-            r.status >= 400
-            and not r.url.endswith("/favicon.ico")
-            and problems.append(f"HTTP {r.status}: {r.url}")
-        ),
-    )
-    return problems, elsewhere
 
 
 def viewer_answer(response: Any) -> bool:
