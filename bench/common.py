@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
-__all__ = ["ROOT", "percentile", "progress", "setup_environment"]
+__all__ = ["ROOT", "percentile", "progress", "setup_environment", "start_server"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,3 +42,29 @@ def setup_environment(pgdata: str) -> None:
     import django
 
     django.setup()
+
+
+def start_server(port: int) -> subprocess.Popen[bytes]:
+    """Django's development server on 127.0.0.1:``port`` (one thread, no reloader) with this
+    environment's database, once it answers; exits if it never does."""
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "runserver",
+            f"127.0.0.1:{port}",
+            "--noreload",
+            "--nothreading",
+        ],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=1)
+            return server
+        except Exception:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("the server did not start")

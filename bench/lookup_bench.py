@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
@@ -29,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, percentile, progress, setup_environment
+from bench.common import percentile, progress, setup_environment, start_server
 
 TABLES = (
     "backend_tip",
@@ -275,27 +273,8 @@ def main() -> None:
     load(args.tips, args.seed, force=args.reload)
     _, token = bench_user()
     lookups = criteria(args.tips, random.Random(args.seed))
-    env = dict(os.environ)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "manage.py"),
-            "runserver",
-            f"127.0.0.1:{args.port}",
-            "--noreload",
-            "--nothreading",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_server(args.port)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{args.port}/accounts/login/", timeout=1)
-                break
-            except Exception:
-                time.sleep(0.2)
         http_timings(args.port, token, lookups, 20)  # warm up
         http = http_timings(args.port, token, lookups, args.runs)
     finally:

@@ -38,10 +38,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -54,7 +52,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, percentile, progress, setup_environment
+from bench.common import percentile, progress, setup_environment, start_server
 
 DAY = 86_400.0
 NULL = "\\N"  # COPY's null
@@ -607,30 +605,6 @@ def explain(case: Case) -> list[str]:
 
 def summary(values: list[float]) -> str:
     return f"{statistics.median(values):8.1f} {percentile(values, 0.9):8.1f} {max(values):8.1f}"
-
-
-def start_server(port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "manage.py"),
-            "runserver",
-            f"127.0.0.1:{port}",
-            "--noreload",
-            "--nothreading",
-        ],
-        env=dict(os.environ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=1)
-            return server
-        except Exception:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("the server did not start")
 
 
 def main() -> None:
