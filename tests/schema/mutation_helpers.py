@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from strawberry.relay import GlobalID
@@ -12,12 +13,17 @@ from tests.factories import SourceFactory, TipFactory
 __all__ = [
     "ERRORS",
     "NON_WRITER_ROLES",
+    "assert_analyst_calls_succeed",
     "assert_forbidden",
     "assert_unauthenticated",
     "bad_id",
     "gid",
+    "refused_without_writes",
     "single_error",
 ]
+
+#: Every mutation of an entity, by name, with variables that would succeed for an analyst.
+Calls = Callable[[], dict[str, tuple[str, dict[str, Any]]]]
 
 #: The selection of a payload's typed errors.
 ERRORS = "errors { code message field }"
@@ -75,3 +81,25 @@ def assert_unauthenticated(result: dict[str, Any]) -> None:
     """A top-level UNAUTHENTICATED error and no data."""
     assert result.get("data") is None, result
     assert [e["extensions"]["code"] for e in result["errors"]] == ["UNAUTHENTICATED"]
+
+
+def refused_without_writes(
+    ask: Callable[..., dict[str, Any]], calls: Calls, mutation: str, state: Callable[[], Any]
+) -> dict[str, Any]:
+    """Make the ``mutation`` call of ``calls()`` through ``ask``, check that ``state()`` (the
+    rows it could write) is unchanged, and return the answer, whose refusal the caller checks."""
+    query, variables = calls()[mutation]
+    before = state()
+    result = ask(query, variables)
+    assert state() == before
+    return result
+
+
+def assert_analyst_calls_succeed(gql: Callable[..., dict[str, Any]], calls: Calls) -> None:
+    """Every call of ``calls()`` succeeds for an analyst, so refusals of the same calls to
+    other callers are about the caller alone."""
+    made = calls()
+    results = {name: gql(query, variables) for name, (query, variables) in made.items()}
+    assert {name: r["data"][name]["errors"] for name, r in results.items()} == {
+        name: [] for name in made
+    }
