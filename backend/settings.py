@@ -1,6 +1,7 @@
 """Django settings. Environment variables:
 
-- ``DATABASE_URL``: a PostgreSQL URL; unset means the embedded server under ./var/.
+- ``DATABASE_URL``: the application role's PostgreSQL URL; unset means the embedded server
+  under ./var/. ``DATABASE_OWNER_URL``: the table owner's, for migrations (backend.database).
 - ``TIPGRAPH_DEBUG=1``: development mode (GraphiQL on, demo helpers on). Off by default.
 - ``TIPGRAPH_SECRET_KEY``: required outside development; in development a key is kept in ./var.
 - ``TIPGRAPH_ALLOWED_HOSTS``: comma-separated host names (default: localhost names).
@@ -22,7 +23,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from backend.database import database_settings
+from backend.database import CONNECTION_KEYS, database_settings, owner_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -111,6 +112,11 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_settings(BASE_DIR)}
+#: Who connects to that database (backend.database): the application role, as which every
+#: process runs, and the owner, as which migrate runs. Kept apart from DATABASES["default"],
+#: whose credentials migrate swaps for the owner's while it runs.
+DATABASE_APPLICATION = {key: DATABASES["default"][key] for key in CONNECTION_KEYS}
+DATABASE_OWNER = owner_settings(BASE_DIR)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "backend.User"
 

@@ -1,9 +1,10 @@
-"""Shared fixtures: a GraphQL client per role, signed in through a real session."""
+"""Shared fixtures: the test database set up by the owner and used by the application role,
+and a GraphQL client per role, signed in through a real session."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,9 +18,49 @@ GraphQL = Callable[..., dict[str, Any]]
 
 def pytest_configure() -> None:
     from django.conf import settings
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    from backend.database_roles import owner_connection
 
     # Hashing speed is not under test; the real hashers stay in production settings.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+    # Transactional tests empty the database with TRUNCATE, which the application role may
+    # not do (on the audit tables least of all): the owner empties it between tests.
+    flush = DatabaseOperations.execute_sql_flush
+
+    def flush_as_owner(self: DatabaseOperations, sql_list: list[str]) -> None:
+        with owner_connection(self.connection.alias):
+            flush(self, sql_list)
+
+    DatabaseOperations.execute_sql_flush = flush_as_owner  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings: None) -> None:
+    """The owner creates and migrates the test database (``backend.database_roles``)."""
+    from django.conf import settings
+    from django.db import connections
+
+    connection = connections["default"]
+    connection.close()
+    connection.settings_dict.update(settings.DATABASE_OWNER)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Every test then runs as the application role; the owner drops the database after."""
+    from django.conf import settings
+    from django.db import connections
+
+    connection = connections["default"]
+    with django_db_blocker.unblock():
+        connection.close()
+    connection.settings_dict.update(settings.DATABASE_APPLICATION)
+    yield
+    with django_db_blocker.unblock():
+        connection.close()
+    connection.settings_dict.update(settings.DATABASE_OWNER)
 
 
 def make_gql(client: Client, **headers: str) -> GraphQL:

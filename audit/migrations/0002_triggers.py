@@ -15,8 +15,9 @@
 3. ``audit_capture_change``: an AFTER INSERT OR UPDATE OR DELETE trigger on every domain table
    writes the row's before and after into ``audit_recordchange``, with the operation's
    context id (``audit.writer.set_context``). Its arguments name columns that are never
-   copied (password hashes, token hashes). A migration that adds a domain table must attach
-   it too (``CREATE TRIGGER audit_capture_change ... EXECUTE FUNCTION audit_capture_change()``).
+   copied (password hashes, token hashes). The tables below were those of 2026-11; since then
+   ``audit.protections`` attaches the trigger after every migrate to every table that
+   ``backend.registry`` tracks, so no migration names tables any more.
 """
 
 from django.db import migrations

@@ -1,13 +1,12 @@
-"""Helpers of the audit tests: a plain audit row, and a superuser tampering with the log."""
+"""Helpers of the audit tests: a plain audit row, and the owner tampering with the log."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import connection
-
 from audit.models import AuditEvent
 from audit.writer import write_event
+from tests.owner import owner_cursor
 
 __all__ = ["as_tampering_superuser", "operation"]
 
@@ -33,9 +32,10 @@ def operation(name: str = "TipQuery", **fields: Any) -> AuditEvent:
 
 
 def as_tampering_superuser(table: str, sql: str, params: list[Any] | None = None) -> int:
-    """Run ``sql`` on ``table`` with its user triggers disabled, as a table owner or superuser
-    can, and re-enable them; returns the rows affected. Only inside the test's transaction."""
-    with connection.cursor() as cursor:
+    """Run ``sql`` on ``table`` with its user triggers disabled, as only the table owner or a
+    superuser can (the application role cannot), and re-enable them; returns the rows
+    affected. Commits on the owner's connection: the calling test must be transactional."""
+    with owner_cursor() as cursor:
         # ALTER TABLE refuses while deferred foreign-key checks on the table are pending.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
@@ -43,5 +43,4 @@ def as_tampering_superuser(table: str, sql: str, params: list[Any] | None = None
         affected = cursor.rowcount
         cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
         cursor.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_append_only")
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     return affected

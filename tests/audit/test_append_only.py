@@ -1,10 +1,16 @@
-"""The database refuses to change or delete audit rows, whoever asks and however."""
+"""The database refuses to change or delete audit rows, whoever asks and however.
+
+Twice over: the application role holds no UPDATE or DELETE privilege on the audit tables,
+and for the owner (or a superuser) the append-only triggers refuse the change.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import connection, models, transaction
 from django.db.utils import ProgrammingError
@@ -12,10 +18,12 @@ from django.db.utils import ProgrammingError
 from audit.models import AuditEvent, AuditQueryText, RecordChange
 from tests.audit.helpers import operation
 from tests.factories import OfficeFactory, UserFactory
+from tests.owner import owner_cursor
 
 pytestmark = pytest.mark.django_db
 
 REFUSED = r"the audit log is append-only: (UPDATE|DELETE) refused on audit_\w+"
+NOT_GRANTED = r"permission denied for table audit_\w+"
 
 
 def _an_event() -> tuple[models.Model, str, str]:
@@ -92,31 +100,43 @@ CHANGES = {
 
 @pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
 @pytest.mark.parametrize("table", ROWS.keys())
-def test_changes_and_deletes_are_refused(table: str, change: Callable[..., None]):
+def test_changes_and_deletes_by_the_application_are_refused(
+    table: str, change: Callable[..., None]
+):
     # given a row of the audit table
     row, field, value = ROWS[table]()
     count = type(row).objects.count()
     before = getattr(type(row).objects.get(pk=row.pk), field)
-    # when it is changed or deleted, then the database refuses (in a savepoint, so the test's
-    # connection stays usable)
-    with pytest.raises(ProgrammingError, match=REFUSED), transaction.atomic():
+    # when the application changes or deletes it, then the database refuses: the application
+    # role holds no such privilege (in a savepoint, so the test's connection stays usable)
+    with pytest.raises(ProgrammingError, match=NOT_GRANTED) as refused, transaction.atomic():
         change(row, field, value)
+    assert refused.value.__cause__.sqlstate == "42501"
     # and the row is as it was
     assert type(row).objects.count() == count
     assert getattr(type(row).objects.get(pk=row.pk), field) == before
 
 
-def test_refusal_names_the_operation_and_table():
-    # given an audit row
-    event = operation()
-    # when it is updated with SQL
-    with pytest.raises(ProgrammingError) as refused, transaction.atomic():
-        _sql_update(event, "outcome", "DENIED")
-    # then the error says what was refused, with the insufficient-privilege SQLSTATE
-    assert str(refused.value).splitlines()[0] == (
-        "the audit log is append-only: UPDATE refused on audit_auditevent"
-    )
-    assert refused.value.__cause__.sqlstate == "42501"
+OWNER_CHANGES = {
+    "update": "UPDATE {table} SET {column} = {column}",
+    "delete": "DELETE FROM {table}",
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("statement", OWNER_CHANGES.values(), ids=OWNER_CHANGES.keys())
+@pytest.mark.parametrize("table", ROWS.keys())
+def test_changes_and_deletes_by_the_owner_are_refused_by_the_triggers(table: str, statement: str):
+    # given a committed row of the audit table
+    row, field, _ = ROWS[table]()
+    count = type(row).objects.count()
+    column = row._meta.get_field(field).column
+    # when the owner of the table changes or deletes it
+    with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused, owner_cursor() as cursor:
+        cursor.execute(statement.format(table=table, column=column))
+    # then the append-only trigger refuses, naming the operation and the table
+    assert re.fullmatch(REFUSED, str(refused.value).splitlines()[0])
+    assert type(row).objects.count() == count
 
 
 def test_refusals_are_always_enabled_and_truncate_is_left_alone():

@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.apps import apps
 from django.db import connection
+from django.db.models import CharField, Model
+from django.test.utils import isolate_apps
 
 from audit.history import changes_for, changes_in_context
 from audit.models import RecordChange
+from audit.protections import triggered_tables
 from audit.writer import new_context, set_context
-from backend.models import ApiToken, Office, Tip
+from backend.models import ApiToken, LinkExclusion, Office, Tip
+from backend.registry import REGISTRY, Exempt, check_every_model_decided, missing_entries
 from tests.factories import (
     IdentifierFactory,
     NoteFactory,
@@ -22,29 +27,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-CAPTURED_TABLES = {
-    "backend_apitoken",
-    "backend_disclosure",
-    "backend_identifier",
-    "backend_lead",
-    "backend_lead_subjects",
-    "backend_lead_tips",
-    "backend_note",
-    "backend_office",
-    "backend_researchresult",
-    "backend_source",
-    "backend_subject",
-    "backend_subjectidentifier",
-    "backend_tip",
-    "backend_tipidentifier",
-    "backend_tiplink",
-    "backend_tipsubject",
-    "backend_travellerlookup",
-    "backend_user",
-    "backend_user_groups",
-    "backend_user_user_permissions",
-}
-
 
 def _db_user() -> str:
     with connection.cursor() as cursor:
@@ -52,16 +34,88 @@ def _db_user() -> str:
         return cursor.fetchone()[0]
 
 
-def test_every_domain_table_is_captured():
-    # given the triggers in the database
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT tgrelid::regclass::text FROM pg_trigger "
-            "WHERE tgname = 'audit_capture_change' AND NOT tgisinternal"
-        )
-        tables = {row[0] for row in cursor.fetchall()}
-    # then every domain table has the capture trigger
-    assert tables == CAPTURED_TABLES
+def _expected_history(models: list[type[Model]]) -> dict[str, tuple[str, ...]]:
+    """Table -> hidden columns for every concrete model not exempt in the registry; a model
+    with no registry entry fails here, with a message naming it."""
+    expected = {}
+    for model in models:
+        if model._meta.proxy or not model._meta.managed:
+            continue
+        label = model._meta.label
+        assert label in REGISTRY, f"{label} has no tracking decision in backend/registry.py"
+        entry = REGISTRY[label]
+        if not isinstance(entry, Exempt):
+            expected[model._meta.db_table] = entry.hidden
+    return expected
+
+
+def test_every_tracked_table_has_the_history_trigger_and_no_other():
+    # given every concrete model Django knows, automatic many-to-many tables included
+    expected = _expected_history(list(apps.get_models(include_auto_created=True)))
+    # when the triggers in the database are read
+    actual = triggered_tables(connection)
+    # then exactly the tracked tables carry one, each hiding the registry's columns
+    assert actual == expected
+    # and the tables missing from the frozen list of migration 0002 are among them
+    assert {
+        "backend_cluster",
+        "backend_linkexclusion",
+        "backend_deconflictionnotice",
+        "backend_noticerecipient",
+        "backend_importjob",
+    } <= set(actual)
+    assert actual["backend_user"] == ("password",)
+    assert actual["backend_apitoken"] == ("key_hash",)
+
+
+def test_a_new_model_without_a_tracking_decision_fails():
+    # given a model of a new app that nobody entered in the registry
+    with isolate_apps("tests"):
+
+        class Informant(Model):  # noqa: DJ008
+            name = CharField(max_length=50)
+
+            class Meta:
+                app_label = "tests"
+
+        # when the expected history is derived, then it fails naming the model
+        with pytest.raises(AssertionError, match=r"tests\.Informant has no tracking decision"):
+            _expected_history([Informant])
+        # and the registry's own check names it too
+        assert missing_entries([Informant]) == ["tests.Informant"]
+
+
+def test_the_system_check_passes_for_the_project_and_fails_for_an_undecided_model(monkeypatch):
+    # given the project's models, then every one has an entry
+    assert check_every_model_decided() == []
+    # when one entry is missing
+    monkeypatch.delitem(REGISTRY, "backend.Cluster")
+    # then the check reports it by label and code
+    problems = check_every_model_decided()
+    assert [(p.id, p.msg) for p in problems] == [
+        ("backend.E001", "backend.Cluster has no entry in backend/registry.py")
+    ]
+
+
+def test_an_exemption_needs_a_reason():
+    with pytest.raises(ValueError, match="needs its reason"):
+        Exempt(reason=" ")
+
+
+def test_writes_to_the_newly_tracked_tables_keep_their_history():
+    # given a context id on the connection
+    context_id = new_context()
+    set_context(context_id)
+    # when a link exclusion is written (a table missing from migration 0002's list)
+    user = UserFactory()
+    exclusion = LinkExclusion.objects.create(
+        kind="EMAIL", value="shared@example.test", reason="help desk address", created_by=user
+    )
+    set_context(None)
+    # then its insert is recorded with the operation's context
+    [change] = changes_for(LinkExclusion, exclusion.pk)
+    assert (change.operation, change.context_id) == ("INSERT", context_id)
+    assert change.after["reason"] == "help desk address"
 
 
 def test_orm_insert_and_update_keep_before_and_after_with_the_context():

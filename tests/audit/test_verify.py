@@ -13,7 +13,8 @@ from audit.models import AuditQueryText
 from audit.verify import Anchor, VerifyReport, verify_chain
 from tests.audit.helpers import as_tampering_superuser, operation
 
-pytestmark = pytest.mark.django_db
+# Tampering happens on the owner's connection, which must see the rows: transactional tests.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

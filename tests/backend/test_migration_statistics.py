@@ -9,12 +9,15 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from audit.protections import sync_history_triggers
+from backend.database_roles import application_role, grant_application_role, owner_connection
+
 BEFORE = [("backend", "0005_importjob")]
 AFTER = [("backend", "0006_statistics")]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_backfill_takes_the_earliest_referral_of_each_tip() -> None:
+def test_backfill_takes_the_earliest_referral_of_each_tip(_as_owner: None) -> None:
     # given the schema before 0006, with a tip on two referred leads and one on none
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
@@ -47,8 +50,13 @@ def test_backfill_takes_the_earliest_referral_of_each_tip() -> None:
     assert tips.get(pk=untouched.pk).referred_at is None
 
 
-@pytest.fixture(autouse=True)
-def _back_to_the_latest_schema() -> Iterator[None]:
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+@pytest.fixture
+def _as_owner() -> Iterator[None]:
+    """Migrations run as the owner (the application role runs no DDL); afterwards the latest
+    schema is back, with the application role's privileges and the history triggers."""
+    with owner_connection():
+        yield
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+        grant_application_role(connection, application_role())
+        sync_history_triggers(connection)

@@ -1,0 +1,183 @@
+"""One entry per model: what the database keeps of it and what the application may do to it.
+
+Every concrete model Django knows (the project's, Django's own, django-axes', and the
+automatic many-to-many tables) has exactly one entry here, and everything that needs to know
+a table's treatment reads it from here:
+
+- ``audit.protections.sync_history_triggers`` attaches the record-history trigger to every
+  tracked table (with the columns left out of the before/after) and to no other;
+- ``backend.database_roles.grant_application_role`` gives the application role its
+  privileges: full DML on ordinary tables, ``SELECT`` and ``INSERT`` only on append-only ones;
+- the system check ``backend.E001`` and ``tests/audit/test_record_changes.py`` fail for a
+  model with no entry, so adding a model forces a decision instead of silently missing one.
+
+A model is tracked unless it is exempt, and an exemption carries its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.core import checks
+from django.db import models
+
+__all__ = [
+    "REGISTRY",
+    "Entry",
+    "Exempt",
+    "Tracked",
+    "entry_for",
+    "missing_entries",
+    "registered_models",
+]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """How one model's table is treated. Use ``Tracked`` or ``Exempt``."""
+
+    #: The application role may only read and add rows: no UPDATE or DELETE privilege.
+    append_only: bool = False
+
+    @property
+    def tracked(self) -> bool:
+        return isinstance(self, Tracked)
+
+
+@dataclass(frozen=True)
+class Tracked(Entry):
+    """Every INSERT, UPDATE and DELETE keeps the row's before and after in record history."""
+
+    #: Columns never copied into the history (secrets, hashes of secrets).
+    hidden: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Exempt(Entry):
+    """No record history, for the reason given."""
+
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise ValueError("an exemption from record history needs its reason")
+
+
+_FRAMEWORK_METADATA = (
+    "written by migrate from the code itself and never edited by people; the code's own "
+    "history is its record"
+)
+_SIGN_IN_ATTEMPTS = (
+    "sign-in attempts and lockouts are audit events (LOGIN_FAILED, LOCKOUT); an unlock through "
+    "the admin is an audited admin request"
+)
+
+#: Model label -> its entry. Automatic many-to-many tables have labels like "backend.Lead_tips".
+REGISTRY: dict[str, Entry] = {
+    # Accounts and access.
+    "backend.User": Tracked(hidden=("password",)),
+    "backend.User_groups": Tracked(),
+    "backend.User_user_permissions": Tracked(),
+    "backend.ApiToken": Tracked(hidden=("key_hash",)),
+    "auth.Group": Tracked(),
+    "auth.Group_permissions": Tracked(),
+    "auth.Permission": Exempt(reason=_FRAMEWORK_METADATA),
+    "contenttypes.ContentType": Exempt(reason=_FRAMEWORK_METADATA),
+    "sessions.Session": Exempt(
+        reason="a session's expiry and data change on every request; sign-ins, sign-outs and "
+        "session ends are audit events"
+    ),
+    "admin.LogEntry": Exempt(
+        reason="Django admin's own change list: every admin request is an audit event and the "
+        "change itself is in the history of the record changed"
+    ),
+    "axes.AccessAttempt": Exempt(reason=_SIGN_IN_ATTEMPTS),
+    "axes.AccessAttemptExpiration": Exempt(reason=_SIGN_IN_ATTEMPTS),
+    "axes.AccessFailureLog": Exempt(reason=_SIGN_IN_ATTEMPTS),
+    "axes.AccessLog": Exempt(reason=_SIGN_IN_ATTEMPTS),
+    # The tip graph.
+    "backend.Office": Tracked(),
+    "backend.Source": Tracked(),
+    "backend.Tip": Tracked(),
+    "backend.Subject": Tracked(),
+    "backend.Identifier": Tracked(),
+    "backend.TipIdentifier": Tracked(),
+    "backend.TipSubject": Tracked(),
+    "backend.SubjectIdentifier": Tracked(),
+    "backend.TipLink": Tracked(),
+    "backend.Lead": Tracked(),
+    "backend.Lead_tips": Tracked(),
+    "backend.Lead_subjects": Tracked(),
+    # Append-only by its own trigger (backend 0002), which refuses UPDATE and DELETE of any
+    # note; the DELETE privilege stays so that deleting a record with no notes still works.
+    "backend.Note": Tracked(),
+    "backend.ResearchResult": Tracked(),
+    "backend.Cluster": Tracked(),
+    "backend.LinkExclusion": Tracked(),
+    "backend.DeconflictionNotice": Tracked(),
+    "backend.NoticeRecipient": Tracked(),
+    # Intake, partner lookups and what they disclosed.
+    "backend.ImportJob": Tracked(),
+    "backend.TravellerLookup": Tracked(),
+    "backend.Disclosure": Tracked(),
+    # The audit log itself.
+    "audit.AuditQueryText": Exempt(
+        append_only=True, reason="part of the audit log: append-only and hash-chained"
+    ),
+    "audit.AuditEvent": Exempt(
+        append_only=True, reason="the audit log itself: append-only and hash-chained"
+    ),
+    "audit.RecordChange": Exempt(append_only=True, reason="the record history itself: append-only"),
+}
+
+
+def registered_models() -> list[type[models.Model]]:
+    """Every concrete model with a table of its own, automatic many-to-many tables included."""
+    return [
+        model
+        for model in apps.get_models(include_auto_created=True)
+        if model._meta.managed and not model._meta.proxy
+    ]
+
+
+def entry_for(model: type[models.Model]) -> Entry:
+    """The model's entry; ``KeyError`` naming the model when it has none."""
+    label = model._meta.label
+    try:
+        return REGISTRY[label]
+    except KeyError:
+        raise KeyError(
+            f"{label} has no entry in backend/registry.py: decide whether its table keeps record "
+            "history (Tracked) or not (Exempt, with the reason)"
+        ) from None
+
+
+def missing_entries(candidates: Iterable[type[models.Model]] | None = None) -> list[str]:
+    """Labels of the models (default: every registered one) that have no entry."""
+    models_ = registered_models() if candidates is None else candidates
+    return sorted(m._meta.label for m in models_ if m._meta.label not in REGISTRY)
+
+
+@checks.register(checks.Tags.models)
+def check_every_model_decided(**kwargs: object) -> list[checks.CheckMessage]:
+    """System check backend.E001: a model without an entry, and an entry without a model."""
+    problems: list[checks.CheckMessage] = [
+        checks.Error(
+            f"{label} has no entry in backend/registry.py",
+            hint="Add Tracked(...) or Exempt(reason=...) for it.",
+            id="backend.E001",
+        )
+        for label in missing_entries()
+    ]
+    known = {m._meta.label for m in registered_models()}
+    problems += [
+        checks.Error(
+            f"backend/registry.py names {label}, which is not a model",
+            hint="Remove the entry of a model that no longer exists.",
+            id="backend.E002",
+        )
+        for label in sorted(set(REGISTRY) - known)
+    ]
+    return problems
