@@ -119,23 +119,28 @@ WHERE a.tip_id IN (SELECT tip_id FROM batch) OR b.tip_id IN (SELECT tip_id FROM 
 ON CONFLICT DO NOTHING
 """
 
+# Joins over materialised steps, never IN-subqueries: with the statistics of small or freshly
+# emptied tables the planner once ran the nested IN form as a subplan per row (minutes for a
+# few hundred tips).
 _MARK_TOO_COMMON_SQL = """
-WITH over_cap AS (
+WITH touched AS MATERIALIZED (
+    SELECT DISTINCT identifier_id FROM backend_tipidentifier WHERE tip_id = ANY(%(ids)s)
+), counted AS MATERIALIZED (
+    SELECT s.identifier_id
+    FROM backend_tipidentifier s JOIN touched t ON t.identifier_id = s.identifier_id
+    GROUP BY s.identifier_id
+    HAVING count(DISTINCT s.tip_id) > %(cap)s
+), over_cap AS (
     UPDATE backend_identifier i SET too_common_at = now()
-    WHERE i.too_common_at IS NULL AND i.id IN (
-        SELECT s.identifier_id FROM backend_tipidentifier s
-        WHERE s.identifier_id IN (
-            SELECT identifier_id FROM backend_tipidentifier WHERE tip_id = ANY(%(ids)s)
-        )
-        GROUP BY s.identifier_id
-        HAVING count(DISTINCT s.tip_id) > %(cap)s
-    )
+    FROM counted c
+    WHERE i.id = c.identifier_id AND i.too_common_at IS NULL
     RETURNING i.id
 )
 UPDATE backend_tiplink l
 SET reason = l.reason || ' (this identifier has since been found in more than '
     || %(cap)s || ' tips: it is too common and links no further tips)'
-WHERE l.identifier_id IN (SELECT id FROM over_cap)
+FROM over_cap o
+WHERE l.identifier_id = o.id
 """
 
 
