@@ -2,7 +2,10 @@
 
 Nobody may add, change or delete rows here (the database refuses it anyway). Viewing needs
 the ``audit.view_auditevent`` / ``audit.view_recordchange`` permissions, which come from the
-role (``permissions.admin_access``).
+role (``permissions.admin_access``), and an account that may act: the admin site asks the one
+gate (``permissions.gate``) on every page, so an administrator without final approval, with
+lapsed training or locked out reads nothing here. The event list shows why each session
+ended (the cause of LOGOUT rows).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "operation_type",
         "operation_name",
         "outcome",
+        "cause",
         "client_address",
     )
     list_filter = ("kind", "outcome", "role", "operation_type")
@@ -66,6 +70,12 @@ class AuditEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "occurred_at"
     ordering = ("-seq",)
     list_select_related = ("query_hash",)
+
+    @admin.display(description="Cause")
+    def cause(self, event: AuditEvent) -> str:
+        """Why a session ended (LOGOUT rows: signed out, replaced, expired, ...)."""
+        variables = event.variables if isinstance(event.variables, dict) else {}
+        return str(variables.get("cause", "")) if event.kind == "LOGOUT" else ""
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str

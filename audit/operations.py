@@ -21,6 +21,7 @@ from strawberry.types import Info
 
 from audit.writer import new_context, set_context, write_event
 from backend import models as m
+from permissions.gate import REFUSAL_CODES
 
 __all__ = [
     "DENIED_CODES",
@@ -49,16 +50,10 @@ TYPE_NAMES: dict[type[Model], str] = {
 #: Database tables of those models, for the records a mutation changed.
 TABLE_TYPES: dict[str, str] = {model._meta.db_table: name for model, name in TYPE_NAMES.items()}
 
-DENIED_CODES = frozenset(
-    {
-        "UNAUTHENTICATED",
-        "TOKEN_EXPIRED",
-        "FORBIDDEN",
-        "NEED_TO_KNOW",
-        "ACCESS_NOT_APPROVED",
-        "TRAINING_LAPSED",
-    }
-)
+#: Error codes that make an operation's outcome DENIED: every refusal of the one gate
+#: (``permissions.gate``: not signed in, token expired, deactivated, locked out, not approved,
+#: training lapsed, role) and need-to-know.
+DENIED_CODES = REFUSAL_CODES | {"NEED_TO_KNOW"}
 MAX_VARIABLES_CHARS = 20_000
 
 

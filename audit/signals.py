@@ -1,4 +1,10 @@
-"""Logins, logouts, failed logins and lockouts are audit rows too."""
+"""Logins, logouts, failed logins and lockouts are audit rows too.
+
+A LOGIN row names its session (``variables.session``, see ``audit.sessions.session_ref``);
+every LOGOUT row gives its cause (``variables.cause``): ``signed out`` here, ``replaced``
+when a sign-in replaces the signed-in session the request came with (its LOGOUT row comes
+just before the new LOGIN row), and ``expired``, ``password changed`` or ``deactivated``
+from ``audit.sessions``."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from audit.operations import client_address
+from audit.sessions import SIGNED_OUT, session_ref, sign_in_replaced, write_logout
 from audit.writer import write_event
 
 __all__ = ["connect"]
@@ -28,12 +35,23 @@ def _user_fields(user: Any) -> dict[str, Any]:
     return {"user_id": user.pk, "username": user.get_username(), "role": getattr(user, "role", "")}
 
 
+def _session_key(request: Any) -> str | None:
+    session = getattr(request, "session", None)
+    if session is None:
+        return None
+    if session.session_key is None:  # a sign-in into a flushed session: give it its key now
+        session.save()
+    return session.session_key
+
+
 @receiver(user_logged_in, dispatch_uid="audit-login")
 def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    sign_in_replaced(request)
     write_event(
         kind="LOGIN",
         outcome="SUCCEEDED",
         auth_method="session",
+        variables={"session": session_ref(_session_key(request))},
         **_user_fields(user),
         **_request_fields(request),
     )
@@ -41,13 +59,15 @@ def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 @receiver(user_logged_out, dispatch_uid="audit-logout")
 def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    write_event(
-        kind="LOGOUT",
-        outcome="SUCCEEDED",
-        auth_method="session",
+    session = getattr(request, "session", None)
+    write_logout(
+        cause=SIGNED_OUT,
+        session_key=session.session_key if session is not None else None,
+        request=request,
         **_user_fields(user),
-        **_request_fields(request),
     )
+    if request is not None:
+        request.session_at_arrival = None  # its end is this row
 
 
 @receiver(user_login_failed, dispatch_uid="audit-login-failed")

@@ -1,4 +1,6 @@
-"""CSV export of an audit search, for auditors and system administrators."""
+"""CSV export of an audit search, for auditors and system administrators whose accounts may
+act: the one gate (``permissions.gate``, door ``AUDIT_EXPORT``, whose roles are those of the
+``auditEvents`` query) decides, and every request, refused or not, leaves its audit row."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from strawberry import relay
 
 from audit.operations import caller_fields
 from audit.writer import write_event
-from backend.models import Role
+from permissions.gate import AUDIT_EXPORT, check_request
 
 __all__ = ["export_csv"]
 
@@ -34,7 +36,6 @@ COLUMNS = [
     "records_changed",
     "query_hash_id",
 ]
-READERS = frozenset({Role.AUDITOR, Role.SYSTEM_ADMINISTRATOR})
 
 
 class _Echo:
@@ -66,21 +67,18 @@ def _audit(request: HttpRequest, outcome: str, codes: list[str], params: dict[st
 
 def export_csv(request: HttpRequest) -> HttpResponse:
     """GET /audit/export.csv?username=&role=&kind=&outcome=&operation_name=&occurred_from=
-    &occurred_to=&record_id=&seen_only=1 — the same search as the auditEvents query."""
+    &occurred_to=&record_id=&seen_only=1 — the same search as the auditEvents query.
+
+    A refusal is JSON: ``error`` (every reason in one sentence), ``code`` (the first
+    problem's), ``problems`` (every code) and ``reasons``, with status 401 when nobody is
+    signed in and 403 otherwise; its audit row carries the same codes."""
     from schema.audit import AuditEventFilterInput, audit_search
 
     params = {k: v for k, v in request.GET.items()}
-    user = request.user
-    if not user.is_authenticated:
-        _audit(request, "DENIED", ["UNAUTHENTICATED"], params)
-        return JsonResponse(
-            {"error": "authentication required", "code": "UNAUTHENTICATED"}, status=401
-        )
-    if user.role not in READERS:
-        _audit(request, "DENIED", ["FORBIDDEN"], params)
-        return JsonResponse(
-            {"error": "auditors and system administrators only", "code": "FORBIDDEN"}, status=403
-        )
+    decision = check_request(request, AUDIT_EXPORT)
+    if not decision.allowed:
+        _audit(request, "DENIED", decision.codes, params)
+        return JsonResponse(decision.as_json(), status=decision.status)
     try:
         record = request.GET.get("record_id")
         where = AuditEventFilterInput(

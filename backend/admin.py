@@ -1,6 +1,12 @@
 """Django admin: account management and the access lifecycle for system administrators and
 program managers (see ``permissions.admin_access`` for who may do what); API tokens; and
-the graph, for superusers only (it bypasses the row scoping of the API)."""
+the graph, for superusers only (it bypasses the row scoping of the API).
+
+Nobody grants themselves anything: on one's own account the role, the access-lifecycle dates
+and approvals, the training and the access flags are read-only, a save that would change
+them anyway is refused (``permissions.admin_access.SELF_PROTECTED_FIELDS``), and the actions
+skip one's own account. Whoever records another account's training is kept with it
+(``annual_training_recorded_by``)."""
 
 from __future__ import annotations
 
@@ -11,8 +17,10 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -21,17 +29,21 @@ from permissions.admin_access import (
     ACCOUNT_REVIEWERS,
     COMPLIANCE_REVIEWERS,
     FINAL_APPROVERS,
+    SELF_PROTECTED_FIELDS,
     has_role,
+    self_granted,
 )
 from permissions.lifecycle import access_problems, training_lapses_on
 
-#: Fields only the admin actions set, so that every approval names who gave it.
+#: Fields only the admin actions (or the admin itself) set, so that every approval names who
+#: gave it and every training who recorded it.
 _ACTION_FIELDS = (
     "compliance_reviewed_at",
     "compliance_reviewed_by",
     "approved_at",
     "approved_by",
     "privileges_reviewed_at",
+    "annual_training_recorded_by",
 )
 #: Fields that would let an account give itself more than its role.
 _PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
@@ -86,7 +98,8 @@ class TipGraphUserAdmin(UserAdmin):
             "Access lifecycle",
             {
                 "description": "Compliance review, final approval and privilege review are "
-                "recorded with the actions of the account list.",
+                "recorded with the actions of the account list. Nobody records these for "
+                "their own account.",
                 "fields": (
                     "nominated_by",
                     "nominated_at",
@@ -97,6 +110,7 @@ class TipGraphUserAdmin(UserAdmin):
                     "approved_by",
                     "rules_accepted_at",
                     "annual_training_at",
+                    "annual_training_recorded_by",
                     "privileges_reviewed_at",
                     "last_activity_at",
                 ),
@@ -117,8 +131,22 @@ class TipGraphUserAdmin(UserAdmin):
         if not request.user.is_superuser:
             fields += _PRIVILEGE_FIELDS
         if obj is not None and obj.pk == request.user.pk:
-            fields += ("role", "is_active")  # nobody changes their own role or access
+            # nobody changes their own role, access, approvals or training
+            fields += tuple(name for name in SELF_PROTECTED_FIELDS if name not in fields)
         return fields
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        """Refuse a save that changes one's own protected fields (the form shows them
+        read-only, so only a forged form gets here); record who recorded a training."""
+        if granted := self_granted(request.user, obj, form.changed_data):
+            raise PermissionDenied(
+                f"Nobody changes their own {', '.join(granted)}: ask another administrator."
+            )
+        if "annual_training_at" in form.changed_data:
+            obj.annual_training_recorded_by = (
+                request.user if obj.annual_training_at is not None else None
+            )
+        super().save_model(request, obj, form, change)
 
     @admin.display(description="Access")
     def access(self, user: m.User) -> str:
@@ -237,9 +265,22 @@ class TipGraphUserAdmin(UserAdmin):
 
 @admin.register(m.ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued with ``manage.py issue_token``; here they are listed and revoked.
+    A token's account, name and expiry never change (nobody extends a token, their own
+    least of all), and a revocation is final."""
+
     list_display = ("name", "user", "created_at", "expires_at", "last_used_at", "revoked_at")
     readonly_fields = ("key_hash", "created_at", "last_used_at")
     list_filter = ("revoked_at",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is None:
+            return fields
+        fields += ("user", "name", "expires_at")
+        if obj.revoked_at is not None:
+            fields += ("revoked_at",)
+        return fields
 
 
 @admin.register(m.Office)

@@ -11,6 +11,8 @@
   common and links no more (default 50).
 - ``TIPGRAPH_LINK_IP_WINDOW_HOURS``: two tips sharing an IP address link only when they saw it
   within this many hours of each other (default 24).
+- ``TIPGRAPH_DISCLOSURE_REOPEN_DAYS``: how long a partner-agency investigator may reopen what a
+  traveller lookup of theirs returned before they must look it up again (default 30 days).
 - ``TIPGRAPH_STATS_MIN_GROUP``: statistics groups smaller than this are suppressed for reporting
   clients (default 10); ``TIPGRAPH_STATS_MAX_ROWS``: most rows one statistics query returns
   (default 5000).
@@ -180,6 +182,9 @@ GRAPHQL_MAX_BATCH = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_BATCH", "10"))
 # lookup matching more than LOOKUP_MAX_TIPS tips is refused as too broad.
 LOOKUP_NAME_THRESHOLD = float(os.environ.get("TIPGRAPH_LOOKUP_NAME_THRESHOLD", "0.45"))
 LOOKUP_MAX_TIPS = int(os.environ.get("TIPGRAPH_LOOKUP_MAX_TIPS", "200"))
+# A partner-agency investigator may reopen what a lookup of theirs returned for this many days
+# (permissions.scoping), then must look the traveller up again.
+DISCLOSURE_REOPEN_DAYS = float(os.environ.get("TIPGRAPH_DISCLOSURE_REOPEN_DAYS", "30"))
 
 # Statistics (backend.services.statistics): groups smaller than this are suppressed for callers
 # who may not read the records themselves (reporting clients), so no person can be singled out.

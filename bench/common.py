@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
-__all__ = ["ROOT", "percentile", "progress", "setup_environment", "start_server"]
+__all__ = ["ROOT", "as_owner", "percentile", "progress", "setup_environment", "start_server"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,10 +37,14 @@ def progress(label: str, done: int, total: int) -> None:
 
 
 def setup_environment(pgdata: str) -> None:
-    """Point Django at the benchmark's own database and set it up: BENCH_DATABASE_URL when
-    set, else an embedded PostgreSQL under ./var/<pgdata> (never the DATABASE_URL's data)."""
+    """Point Django at the benchmark's own database and set it up: BENCH_DATABASE_URL (the
+    application role; BENCH_DATABASE_OWNER_URL the owner's) when set, else an embedded
+    PostgreSQL under ./var/<pgdata> (never the DATABASE_URL's data)."""
+    os.environ.pop("DATABASE_OWNER_URL", None)
     if url := os.environ.get("BENCH_DATABASE_URL"):
         os.environ["DATABASE_URL"] = url
+        if owner := os.environ.get("BENCH_DATABASE_OWNER_URL"):
+            os.environ["DATABASE_OWNER_URL"] = owner
     else:
         os.environ.pop("DATABASE_URL", None)
         os.environ["TIPGRAPH_PGDATA"] = str(ROOT / "var" / pgdata)
@@ -42,6 +52,20 @@ def setup_environment(pgdata: str) -> None:
     import django
 
     django.setup()
+
+
+def as_owner(load: Callable[P, R]) -> Callable[P, R]:
+    """Run a data-set loader as the database owner: it disables the history triggers, rebuilds
+    indexes and analyzes, which the application role may not (backend.database_roles)."""
+
+    @functools.wraps(load)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from backend.database_roles import owner_connection
+
+        with owner_connection():
+            return load(*args, **kwargs)
+
+    return wrapper
 
 
 def start_server(port: int) -> subprocess.Popen[bytes]:

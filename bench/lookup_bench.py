@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import percentile, progress, setup_environment, start_server
+from bench.common import as_owner, percentile, progress, setup_environment, start_server
 
 TABLES = (
     "backend_tip",
@@ -38,6 +38,7 @@ TABLES = (
 )
 
 
+@as_owner
 def load(tips: int, seed: int, *, force: bool = False) -> None:
     """COPY a generated data set: fast, set-based, no per-row ORM work."""
     from django.core.management import call_command
@@ -189,7 +190,7 @@ def sql_floor(lookups: list[dict], runs: int) -> dict[str, list[float]]:
             date_of_birth=date.fromisoformat(c["dateOfBirth"]) if "dateOfBirth" in c else None,
         )
         with CaptureQueriesContext(connection) as captured:
-            traveller_lookup(by=user, criteria=crit, owner_view=False)
+            traveller_lookup(by=user, criteria=crit)
         selects = [
             q["sql"]
             for q in captured.captured_queries

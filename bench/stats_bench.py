@@ -52,7 +52,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import percentile, progress, setup_environment, start_server
+from bench.common import as_owner, percentile, progress, setup_environment, start_server
 
 DAY = 86_400.0
 NULL = "\\N"  # COPY's null
@@ -179,6 +179,7 @@ def drop_indexes(cursor: Any) -> list[str]:
     return [definition for _, definition in found]
 
 
+@as_owner
 def load(tips: int, seed: int, *, force: bool = False) -> None:
     """COPY a generated data set: set-based, no per-row ORM work, no history triggers."""
     from django.contrib.contenttypes.models import ContentType

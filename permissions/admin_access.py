@@ -11,16 +11,20 @@ model permissions come from their role (``RoleAdminBackend``), not from groups s
 
 The admin actions on accounts are split the same way: a system administrator records the
 compliance review, the program manager gives final approval, and either records a privilege
-review or deactivates an account. Nobody applies them to their own account.
+review or deactivates an account. Nobody applies them to their own account, and nobody edits
+their own role, access-lifecycle dates, approvals or training (``SELF_PROTECTED_FIELDS``):
+recording any of them needs another person.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.backends import BaseBackend
 
 from backend.models import Role
+from permissions.gate import ADMIN_SITE, role_allows
 
 __all__ = [
     "ACCOUNT_REVIEWERS",
@@ -28,21 +32,50 @@ __all__ = [
     "ADMIN_SITE_ROLES",
     "COMPLIANCE_REVIEWERS",
     "FINAL_APPROVERS",
+    "SELF_PROTECTED_FIELDS",
     "RoleAdminBackend",
     "has_role",
     "may_use_admin",
+    "self_granted",
 ]
 
 SA, PM = Role.SYSTEM_ADMINISTRATOR, Role.PROGRAM_MANAGER
 
-#: Roles that may open the admin site.
-ADMIN_SITE_ROLES: frozenset[str] = frozenset({SA, PM})
+#: Roles that may open the admin site (the admin's door in the one gate, ``permissions.gate``).
+ADMIN_SITE_ROLES: frozenset[str] = ADMIN_SITE.roles
 #: Record the compliance review of an account (a step of the access lifecycle).
 COMPLIANCE_REVIEWERS: frozenset[str] = frozenset({SA})
 #: Give an account final approval (after the compliance review).
 FINAL_APPROVERS: frozenset[str] = frozenset({PM})
 #: Record a privilege review of an account, or deactivate it.
 ACCOUNT_REVIEWERS: frozenset[str] = frozenset({SA, PM})
+
+#: The fields of an account its owner never changes, in the admin or anywhere else: what it
+#: may do (role, agency, office, active, staff, superuser, groups, permissions), every step of
+#: the access lifecycle and who took it, the training and who recorded it, the privilege
+#: review. Another person records them; the admin shows them read-only on one's own account
+#: and refuses a save that changes them.
+SELF_PROTECTED_FIELDS: tuple[str, ...] = (
+    "role",
+    "agency",
+    "office",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "groups",
+    "user_permissions",
+    "nominated_by",
+    "nominated_at",
+    "certified_at",
+    "compliance_reviewed_at",
+    "compliance_reviewed_by",
+    "approved_at",
+    "approved_by",
+    "rules_accepted_at",
+    "annual_training_at",
+    "annual_training_recorded_by",
+    "privileges_reviewed_at",
+)
 
 _SIGN_IN_LOGS = frozenset({"axes.view_accessattempt", "axes.view_accesslog"})
 
@@ -67,19 +100,23 @@ ADMIN_PERMISSIONS: dict[str, frozenset[str]] = {
 
 
 def may_use_admin(user: Any) -> bool:
-    """Whether ``user`` may open the admin site: an active system administrator or program
-    manager."""
+    """Whether ``user``'s role opens the admin site (signed in, active, system administrator or
+    program manager). The role alone: the site itself also asks the whole gate
+    (``backend.admin_site``), which refuses, with the reasons, an account that may not act."""
     return has_role(user, ADMIN_SITE_ROLES)
 
 
 def has_role(user: Any, roles: frozenset[str]) -> bool:
-    """Whether ``user`` is signed in, active, and has one of ``roles``."""
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.is_active
-        and getattr(user, "role", None) in roles
-    )
+    """Whether ``user`` is signed in, active, and has one of ``roles`` (the gate's role rule)."""
+    return role_allows(user, roles)
+
+
+def self_granted(editor: Any, account: Any, changed: Iterable[str]) -> list[str]:
+    """The protected fields among ``changed`` when ``editor`` changes its own ``account``
+    (empty when the account is another's, or nothing protected changed)."""
+    if editor is None or account is None or account.pk is None or editor.pk != account.pk:
+        return []
+    return [name for name in changed if name in SELF_PROTECTED_FIELDS]
 
 
 class RoleAdminBackend(BaseBackend):

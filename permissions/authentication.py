@@ -7,7 +7,9 @@ in: ``"session"``, ``"token:<id>"`` or ``"anonymous"``.
 
 Failed sign-ins are counted by django-axes (see settings). A username that axes has locked out
 cannot use its bearer tokens either until the lock lifts: a token must not be a way around
-the lockout.
+the lockout. (Whether an authenticated account may act, here or at any other door, is the
+one gate's question, ``permissions.gate``; it asks ``username_locked_out`` too, so a locked
+username's sessions are refused as well.)
 """
 
 from __future__ import annotations
@@ -85,7 +87,13 @@ def username_locked_out(username: str) -> bool:
 
 
 class BearerTokenMiddleware:
-    """Sets ``request.user`` from a bearer token, after the session middleware."""
+    """Sets ``request.user`` from a bearer token, after the session middleware.
+
+    Requests without a token have their session tracked for the audit log
+    (``audit.sessions.track_session``): a signed-in session is noted, so that a sign-in
+    replacing it logs its end; a session that ended since the browser's last request (expired,
+    or refused because the password changed or the account was deactivated) is logged as
+    ended, with its cause."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -104,8 +112,11 @@ class BearerTokenMiddleware:
             else:
                 request.user = token.user
                 request.auth_method = f"token:{token.pk}"  # type: ignore[attr-defined]
-        elif request.user.is_authenticated:
-            request.auth_method = "session"  # type: ignore[attr-defined]
         else:
-            request.auth_method = "anonymous"  # type: ignore[attr-defined]
+            from audit.sessions import track_session  # the audit module writes audit rows
+
+            # before the session is authenticated (which may end it), and after
+            with track_session(request):
+                signed_in = request.user.is_authenticated
+                request.auth_method = "session" if signed_in else "anonymous"  # type: ignore[attr-defined]
         return self.get_response(request)

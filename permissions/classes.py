@@ -9,6 +9,7 @@ from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
 from backend.models import Role
+from permissions.gate import role_allows
 from permissions.matrix import NEED_TO_KNOW, OPERATIONS
 
 __all__ = [
@@ -31,10 +32,7 @@ class _RolePermission(BasePermission):
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         # Anonymous requests never get this far: the schema refuses them before execution.
-        user = _user(info)
-        return bool(user and user.is_authenticated and user.is_active) and (
-            getattr(user, "role", None) in self.roles
-        )
+        return role_allows(_user(info), self.roles)
 
 
 class CanReviewPrivileges(_RolePermission):
@@ -45,7 +43,9 @@ class CanReviewPrivileges(_RolePermission):
 
 
 class RolePermission(BasePermission):
-    """Allows the roles that ``permissions.matrix.OPERATIONS`` lists for one root field."""
+    """Allows the roles that ``permissions.matrix.OPERATIONS`` lists for one root field (the
+    role rule of the one gate, ``permissions.gate.role_allows``; the rest of the gate ran
+    before the operation, in ``schema.extensions.RequireAuthentication``)."""
 
     error_extensions: ClassVar[dict[str, Any]] = {"code": "FORBIDDEN"}
 
@@ -54,10 +54,7 @@ class RolePermission(BasePermission):
         self.message = f"Your role may not use {key.split('.', 1)[1]}"
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        user = _user(info)
-        return bool(user and user.is_authenticated and user.is_active) and (
-            getattr(user, "role", None) in OPERATIONS[self.key]
-        )
+        return role_allows(_user(info), OPERATIONS[self.key])
 
 
 class NeedToKnowPermission(BasePermission):

@@ -5,9 +5,10 @@ administrator reviews compliance; the program manager gives final approval; the 
 the rules of behaviour. Annual privacy and security training must stay current: an account
 whose training has lapsed cannot act.
 
-``access_problems`` reads only the user's own fields (no queries), so the schema can ask it
-for every operation. ``record_activity`` keeps ``last_activity_at`` for the privilege review
-without writing on every request.
+``access_problems`` reads only the user's own fields (no queries), so it can be asked for
+every operation; ``permissions.gate.check_access``, the one gate every door asks, adds it to
+the other reasons an account may not act. ``record_activity`` keeps ``last_activity_at`` for
+the privilege review without writing on every request.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ __all__ = [
     "AccessProblem",
     "access_problems",
     "record_activity",
-    "refusal_message",
     "training_lapses_on",
 ]
 
@@ -96,12 +96,6 @@ def access_problems(user: User, *, now: dt.datetime | None = None) -> list[Acces
             )
         )
     return problems
-
-
-def refusal_message(problems: list[AccessProblem]) -> str:
-    """One sentence telling the user every reason at once."""
-    reasons = "; ".join(problem.message for problem in problems)
-    return f"Your account cannot act: {reasons}."
 
 
 def record_activity(user: Any, *, now: dt.datetime | None = None) -> bool:

@@ -7,8 +7,11 @@ Lists, node fetches, nested relations and mutation look-ups all pass through
   manager;
 - analysts and program managers (the owning agency) see the rest of the graph;
 - a partner-agency investigator sees only records a traveller lookup of theirs returned,
-  never an OWNER_ONLY tip, never a victim, no leads, sources, offices or research results,
-  and of the notes on their records only targeting notes and notes by investigators;
+  for ``DISCLOSURE_REOPEN_DAYS`` after that lookup (then they must look it up again), and of
+  those only what the partner rule (``permissions.partner``) lets a partner learn at all:
+  never an OWNER_ONLY tip, a person only as a suspect on a visible tip (never a victim,
+  witness, reporting person or other), no leads, sources, offices or research results, and
+  of the notes on their records only targeting notes and notes by investigators;
 - auditors and system administrators see the audit log, and nobody else does;
 - every other role sees no rows of the graph at all.
 
@@ -18,19 +21,27 @@ both ends are, so a nested relation never leads from a visible record to a hidde
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model, Q, QuerySet
+from django.utils import timezone
 
 from backend import models as m
+from permissions.partner import (
+    OWNING_AGENCY,
+    partner_identifiers,
+    partner_subjects,
+    partner_tip_subjects,
+    partner_tips,
+)
 
-__all__ = ["can_see", "scope_queryset", "statistics_threshold"]
+__all__ = ["can_see", "disclosure_cutoff", "scope_queryset", "statistics_threshold"]
 
 M = TypeVar("M", bound=Model)
 
-_OWNING_AGENCY = frozenset({m.Role.ANALYST, m.Role.PROGRAM_MANAGER})
 _AUDIT_READERS = frozenset({m.Role.AUDITOR, m.Role.SYSTEM_ADMINISTRATOR})
 _REMOVABLE = (m.Tip, m.Subject, m.Identifier, m.Lead, m.ResearchResult)
 _DISCLOSABLE = (m.Tip, m.Subject, m.Identifier)
@@ -44,9 +55,20 @@ def _visible(model: type[Model], user: Any) -> QuerySet[Any]:
     return scope_queryset(model._default_manager.all(), user)
 
 
+def disclosure_cutoff() -> datetime:
+    """Disclosures made at or before this time may no longer be reopened: a partner may open
+    what a lookup of theirs returned for ``DISCLOSURE_REOPEN_DAYS`` days, then must look the
+    traveller up again."""
+    return timezone.now() - timedelta(days=settings.DISCLOSURE_REOPEN_DAYS)
+
+
 def _disclosed(model: type[Model], user: Any) -> QuerySet[Any]:
+    """Ids of the ``model`` records a lookup of ``user``'s returned within the reopening
+    window: the one place the window applies."""
     return m.Disclosure.objects.filter(
-        user=user, content_type=ContentType.objects.get_for_model(model)
+        user=user,
+        content_type=ContentType.objects.get_for_model(model),
+        created_at__gt=disclosure_cutoff(),
     ).values("object_id")
 
 
@@ -84,19 +106,24 @@ def _owning_agency(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     return queryset
 
 
+#: The partner rule for each record a lookup can disclose (permissions.partner).
+_PARTNER_RULE = {
+    m.Tip: partner_tips,
+    m.Subject: partner_subjects,
+    m.Identifier: partner_identifiers,
+}
+
+
 def _investigator(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     model = queryset.model
     if model in _DISCLOSABLE:
-        queryset = queryset.filter(removed_at__isnull=True, pk__in=_disclosed(model, user))
-        if model is m.Tip:
-            queryset = queryset.exclude(handling_caveat=m.HandlingCaveat.OWNER_ONLY)
-        return queryset
+        return _PARTNER_RULE[model](queryset).filter(pk__in=_disclosed(model, user))  # type: ignore[operator]
     if model is m.TipIdentifier:
         return queryset.filter(
             tip__in=_visible(m.Tip, user), identifier__in=_visible(m.Identifier, user)
         )
     if model is m.TipSubject:
-        return queryset.exclude(role=m.SubjectRole.VICTIM).filter(
+        return partner_tip_subjects(queryset).filter(  # type: ignore[return-value]
             tip__in=_visible(m.Tip, user), subject__in=_visible(m.Subject, user)
         )
     if model is m.SubjectIdentifier:
@@ -116,7 +143,7 @@ def scope_queryset(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
         return queryset.none()
     if queryset.model._meta.app_label == "audit":
         return queryset if user.role in _AUDIT_READERS else queryset.none()
-    if user.role in _OWNING_AGENCY:
+    if user.role in OWNING_AGENCY:
         return _owning_agency(queryset, user)
     if user.role == m.Role.INVESTIGATOR:
         return _investigator(queryset, user)
@@ -133,6 +160,6 @@ def statistics_threshold(user: Any) -> int:
     owning agency's analysts and program managers, who may read the records themselves;
     ``STATS_MIN_GROUP_SIZE`` for everyone else (reporting clients), so that no person can be
     singled out from an aggregate."""
-    if _active(user) and user.role in _OWNING_AGENCY:
+    if _active(user) and user.role in OWNING_AGENCY:
         return 0
     return settings.STATS_MIN_GROUP_SIZE

@@ -48,7 +48,19 @@ def _enum(choices: type[Any], name: str, description: str) -> Any:
 
 TipStatusEnum = _enum(m.TipStatus, "TipStatus", "Where a tip stands in review and referral.")
 TipCategoryEnum = _enum(m.TipCategory, "TipCategory", "The kind of offence a tip reports.")
-HandlingCaveatEnum = _enum(m.HandlingCaveat, "HandlingCaveat", "Who may see a record.")
+HandlingCaveatEnum = strawberry.enum(  # type: ignore[misc]
+    Enum(  # type: ignore[misc]
+        "HandlingCaveat",
+        {
+            caveat.value: strawberry.enum_value(caveat.value, description=caveat.effect)
+            for caveat in m.HandlingCaveat
+        },
+    ),
+    name="HandlingCaveat",
+    description="Who may see a tip and how it must be handled. Each value says its effect; "
+    "a caveat other than NONE travels with the records reached through the tip as a handling "
+    "marking (handlingMarkings).",
+)
 SourceKindEnum = _enum(m.SourceKind, "SourceKind", "The kind of organisation that sent tips.")
 IdentifierKindEnum = _enum(m.IdentifierKind, "IdentifierKind", "The kind of an identifier.")
 SightingEventEnum = _enum(m.SightingEvent, "SightingEvent", "What the identifier was seen doing.")

@@ -1,7 +1,8 @@
 """Schema-wide guards: refused callers are stopped before anything runs.
 
-Anonymous callers, and signed-in accounts that may not act (an access-lifecycle step missing
-or annual training lapsed, see ``permissions.lifecycle``), get every operation refused,
+Anonymous callers, and signed-in accounts that may not act (deactivated, locked out after
+failed sign-ins, an access-lifecycle step missing or annual training lapsed: the one gate,
+``permissions.gate``, that every other door asks too), get every operation refused,
 introspection included, by a validation rule: nothing executes.
 """
 
@@ -14,15 +15,16 @@ from graphql import GraphQLError, ValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
 
-from permissions.lifecycle import access_problems, record_activity, refusal_message
+from permissions.gate import GRAPHQL, check_request
+from permissions.lifecycle import record_activity
 
 __all__ = ["ErrorCodes", "RequireAuthentication"]
 
 
-def _refusal(message: str, code: str, **extensions: Any) -> type[ValidationRule]:
+def _refusal(message: str, **extensions: Any) -> type[ValidationRule]:
     class RefuseRequest(ValidationRule):
         def enter_document(self, *_args: Any) -> None:
-            self.report_error(GraphQLError(message, extensions={"code": code, **extensions}))
+            self.report_error(GraphQLError(message, extensions=extensions))
 
     return RefuseRequest
 
@@ -32,36 +34,22 @@ class RequireAuthentication(SchemaExtension):
 
     The committed ``schema.graphql`` is the public description of the API; live
     introspection needs an account, like everything else. A signed-in account that may not
-    act is refused too: ``extensions.code`` is the first problem's code
-    (``ACCESS_NOT_APPROVED`` or ``TRAINING_LAPSED``), ``extensions.problems`` lists every
-    problem's code, and the message gives every reason. Allowed callers have their
-    ``last_activity_at`` kept (written at most once every five minutes).
+    act (``permissions.gate.check_access``) is refused too: ``extensions.code`` is the first
+    problem's code (``LOCKED_OUT``, ``ACCESS_NOT_APPROVED`` or ``TRAINING_LAPSED``),
+    ``extensions.problems`` lists every problem's code, and the message gives every reason.
+    Allowed callers have their ``last_activity_at`` kept (written at most once every five
+    minutes). Each root field then admits the roles of its row in the permission matrix.
     """
 
     def on_validate(self) -> Iterator[None]:
         request = self.execution_context.context.request
-        user = getattr(request, "user", None)
-        rule = None
-        if user is None or not user.is_authenticated or not user.is_active:
-            auth_error = getattr(request, "auth_error", None)
-            if auth_error is not None:
-                rule = _refusal(str(auth_error), auth_error.code)
-            else:
-                rule = _refusal(
-                    "Authentication required: sign in or send a bearer token", "UNAUTHENTICATED"
-                )
-        elif problems := access_problems(user):
-            rule = _refusal(
-                refusal_message(problems),
-                problems[0].code,
-                problems=[problem.code for problem in problems],
-            )
+        decision = check_request(request, GRAPHQL)
+        if decision.allowed:
+            record_activity(request.user)
         else:
-            record_activity(user)
-        if rule is not None:
             self.execution_context.validation_rules = (
                 *self.execution_context.validation_rules,
-                rule,
+                _refusal(decision.message, **decision.extensions),
             )
         yield
 

@@ -14,7 +14,8 @@ from backend import models as m
 from permissions.classes import NEED_TO_KNOW_NOTE, allow, need_to_know
 from permissions.matrix import describe
 from resolvers import identifiers as resolve
-from schema.base import IdentifierKindEnum, MutationError, ScopedNode
+from schema.base import HandlingCaveatEnum, IdentifierKindEnum, MutationError, ScopedNode
+from schema.caveat import handling_markings_field
 
 if TYPE_CHECKING:
     from schema.note import NoteType
@@ -69,6 +70,7 @@ class IdentifierType(ScopedNode):
     raw_value: auto
     first_seen: auto
     last_seen: auto
+    handling_markings: list[HandlingCaveatEnum] = handling_markings_field(m.Identifier)  # type: ignore[valid-type]
     sightings: DjangoListConnection[SightingRef] = strawberry_django.connection(
         description="Every tip this identifier was seen in (follow .tip to the tip)."
     )

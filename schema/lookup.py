@@ -16,8 +16,10 @@ from backend import models as m
 from backend.errors import DomainError
 from backend.services.lookups import LookupCriteria, LookupMatch, traveller_lookup
 from permissions.classes import allow
+from permissions.markings import marking_prefetches
 from permissions.matrix import describe
 from permissions.scoping import scope_queryset
+from schema.base import HandlingCaveatEnum
 from schema.caveat import CAVEAT
 
 if TYPE_CHECKING:
@@ -60,6 +62,12 @@ def _rows(info: Info, model: type, ids: list[int]) -> QuerySet:
     return scope_queryset(model.objects.filter(pk__in=ids), info.context.request.user)
 
 
+def _marked_rows(info: Info, model: type, ids: list[int]) -> QuerySet:
+    """``_rows`` with what each record's handling markings need, prefetched."""
+    user = info.context.request.user
+    return _rows(info, model, ids).prefetch_related(*marking_prefetches(model, user))
+
+
 @strawberry.type(
     name="MatchReason",
     description="Why a match was made: which field matched and how.",
@@ -91,6 +99,11 @@ class TravellerMatch:
     redress_case_number: str | None = strawberry.field(
         description="The redress (DHS TRIP) case number of that mark; null when unmarked."
     )
+    handling_markings: list[HandlingCaveatEnum] = strawberry.field(  # type: ignore[valid-type]
+        description="The handling caveats of this match's tips, which travel with it (e.g. "
+        "LAW_ENFORCEMENT_SENSITIVE); empty when none. The response's "
+        "extensions.handlingMarkings gives each one's handling rule."
+    )
     subject: SubjectRef | None = strawberry.field(
         description="The person matched; null for an identifier-only match."
     )
@@ -106,8 +119,9 @@ class TravellerMatch:
 class TravellerLookupResult:
     lookup_id: relay.GlobalID = strawberry.field(description="The recorded lookup.")
     matched_on: list[str] = strawberry.field(
-        description="Which criteria matched: EMAIL, USERNAME, PHONE, PASSPORT, "
-        "NAME_AND_DATE_OF_BIRTH. Empty when nothing matched."
+        description="Which criteria matched a returned record: EMAIL, USERNAME, PHONE, "
+        "PASSPORT, NAME_AND_DATE_OF_BIRTH. A criterion that matched only records the caller "
+        "may not learn is not named. Empty when nothing matched."
     )
     relevant_to_investigation: bool = strawberry.field(
         description="True when a returned tip belongs to an active lead."
@@ -122,6 +136,9 @@ class TravellerLookupResult:
     subject_ids: strawberry.Private[list[int]]
     identifier_ids: strawberry.Private[list[int]]
     found: strawberry.Private[list[LookupMatch]]
+    #: The caveat of each returned tip that has one (read by schema.caveat for the response's
+    #: extensions.handlingMarkings).
+    marked_tips: strawberry.Private[dict[int, str]]
 
     @strawberry.field(
         description="Every hit ranked by score, best first, each with its reasons, redress "
@@ -129,8 +146,8 @@ class TravellerLookupResult:
     )
     def matches(self, info: Info) -> list[TravellerMatch]:
         # one scoped query per model for all matches together, however many there are
-        subjects = {row.pk: row for row in _rows(info, m.Subject, self.subject_ids)}
-        identifiers = {row.pk: row for row in _rows(info, m.Identifier, self.identifier_ids)}
+        subjects = {row.pk: row for row in _marked_rows(info, m.Subject, self.subject_ids)}
+        identifiers = {row.pk: row for row in _marked_rows(info, m.Identifier, self.identifier_ids)}
         tips = {row.pk: row for row in _rows(info, m.Tip, self.tip_ids)}
         return [
             TravellerMatch(
@@ -141,6 +158,10 @@ class TravellerLookupResult:
                 ],
                 known_misidentification=match.known_misidentification,
                 redress_case_number=match.redress_case_number or None,
+                handling_markings=[
+                    HandlingCaveatEnum(caveat)  # type: ignore[misc]
+                    for caveat in match.handling_markings
+                ],
                 subject=subjects.get(match.subject_id),  # type: ignore[arg-type]
                 identifier=identifiers.get(match.identifier_id),  # type: ignore[arg-type]
                 tips=[tips[pk] for pk in match.tip_ids if pk in tips],
@@ -149,7 +170,9 @@ class TravellerLookupResult:
             if match.subject_id in subjects or match.identifier_id in identifiers
         ]
 
-    @strawberry_django.field(description="People matched (never victims for investigators).")
+    @strawberry_django.field(
+        description="People matched (for investigators, only suspects on tips they may see)."
+    )
     def subjects(self, info: Info) -> list[SubjectRef]:
         return _rows(info, m.Subject, self.subject_ids)  # type: ignore[return-value]
 
@@ -173,7 +196,12 @@ class LookupQuery:
             "Refused with INVALID_INPUT when empty or too broad: no criteria, a name without "
             "date of birth or with fewer than 3 letters, or more matching tips than the cap. "
             "Every lookup is recorded; an investigator may afterwards open only what it "
-            "returned.",
+            "returned, for DISCLOSURE_REOPEN_DAYS (default 30 days), then must look it up "
+            "again. Investigators learn about people only where they are a suspect on a tip "
+            "they may see: victims, witnesses, reporting persons and others are never "
+            "matched, counted or named in matchedOn or reasons, by name, alias or identifier; "
+            "an identifier is found when it was seen in a tip they may see or belongs to such "
+            "a suspect.",
         ),
     )
     def traveller_lookup(self, info: Info, input: TravellerLookupInput) -> TravellerLookupResult:
@@ -189,9 +217,7 @@ class LookupQuery:
             passport_country=input.passport_country,
         )
         try:
-            outcome = traveller_lookup(
-                by=user, criteria=criteria, owner_view=user.role != m.Role.INVESTIGATOR
-            )
+            outcome = traveller_lookup(by=user, criteria=criteria)
         except DomainError as exc:
             raise GraphQLError(
                 exc.message, extensions={"code": exc.code, "field": exc.field}
@@ -206,4 +232,5 @@ class LookupQuery:
             subject_ids=outcome.subject_ids,
             identifier_ids=outcome.identifier_ids,
             found=outcome.matches,
+            marked_tips=outcome.tip_caveats,
         )

@@ -52,6 +52,10 @@ class TipDimension(Enum):
     PRIORITY_BAND = strawberry.enum_value(
         "priority_band", description="The priority band, 1 (highest) to 5."
     )
+    HANDLING_CAVEAT = strawberry.enum_value(
+        "handling_caveat",
+        description="The handling caveat: NONE, LAW_ENFORCEMENT_SENSITIVE or OWNER_ONLY.",
+    )
 
 
 @strawberry.enum(description="A step in handling a tip.")
@@ -228,8 +232,9 @@ def _series(
 class StatisticsQuery:
     @_field(
         "Query.tipStatistics",
-        "Tips received, counted by source kind, category, status or priority band, as totals or "
-        "as a time series." + _WINDOW_ARGS,
+        "Tips received, counted by source kind, category, status, priority band or handling "
+        "caveat (e.g. how many are LAW_ENFORCEMENT_SENSITIVE), as totals or as a time series."
+        + _WINDOW_ARGS,
     )
     def tip_statistics(
         self,

@@ -15,7 +15,8 @@ from backend import models as m
 from permissions.classes import NEED_TO_KNOW_NOTE, allow, need_to_know
 from permissions.matrix import describe
 from resolvers import subjects as resolve
-from schema.base import MutationError, ScopedNode
+from schema.base import HandlingCaveatEnum, MutationError, ScopedNode
+from schema.caveat import handling_markings_field
 from schema.identifier import IdentifierInput
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class SubjectType(ScopedNode):
     sex_offender_registered: auto
     known_misidentification: auto
     redress_case_number: auto
+    handling_markings: list[HandlingCaveatEnum] = handling_markings_field(m.Subject)  # type: ignore[valid-type]
     created_at: auto
     updated_at: auto
     tips: DjangoListConnection[TipLinkRef] = strawberry_django.connection(

@@ -28,6 +28,7 @@ from schema.base import (
     TipLinkKindEnum,
     TipStatusEnum,
 )
+from schema.caveat import handling_markings_field
 from schema.identifier import IdentifierInput
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ class TipType(ScopedNode):
         description=f"Indicators of hands-on offending. {NEED_TO_KNOW_NOTE}",
     )
     handling_caveat: HandlingCaveatEnum
+    handling_markings: list[HandlingCaveatEnum] = handling_markings_field(m.Tip)  # type: ignore[valid-type]
     is_actionable: auto
     actionable_reason: str | None = strawberry_django.field(
         extensions=need_to_know("Tip.actionableReason"),

@@ -9,6 +9,7 @@ from typing import Any
 
 from cross_web import HTTPException
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, QueryDict
@@ -19,6 +20,7 @@ from strawberry.file_uploads.utils import replace_placeholders_with_files
 
 from audit.operations import flush
 from audit.writer import set_context
+from permissions.gate import GRAPHIQL, REFUSAL_CODES, UNAUTHENTICATED, check_request
 
 __all__ = ["StatisticsCsvView", "TipGraphView", "UploadRef"]
 
@@ -57,9 +59,20 @@ class TipGraphView(GraphQLView):
         page, whose React and GraphiQL come from unpkg: ours are npm packages served by
         django.contrib.staticfiles (the ``vendor/`` prefixes of STATICFILES_DIRS), so the page
         works on a closed network. Outside development the answer is that of a view without an
-        IDE (404), whatever ``graphql_ide`` says."""
+        IDE (404), whatever ``graphql_ide`` says.
+
+        The page is behind the one gate (``permissions.gate``, door ``GRAPHIQL``): an anonymous
+        browser is sent to the sign-in page (and comes back), an account that may not act gets
+        a 403 page with every reason and its code."""
         if not settings.DEBUG:
             raise HTTPException(404, "Not Found")
+        decision = check_request(request, GRAPHIQL)
+        if not decision.allowed:
+            if decision.code == UNAUTHENTICATED:
+                return redirect_to_login(request.get_full_path())
+            return render(
+                request, "graphql/refused.html", {"decision": decision}, status=decision.status
+            )
         context = {"csrf_cookie_name": settings.CSRF_COOKIE_NAME, "csrf_token": get_token(request)}
         return render(request, "graphql/graphiql.html", context)
 
@@ -106,7 +119,14 @@ class TipGraphView(GraphQLView):
 
 
 _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
-_STATUS_OF_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NEED_TO_KNOW": 403}
+#: HTTP status of a refused CSV download, by error code: 401 when nobody is known, 403 when
+#: the gate (``permissions.gate.REFUSAL_CODES``) or need-to-know refuses.
+_STATUS_OF_CODE = {
+    **{code: 403 for code in REFUSAL_CODES},
+    "UNAUTHENTICATED": 401,
+    "TOKEN_EXPIRED": 401,
+    "NEED_TO_KNOW": 403,
+}
 
 
 class StatisticsCsvView(TipGraphView):
@@ -118,7 +138,9 @@ class StatisticsCsvView(TipGraphView):
     query. Argument values are passed as GraphQL variables, so ``interval=WEEK``,
     ``timeZone=Europe/London`` and ``since=2026-01-01T00:00:00Z`` mean what they mean in
     GraphQL; an unknown argument is refused as the query would be. A refusal comes back as
-    the GraphQL JSON errors with status 400, 401 or 403.
+    the GraphQL JSON errors with status 400, 401 or 403: an account that may not act (the
+    one gate, ``permissions.gate``, asked by the schema) gets 403 with ``extensions.code``,
+    ``extensions.problems`` and every reason in the message, and the refusal's audit row.
     """
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:

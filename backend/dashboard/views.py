@@ -17,15 +17,15 @@ from django.views.decorators.http import require_GET
 from strawberry import relay
 
 from backend import models as m
-from permissions.lifecycle import access_problems
-from permissions.matrix import OPERATIONS, ROLE_NAMES
+from permissions.gate import DASHBOARD, Decision, check_access
+from permissions.matrix import ROLE_NAMES
 from permissions.scoping import scope_queryset
 
 __all__ = ["DASHBOARD_ROLES", "dashboard", "default_tip_id"]
 
 #: The page runs the tip-graph queries (``tips``, ``node``), so it is for the roles that may
-#: browse the tip graph; the permission matrix stays the one place that says who they are.
-DASHBOARD_ROLES: frozenset[str] = OPERATIONS["Query.tips"]
+#: browse the tip graph: the gate's ``DASHBOARD`` door, whose roles come from the matrix.
+DASHBOARD_ROLES: frozenset[str] = DASHBOARD.roles
 
 
 def default_tip_id(user: m.User) -> str | None:
@@ -45,14 +45,14 @@ def default_tip_id(user: m.User) -> str | None:
     return None if pk is None else relay.to_base64("Tip", pk)
 
 
-def _denied(request: HttpRequest, reasons: list[str]) -> HttpResponse:
-    """A 403 page that says why, rather than an empty dashboard the user cannot tell apart
-    from "no data"."""
+def _denied(request: HttpRequest, decision: Decision) -> HttpResponse:
+    """A 403 page that says why (every reason, with its code), rather than an empty dashboard
+    the user cannot tell apart from "no data"."""
     allowed = " and ".join(ROLE_NAMES[role] for role in m.Role if role in DASHBOARD_ROLES)
     return render(
         request,
         "dashboard/denied.html",
-        {"reasons": reasons, "allowed": allowed},
+        {"problems": decision.problems, "code": decision.code, "allowed": allowed},
         status=403,
     )
 
@@ -61,17 +61,16 @@ def _denied(request: HttpRequest, reasons: list[str]) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie  # the script reads the csrftoken cookie for its POSTs to /graphql
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """The dashboard for analysts and program managers; a 403 page for everyone else.
+    """The dashboard for analysts and program managers whose accounts may act (the one gate,
+    ``permissions.gate``); a 403 page with every reason for everyone else.
 
     ``?tip=`` (a tip's global id or source reference) is read by the script, which also
     keeps it in the address bar as the user moves through the graph.
     """
     user = request.user
-    if user.role not in DASHBOARD_ROLES:
-        role = user.get_role_display()
-        return _denied(request, [f"Your role ({role}) does not give access to the tip graph."])
-    if problems := access_problems(user):
-        return _denied(request, [problem.message for problem in problems])
+    decision = check_access(user, DASHBOARD)
+    if not decision.allowed:
+        return _denied(request, decision)
     return render(
         request,
         "dashboard/dashboard.html",

@@ -69,6 +69,14 @@ class User(AbstractUser):
     annual_training_at = models.DateTimeField(
         null=True, blank=True, help_text="Last annual privacy and security training."
     )
+    annual_training_recorded_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who recorded the last annual training (never the account itself).",
+    )
     privileges_reviewed_at = models.DateTimeField(
         null=True, blank=True, help_text="Last review of this account's privileges."
     )

@@ -136,9 +136,55 @@ class TipStatus(models.TextChoices):
 
 
 class HandlingCaveat(models.TextChoices):
+    """Who may see a tip, and how it must be handled. Each caveat has one effect:
+
+    - ``NONE``: no restriction beyond the roles. A partner-agency investigator may be shown
+      the tip by a traveller lookup, under the no-redissemination rule that comes with
+      everything a partner sees.
+    - ``LAW_ENFORCEMENT_SENSITIVE``: a partner may be shown the tip, but the marking travels
+      with it: on the tip and on every person and identifier reached through it
+      (``handlingMarkings``), on the lookup match, and in the response
+      (``extensions.handlingMarkings``), with the handling rule ``marking``. Statistics count
+      the tips per caveat (``tipStatistics(by: HANDLING_CAVEAT)``).
+    - ``OWNER_ONLY``: the owning agency only. The tip never reaches the partner agency by any
+      path (lookup, node fetch, nested relation, count), and people and identifiers known only
+      through it are never found by a partner's lookup (``permissions.partner``).
+    """
+
     NONE = "NONE", "No caveat"
     LAW_ENFORCEMENT_SENSITIVE = "LAW_ENFORCEMENT_SENSITIVE", "Law enforcement sensitive"
     OWNER_ONLY = "OWNER_ONLY", "Owning agency only"
+
+    @property
+    def effect(self) -> str:
+        """What the caveat does, for the schema and the documentation."""
+        return _CAVEAT_EFFECTS[self.value]
+
+    @property
+    def marking(self) -> str:
+        """The handling rule that travels with a record under this caveat ("" for NONE)."""
+        return _CAVEAT_MARKINGS[self.value]
+
+
+_CAVEAT_EFFECTS = {
+    "NONE": "No caveat: a partner-agency investigator may be shown the tip by a traveller "
+    "lookup, under the no-redissemination rule that comes with everything a partner sees.",
+    "LAW_ENFORCEMENT_SENSITIVE": "Law enforcement sensitive: a partner may be shown the tip, "
+    "but the marking travels with it, and with every person and identifier reached through "
+    "it: handlingMarkings on the record and on the lookup match, and "
+    "extensions.handlingMarkings on the response, with its handling rule. tipStatistics "
+    "counts tips by caveat (by: HANDLING_CAVEAT).",
+    "OWNER_ONLY": "Owning agency only: never shown to the partner agency by any path "
+    "(lookup, node, nested relation, count); people and identifiers known only through such "
+    "tips are never found by a partner's lookup.",
+}
+_CAVEAT_MARKINGS = {
+    "NONE": "",
+    "LAW_ENFORCEMENT_SENSITIVE": "Law enforcement sensitive: for law-enforcement use only. Do "
+    "not release it to the public, to the traveller or to any body outside law enforcement, "
+    "and do not pass it on without the owning agency's express authorisation.",
+    "OWNER_ONLY": "Owning agency only: not to be shown outside the owning agency.",
+}
 
 
 class NoteKind(models.TextChoices):

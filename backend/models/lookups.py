@@ -38,7 +38,8 @@ class TravellerLookup(models.Model):
 
 
 class Disclosure(models.Model):
-    """A record a lookup returned to its user; investigators may see only these."""
+    """A record a lookup returned to its user; investigators may see only these, for
+    ``DISCLOSURE_REOPEN_DAYS`` after ``created_at`` (``permissions.scoping``)."""
 
     lookup = models.ForeignKey(
         TravellerLookup, on_delete=models.PROTECT, related_name="disclosures"

@@ -5,7 +5,11 @@ similarity on the folded name and aliases: case, accents and scripts folded) and
 together with the exact date of birth. Each matched person (or identifier with no person)
 comes back as a ranked match with the reasons it matched. What a lookup returns is written
 down as disclosures, so the caller may afterwards open those records (and only those, for an
-investigator).
+investigator, and only for ``DISCLOSURE_REOPEN_DAYS``: ``permissions.scoping``).
+
+What a lookup may match at all is not decided here: ``permissions.partner.lookup_reach``
+gives the caller's reach (the partner rule for investigators: suspects on tips they may see,
+never victims, witnesses, reporting persons or others).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from backend import models as m
 from backend.errors import InvalidInput
@@ -26,6 +30,7 @@ from backend.identifiers import IdentifierKind
 from backend.names import NAME_SEPARATOR, fold_name
 from backend.services.deconfliction import deconflict
 from backend.services.identifiers import normalise_or_raise
+from permissions.partner import lookup_reach
 
 __all__ = [
     "EVIDENCE",
@@ -85,6 +90,8 @@ class LookupMatch:
     tip_ids: list[int] = field(default_factory=list)
     known_misidentification: bool = False
     redress_case_number: str = ""
+    #: Caveats of the match's tips (HandlingCaveat values, NONE left out): they travel with it.
+    handling_markings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -96,6 +103,8 @@ class LookupOutcome:
     matched_on: list[str] = field(default_factory=list)
     investigation_contacts: list[str] = field(default_factory=list)
     matches: list[LookupMatch] = field(default_factory=list)
+    #: The caveat of each returned tip that has one (NONE left out).
+    tip_caveats: dict[int, str] = field(default_factory=dict)
 
     @property
     def relevant_to_investigation(self) -> bool:
@@ -193,11 +202,14 @@ def _combine(evidence: list[float]) -> float:
 
 
 @transaction.atomic
-def traveller_lookup(*, by: m.User, criteria: LookupCriteria, owner_view: bool) -> LookupOutcome:
+def traveller_lookup(*, by: m.User, criteria: LookupCriteria) -> LookupOutcome:
     """Run a traveller query and record what it disclosed.
 
-    ``owner_view`` is True for the owning agency's analysts; for partner investigators,
-    OWNER_ONLY tips, removed records and victims are never matched or returned.
+    What it may match is the caller's reach (``permissions.partner.lookup_reach``): every live
+    record for the owning agency's analysts; for partner investigators only tips they may
+    see, people who are suspects on them, and identifiers seen in those tips or linked to
+    such a suspect. Nothing outside the reach is matched, ranked, named in ``matched_on`` or
+    a reason, counted (in the lookup row or towards the tip cap), deconflicted or disclosed.
     """
     _check(criteria)
     id_query, kinds, normalised = _identifier_query(criteria)
@@ -208,15 +220,10 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria, owner_view: bool) 
             "birth",
             field="input",
         )
+    reach = lookup_reach(by)
 
-    matched_on: list[str] = list(kinds)
     found = (
-        {
-            row["pk"]: row
-            for row in m.Identifier.objects.filter(id_query, removed_at__isnull=True).values(
-                "pk", "kind", "value"
-            )
-        }
+        {row["pk"]: row for row in reach.identifiers.filter(id_query).values("pk", "kind", "value")}
         if id_query is not None
         else {}
     )
@@ -225,49 +232,42 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria, owner_view: bool) 
     if folded:
         normalised["name"] = folded
         normalised["dateOfBirth"] = criteria.date_of_birth.isoformat()  # type: ignore[union-attr]
-        name_hits = _name_matches(folded, criteria.date_of_birth)  # type: ignore[arg-type]
-        if name_hits:
-            matched_on.append("NAME_AND_DATE_OF_BIRTH")
+        similar = _name_matches(folded, criteria.date_of_birth)  # type: ignore[arg-type]
+        reachable = set(
+            reach.subjects.filter(pk__in=list(similar)).values_list("pk", flat=True)
+            if similar
+            else []
+        )
+        name_hits = {pk: hit for pk, hit in similar.items() if pk in reachable}
     holders = list(
         m.SubjectIdentifier.objects.filter(
-            identifier__in=identifiers, subject__removed_at__isnull=True
+            identifier__in=identifiers, subject__in=reach.subjects
         ).values_list("subject_id", "identifier_id")
     )
     subjects = set(name_hits) | {s for s, _ in holders}
-
-    tips = m.Tip.objects.filter(removed_at__isnull=True).filter(
-        Q(sightings__identifier__in=identifiers)
-        | Q(subject_links__subject__in=subjects, subject_links__role__in=_named_roles())
+    links = reach.tip_subjects.filter(subject__in=subjects)
+    tips = reach.tips.filter(
+        Q(sightings__identifier__in=identifiers) | Q(pk__in=links.values("tip_id"))
     )
-    if not owner_view:
-        tips = tips.exclude(handling_caveat=m.HandlingCaveat.OWNER_ONLY)
-    tip_ids = sorted(set(tips.values_list("pk", flat=True)))
+    returned = set(tips.values_list("pk", "handling_caveat"))
+    tip_ids = sorted({pk for pk, _ in returned})
     max_tips = int(settings.LOOKUP_MAX_TIPS)
     if len(tip_ids) > max_tips:
         raise InvalidInput(
             f"the lookup matches more than {max_tips} tips; narrow it down", field="input"
         )
-    if not owner_view:
-        # a partner sees a person or identifier only through a tip it may see, never a victim
-        subjects = set(
-            m.TipSubject.objects.filter(tip__in=tip_ids, subject__in=subjects)
-            .exclude(role=m.SubjectRole.VICTIM)
-            .values_list("subject_id", flat=True)
-        )
-        identifiers = set(
-            m.TipIdentifier.objects.filter(tip__in=tip_ids, identifier__in=identifiers).values_list(
-                "identifier_id", flat=True
-            )
-        ) | {i for s, i in holders if s in subjects}
+    tip_caveats = {pk: caveat for pk, caveat in returned if caveat != m.HandlingCaveat.NONE}
     matches = _rank(
         subjects=subjects,
         identifiers=identifiers,
         found=found,
         holders=holders,
+        links=links,
         name_hits=name_hits,
         folded=folded,
         date_of_birth=criteria.date_of_birth,
         tip_ids=tip_ids,
+        tip_caveats=tip_caveats,
     )
     contacts = sorted(
         set(
@@ -297,10 +297,27 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria, owner_view: bool) 
         tip_ids=tip_ids,
         subject_ids=sorted(subjects),
         identifier_ids=sorted(identifiers),
-        matched_on=matched_on if (tip_ids or subjects or identifiers) else [],
+        matched_on=_matched_on(kinds, found, identifiers, name_hits),
         investigation_contacts=contacts,
         matches=matches,
+        tip_caveats=tip_caveats,
     )
+
+
+def _matched_on(
+    kinds: list[str],
+    found: dict[int, dict[str, Any]],
+    identifiers: set[int],
+    name_hits: dict[int, _NameHit],
+) -> list[str]:
+    """The criteria that matched a returned record, in the order asked (identifier kinds, then
+    NAME_AND_DATE_OF_BIRTH): a criterion that matched only what the caller may not learn is
+    not named, so the answer never tells that such a record exists."""
+    returned = {found[pk]["kind"] for pk in identifiers}
+    matched = [kind for kind in kinds if kind in returned]
+    if name_hits:
+        matched.append("NAME_AND_DATE_OF_BIRTH")
+    return matched
 
 
 def _rank(
@@ -309,10 +326,12 @@ def _rank(
     identifiers: set[int],
     found: dict[int, dict[str, Any]],
     holders: list[tuple[int, int]],
+    links: QuerySet[m.TipSubject],
     name_hits: dict[int, _NameHit],
     folded: str,
     date_of_birth: date | None,
     tip_ids: list[int],
+    tip_caveats: dict[int, str],
 ) -> list[LookupMatch]:
     """One match per returned person, and per returned identifier no returned person holds,
     scored from the evidence and ordered best first."""
@@ -321,9 +340,7 @@ def _rank(
         if subject_id in subjects and identifier_id in identifiers:
             held[subject_id].append(identifier_id)
     tips_of_subject: dict[int, set[int]] = defaultdict(set)
-    for tip_id, subject_id in m.TipSubject.objects.filter(
-        tip__in=tip_ids, subject__in=subjects, role__in=_named_roles()
-    ).values_list("tip_id", "subject_id"):
+    for tip_id, subject_id in links.filter(tip__in=tip_ids).values_list("tip_id", "subject_id"):
         tips_of_subject[subject_id].add(tip_id)
     tips_of_identifier: dict[int, set[int]] = defaultdict(set)
     for tip_id, identifier_id in m.TipIdentifier.objects.filter(
@@ -388,12 +405,16 @@ def _rank(
                 tip_ids=sorted(tips_of_identifier[identifier_id]),
             )
         )
+    for match in matches:
+        match.handling_markings = _markings(match.tip_ids, tip_caveats)
     matches.sort(key=lambda x: (-x.score, x.subject_id is None, x.subject_id or x.identifier_id))
     return matches
 
 
-def _named_roles() -> list[str]:
-    return [r for r in m.SubjectRole.values if r != m.SubjectRole.VICTIM]
+def _markings(tip_ids: list[int], tip_caveats: dict[int, str]) -> list[str]:
+    """The caveats of these tips, in the order HandlingCaveat declares them (NONE left out)."""
+    present = {tip_caveats[pk] for pk in tip_ids if pk in tip_caveats}
+    return [caveat for caveat in m.HandlingCaveat.values if caveat in present]
 
 
 def _disclose(lookup: m.TravellerLookup, user: m.User, model: type, ids: list[int]) -> None:

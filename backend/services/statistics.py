@@ -5,7 +5,8 @@ the time they were received, leads by the time they were created, lookups and ta
 by the time they were made), optionally bucketed by day, week (ISO, from Monday) or month in a
 named time zone. Tip statistics read only ``tip_statistics_idx``, a covering index, so they
 stay fast at millions of tips without a rollup to keep in step (bench/stats_bench.py measures
-them at a million tips). Each statement runs with ``_PLANNER`` settings, local to it, and counts
+them at a million tips); the one exception is the count by handling caveat, which reads the
+tips' rows. Each statement runs with ``_PLANNER`` settings, local to it, and counts
 are written so that PostgreSQL hashes them in parallel workers (see ``_rows``).
 
 Results are ``StatTable`` objects: typed rows and a CSV rendering. Small groups are suppressed
@@ -63,6 +64,9 @@ DIMENSIONS: dict[str, str] = {
     "category": "t.category",
     "status": "t.status",
     "priority_band": "t.priority::text",
+    # NONE, LAW_ENFORCEMENT_SENSITIVE or OWNER_ONLY. Not in tip_statistics_idx: this grouping
+    # reads the table's rows of the window (the others read the index alone).
+    "handling_caveat": "t.handling_caveat",
 }
 #: Turnaround milestones and the tip column that records each.
 MILESTONES: dict[str, str] = {"review": "t.reviewed_at", "referral": "t.referred_at"}

@@ -164,11 +164,16 @@ def test_a_program_manager_cannot_record_the_compliance_review():
 
 
 def test_no_one_reviews_their_own_compliance():
-    client, sysadmin = admin_as(SA, compliance_reviewed_at=None)
+    # given a system administrator (one whose own compliance review is missing cannot open
+    # the admin at all: tests/permissions/test_doors.py)
+    client, sysadmin = admin_as(SA, compliance_reviewed_by=None)
+    before = sysadmin.compliance_reviewed_at
+    # when it records the compliance review of its own account
     messages = act(client, "record_compliance_review", sysadmin)
+    # then it is refused, and nothing changed
     assert messages == ["Not done for: admin-system_administrator (it is your own account)."]
     sysadmin.refresh_from_db()
-    assert sysadmin.compliance_reviewed_at is None
+    assert (sysadmin.compliance_reviewed_at, sysadmin.compliance_reviewed_by) == (before, None)
 
 
 # Give final approval

@@ -42,10 +42,8 @@ def named(full_name: str, *, dob: dt.date = DOB, caveat: str = m.HandlingCaveat.
     return subject, tip
 
 
-def by_name(user, name: str, dob: dt.date = DOB, *, owner_view: bool = True):
-    return traveller_lookup(
-        by=user, criteria=LookupCriteria(name=name, date_of_birth=dob), owner_view=owner_view
-    )
+def by_name(user, name: str, dob: dt.date = DOB):
+    return traveller_lookup(by=user, criteria=LookupCriteria(name=name, date_of_birth=dob))
 
 
 def test_folded_name_finds_accented_name_with_the_right_date_of_birth(analyst):
@@ -140,7 +138,6 @@ def test_matches_are_ranked_by_score_with_their_reasons(analyst):
             email="traveller@example.com",
             phone="+1 (202) 555-0142",
         ),
-        owner_view=True,
     )
     # then José (name, date of birth and e-mail) ranks first, the phone next, Josef last
     ranked = [(x.subject_id, x.identifier_id, x.score, x.tip_ids) for x in outcome.matches]
@@ -193,7 +190,7 @@ def test_redress_marks_come_with_the_match(analyst):
 def test_empty_or_over_broad_lookups_are_refused(analyst, criteria, field):
     # when a lookup gives nothing, a name without date of birth, or too short a name
     with pytest.raises(InvalidInput) as refused:
-        traveller_lookup(by=analyst, criteria=criteria, owner_view=True)
+        traveller_lookup(by=analyst, criteria=criteria)
     # then it is refused naming the field, and nothing is recorded
     assert refused.value.field == field
     assert not m.TravellerLookup.objects.exists()
@@ -231,7 +228,7 @@ def test_partner_never_gets_owner_only_tips_through_a_fuzzy_match(analyst, inves
     TipSubjectFactory(tip=hidden, subject=jose)
     named("Josef Alvarez", caveat=m.HandlingCaveat.OWNER_ONLY)
     # when an investigator looks up a similar name
-    outcome = by_name(investigator, "jose alvares", owner_view=False)
+    outcome = by_name(investigator, "jose alvares")
     # then only José and his visible tip come back; nothing OWNER_ONLY, not even Josef
     assert [(x.subject_id, x.tip_ids) for x in outcome.matches] == [(jose.pk, [visible.pk])]
     assert outcome.tip_ids == [visible.pk]
@@ -247,5 +244,5 @@ def test_partner_never_finds_a_victim_by_fuzzy_name(investigator):
     victim = SubjectFactory(full_name="Ana Victima", date_of_birth=DOB)
     TipSubjectFactory(tip=TipFactory(), subject=victim, role=m.SubjectRole.VICTIM)
     # when an investigator looks the name up, then nothing comes back
-    outcome = by_name(investigator, "ana victima", owner_view=False)
+    outcome = by_name(investigator, "ana victima")
     assert (outcome.matches, outcome.subject_ids, outcome.tip_ids) == ([], [], [])

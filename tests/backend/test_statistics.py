@@ -76,6 +76,7 @@ def generated() -> Generated:
                 category=rng.choice(m.TipCategory.values),
                 status=rng.choice(m.TipStatus.values),
                 priority=rng.randint(1, 5),
+                handling_caveat=m.HandlingCaveat.values[n % 3],
                 is_actionable=actionable,
                 reviewed_at=reviewed_at if decided else None,
                 referred_at=reviewed_at + dt.timedelta(hours=rng.randint(1, 400))
@@ -98,6 +99,7 @@ DIMENSION_OF: dict[str, Callable[[m.Tip], str]] = {
     "category": lambda t: t.category,
     "status": lambda t: t.status,
     "priority_band": lambda t: str(t.priority),
+    "handling_caveat": lambda t: t.handling_caveat,
 }
 
 

@@ -305,6 +305,10 @@ def test_demo_users_have_completed_every_step(settings):
         for role in Role.values
     }
     assert all(user.privileges_reviewed_at is not None for user in users.values())
+    # and the training of each was recorded by another account, the system administrator's
+    assert {role: user.annual_training_recorded_by_id for role, user in users.items()} == {
+        role: None if role == Role.SYSTEM_ADMINISTRATOR else sysadmin.pk for role in Role.values
+    }
 
 
 def test_demo_renews_the_lapsed_training_of_existing_demo_users(settings):

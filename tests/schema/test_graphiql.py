@@ -61,8 +61,15 @@ def development(settings):
     return settings
 
 
+def signed_in(**fields) -> Client:
+    """A browser signed in as an analyst that may act (``fields`` change the account)."""
+    client = Client()
+    client.force_login(UserFactory(username="graphiql-analyst", role=Role.ANALYST, **fields))
+    return client
+
+
 def graphiql_page(client: Client | None = None) -> str:
-    response = (client or Client()).get("/graphql", headers=HTML)
+    response = (client or signed_in()).get("/graphql", headers=HTML)
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/html")
     return response.content.decode()
@@ -145,9 +152,18 @@ def test_a_query_in_the_address_runs_it_rather_than_opening_the_page(development
 
 def test_no_page_outside_development(settings):
     settings.DEBUG = False
-    response = Client().get("/graphql", headers=HTML)
-    assert response.status_code == 404
-    assert b"graphiql" not in response.content.lower()
+    for client in (Client(), signed_in()):
+        response = client.get("/graphql", headers=HTML)
+        assert response.status_code == 404
+        assert b"graphiql" not in response.content.lower()
+
+
+def test_an_anonymous_browser_is_sent_to_sign_in_and_back(development):
+    # when an anonymous browser opens GraphiQL with a query in the address
+    response = Client().get("/graphql?q=%7B%20viewer%20%7D", headers=HTML)
+    # then it is sent to the sign-in page, which brings it back to the same address
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/graphql%3Fq%3D%257B%2520viewer%2520%257D"
 
 
 def test_no_page_with_the_ide_off_even_in_development(development):

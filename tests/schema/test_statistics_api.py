@@ -168,6 +168,55 @@ def test_no_statistic_can_reach_a_record_or_an_identifier() -> None:
     assert seen >= {"CountTable", "CountRow", "LeadRow", "TurnaroundRow", "LookupRow"}
 
 
+# -- handling caveats ---------------------------------------------------------------------
+
+BY_CAVEAT = """{ tipStatistics(by: HANDLING_CAVEAT) {
+  rows { group count suppressed } total suppressionThreshold } }"""
+
+
+@pytest.fixture
+def caveated() -> None:
+    """30 tips without caveat, 12 LAW_ENFORCEMENT_SENSITIVE and 3 OWNER_ONLY this month."""
+    source = SourceFactory()
+    for caveat, n in (("NONE", 30), ("LAW_ENFORCEMENT_SENSITIVE", 12), ("OWNER_ONLY", 3)):
+        TipFactory.create_batch(n, source=source, handling_caveat=caveat, received_at=NOW)
+
+
+def test_tip_statistics_count_tips_by_handling_caveat(gql: GraphQL, caveated) -> None:
+    # when an analyst counts tips by caveat, then each caveat's tips are counted exactly
+    table = gql(BY_CAVEAT)["data"]["tipStatistics"]
+    assert {r["group"]: r["count"] for r in table["rows"]} == {
+        "NONE": 30,
+        "LAW_ENFORCEMENT_SENSITIVE": 12,
+        "OWNER_ONLY": 3,
+    }
+    assert table["total"] == 45
+
+
+def test_reporting_client_gets_small_caveat_groups_suppressed(
+    gql_as: Callable[[str], GraphQL], caveated, settings
+) -> None:
+    settings.STATS_MIN_GROUP_SIZE = 5
+    # when a reporting client counts tips by caveat
+    table = gql_as(m.Role.REPORTING_CLIENT)(BY_CAVEAT)["data"]["tipStatistics"]
+    # then OWNER_ONLY (3) is suppressed, and LAW_ENFORCEMENT_SENSITIVE with it: the total
+    # minus the other groups would otherwise give the 3 back
+    assert {r["group"]: (r["count"], r["suppressed"]) for r in table["rows"]} == {
+        "NONE": (30, False),
+        "LAW_ENFORCEMENT_SENSITIVE": (None, True),
+        "OWNER_ONLY": (None, True),
+    }
+    assert table["total"] == 45
+
+
+def test_an_investigator_may_not_count_tips_by_caveat(
+    gql_as: Callable[[str], GraphQL], caveated
+) -> None:
+    result = gql_as(m.Role.INVESTIGATOR)(BY_CAVEAT)
+    assert result["data"] is None
+    assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
 # -- bad input ----------------------------------------------------------------------------
 
 

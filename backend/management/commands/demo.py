@@ -108,8 +108,9 @@ class Command(BaseCommand):
     def _complete_access_lifecycle(users: dict[m.Role, m.User]) -> None:
         """Every demo user may act: nominated, certified, compliance reviewed by the demo
         system administrator, approved by the demo program manager (neither of them by
-        themselves), rules accepted, training current, privileges reviewed. Steps already
-        recorded are kept; lapsed training is renewed."""
+        themselves), rules accepted, training current (recorded by the demo system
+        administrator), privileges reviewed. Steps already recorded are kept; lapsed training
+        is renewed."""
         now = timezone.now()
         sysadmin = users[m.Role.SYSTEM_ADMINISTRATOR]
         manager = users[m.Role.PROGRAM_MANAGER]
@@ -127,5 +128,7 @@ class Command(BaseCommand):
             lapses = training_lapses_on(user)
             if lapses is None or lapses <= now:
                 user.annual_training_at = now
+                # recorded by the demo system administrator, never by the account itself
+                user.annual_training_recorded_by = None if user.pk == sysadmin.pk else sysadmin
             user.privileges_reviewed_at = user.privileges_reviewed_at or now
             user.save()
