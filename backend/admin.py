@@ -29,6 +29,7 @@ from permissions.admin_access import (
     ACCOUNT_REVIEWERS,
     COMPLIANCE_REVIEWERS,
     FINAL_APPROVERS,
+    LIFECYCLE_FIELDS,
     SELF_PROTECTED_FIELDS,
     has_role,
     self_granted,
@@ -100,20 +101,7 @@ class TipGraphUserAdmin(UserAdmin):
                 "description": "Compliance review, final approval and privilege review are "
                 "recorded with the actions of the account list. Nobody records these for "
                 "their own account.",
-                "fields": (
-                    "nominated_by",
-                    "nominated_at",
-                    "certified_at",
-                    "compliance_reviewed_at",
-                    "compliance_reviewed_by",
-                    "approved_at",
-                    "approved_by",
-                    "rules_accepted_at",
-                    "annual_training_at",
-                    "annual_training_recorded_by",
-                    "privileges_reviewed_at",
-                    "last_activity_at",
-                ),
+                "fields": (*LIFECYCLE_FIELDS, "last_activity_at"),
             },
         ),
     )

@@ -32,6 +32,7 @@ __all__ = [
     "ADMIN_SITE_ROLES",
     "COMPLIANCE_REVIEWERS",
     "FINAL_APPROVERS",
+    "LIFECYCLE_FIELDS",
     "SELF_PROTECTED_FIELDS",
     "RoleAdminBackend",
     "has_role",
@@ -55,15 +56,8 @@ ACCOUNT_REVIEWERS: frozenset[str] = frozenset({SA, PM})
 #: the access lifecycle and who took it, the training and who recorded it, the privilege
 #: review. Another person records them; the admin shows them read-only on one's own account
 #: and refuses a save that changes them.
-SELF_PROTECTED_FIELDS: tuple[str, ...] = (
-    "role",
-    "agency",
-    "office",
-    "is_active",
-    "is_staff",
-    "is_superuser",
-    "groups",
-    "user_permissions",
+#: The steps of the access lifecycle, who took them, and the privilege review, in PIA order.
+LIFECYCLE_FIELDS: tuple[str, ...] = (
     "nominated_by",
     "nominated_at",
     "certified_at",
@@ -75,6 +69,17 @@ SELF_PROTECTED_FIELDS: tuple[str, ...] = (
     "annual_training_at",
     "annual_training_recorded_by",
     "privileges_reviewed_at",
+)
+SELF_PROTECTED_FIELDS: tuple[str, ...] = (
+    "role",
+    "agency",
+    "office",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "groups",
+    "user_permissions",
+    *LIFECYCLE_FIELDS,
 )
 
 _SIGN_IN_LOGS = frozenset({"axes.view_accessattempt", "axes.view_accesslog"})
