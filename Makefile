@@ -5,16 +5,19 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-# The dashboard's browser libraries (package-lock.json), served by Django from node_modules.
+# The dashboard's browser libraries (package-lock.json), served by Django from node_modules,
+# and the dev tools the tests run (graphql-http's GraphQL-over-HTTP audit suite).
 NODE_STAMP := node_modules/.installed-stamp
 # The browser tests drive Debian's Chromium; TIPGRAPH_CHROMIUM names another binary.
 CHROMIUM ?= $(or $(TIPGRAPH_CHROMIUM),/usr/bin/chromium)
 PORT   ?= 8000
 
-.PHONY: install node chromium demo test lint format schema run clean-db help
+.PHONY: install node chromium demo serve serve-asgi static test lint format schema run clean-db help
 
 help:
 	@echo "make demo     run the platform with demo data (embedded PostgreSQL, GraphiQL on :$(PORT))"
+	@echo "make serve    production server: migrate, collectstatic, gunicorn (TIPGRAPH_SECRET_KEY)"
+	@echo "make serve-asgi  the same on uvicorn workers with a bounded connection pool"
 	@echo "make test     ruff, schema drift check and the test suite (installs Chromium if missing)"
 	@echo "make schema   regenerate schema.graphql after an API change"
 	@echo "make format   ruff format + autofix"
@@ -29,7 +32,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) $(NODE_STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --include=dev --no-audit --no-fund
 	touch $(NODE_STAMP)
 
 node: $(NODE_STAMP)
@@ -52,6 +55,29 @@ chromium: $(CHROMIUM)
 demo: $(STAMP) $(NODE_STAMP)
 	TIPGRAPH_DEBUG=1 $(BIN)/python manage.py demo --serve --port $(PORT)
 
+# Production serving (docs/deployment.md). Settings come from the environment: without
+# TIPGRAPH_SECRET_KEY (and without TIPGRAPH_DEBUG=1) migrate stops with the reason. migrate
+# runs as the owner (DATABASE_OWNER_URL), which the server's own environment then leaves out.
+# One worker per core unless TIPGRAPH_WORKERS says otherwise; TIPGRAPH_BIND for 0.0.0.0.
+GUNICORN := env -u DATABASE_OWNER_URL TIPGRAPH_BIND=$${TIPGRAPH_BIND:-127.0.0.1:$(PORT)} \
+	$(BIN)/gunicorn -c python:backend.gunicorn_conf
+# Connections per ASGI worker process (psycopg pool, backend.database.pool_options).
+DB_POOL_MAX ?= $(or $(TIPGRAPH_DB_POOL_MAX),10)
+
+static: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+
+serve: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	$(GUNICORN) backend.wsgi:application
+
+serve-asgi: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	TIPGRAPH_DB_POOL_MAX=$(DB_POOL_MAX) $(GUNICORN) -k uvicorn_worker.UvicornWorker \
+		backend.asgi:application
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -64,7 +90,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 schema: $(STAMP)
-	$(BIN)/python manage.py schema_sdl
+	TIPGRAPH_DEBUG=1 $(BIN)/python manage.py schema_sdl
 
 clean-db:
 	rm -rf var/pgdata

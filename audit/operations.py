@@ -2,7 +2,10 @@
 
 ``AuditExtension`` watches each operation (a batched request runs several) and leaves a
 pending row on the request: who, how authenticated, what was asked, the outcome, the error
-codes, the time taken, and every record whose fields the answer contained. The GraphQL view
+codes, the time taken, and every record whose data the answer contained: each record whose
+own fields it returned, and each record whose data another object's field carried (a lookup
+match's reasons and redress mark, a link's reason naming a subject), as that object's GraphQL
+type declares with ``carries``. The GraphQL view
 then writes the pending rows with ``flush`` inside the request's transaction, so that a
 request whose audit row cannot be written fails as a whole: no unaudited answer leaves.
 """
@@ -10,24 +13,28 @@ request whose audit row cannot be written fails as a whole: no unaudited answer 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from django.db.models import Model
 from django.http import HttpRequest
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLObjectType
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
 from audit.writer import new_context, set_context, write_event
 from backend import models as m
+from backend.errors import REQUEST_ERROR_CODES
 from permissions.gate import REFUSAL_CODES
 
 __all__ = [
     "DENIED_CODES",
     "TYPE_NAMES",
     "AuditExtension",
+    "Carried",
     "caller_fields",
+    "carried_records",
+    "carries",
     "client_address",
     "flush",
 ]
@@ -55,6 +62,40 @@ TABLE_TYPES: dict[str, str] = {model._meta.db_table: name for model, name in TYP
 #: training lapsed, role) and need-to-know.
 DENIED_CODES = REFUSAL_CODES | {"NEED_TO_KNOW"}
 MAX_VARIABLES_CHARS = 20_000
+
+
+#: What a field carries besides its own object: ``(model, pk)`` of each record whose data it
+#: holds, from the object being answered (a pk of None is skipped).
+Carried = Callable[[Any], Iterable[tuple[type[Model], Any]]]
+_CARRIES = "audit_carries"
+_T = TypeVar("_T", bound=type)
+
+
+def carries(fields: dict[str, Carried]) -> Callable[[_T], _T]:
+    """Declare, on a GraphQL type (above its ``@strawberry.type``), the records whose data its
+    fields carry: ``{graphql field name: records}``, ``"*"`` for every field. An answer that
+    resolves such a field counts as having returned those records too (``records_returned``,
+    "who saw record X"), whether or not it asked for the records themselves."""
+
+    def declare(cls: _T) -> _T:
+        setattr(cls, _CARRIES, {**getattr(cls, _CARRIES, {}), **fields})
+        return cls
+
+    return declare
+
+
+def carried_records(parent_type: GraphQLObjectType, field: str, root: Any) -> set[tuple[str, Any]]:
+    """The records (type name, pk) whose data ``field`` of ``root`` carries, as declared on
+    its GraphQL type with ``carries``."""
+    definition = (parent_type.extensions or {}).get("strawberry-definition")
+    declared = getattr(getattr(definition, "origin", None), _CARRIES, None)
+    if not declared:
+        return set()
+    found = set()
+    for key in (field, "*"):
+        if (records := declared.get(key)) is not None:
+            found.update((TYPE_NAMES[model], pk) for model, pk in records(root) if pk is not None)
+    return found
 
 
 def client_address(request: HttpRequest) -> str | None:
@@ -104,8 +145,8 @@ class AuditExtension(SchemaExtension):
         codes = _codes(errors)
         if any(code in DENIED_CODES for code in codes):
             outcome = "DENIED"
-        elif not self.executed and errors:
-            outcome = "INVALID"
+        elif errors and (not self.executed or all(code in REQUEST_ERROR_CODES for code in codes)):
+            outcome = "INVALID"  # refused before running, or the request's own fault
         elif errors:
             outcome = "FAILED"
         else:
@@ -139,6 +180,8 @@ class AuditExtension(SchemaExtension):
         name = TYPE_NAMES.get(type(root))
         if name is not None:
             self.returned.add((name, root.pk))
+        if root is not None:
+            self.returned.update(carried_records(info.parent_type, info.field_name, root))
         return _next(root, info, *args, **kwargs)
 
 
@@ -161,25 +204,52 @@ def _changed(context_id: Any) -> list[str]:
     )
 
 
-def flush(request: HttpRequest, *, status_code: int) -> int:
-    """Write the pending rows of ``request``; a request that ran no operation but was
-    refused at the HTTP level (bad JSON, no query) gets one INVALID row. Returns the count."""
+def _request_row(outcome: str, code: str) -> dict[str, Any]:
+    """The row of a request that ran no operation."""
+    return {
+        "operation_type": "",
+        "operation_name": "",
+        "query": "",
+        "variables": {},
+        "outcome": outcome,
+        "error_codes": [code],
+        "duration_ms": None,
+        "records_returned": [],
+        "context_id": None,
+    }
+
+
+def flush(
+    request: HttpRequest,
+    *,
+    status_code: int,
+    error_code: str | None = None,
+    outcome: str | None = None,
+) -> int:
+    """Write the pending rows of ``request``; returns the count.
+
+    A request refused or failed as a whole at the HTTP level (``error_code``: BAD_REQUEST for
+    a malformed body, PAYLOAD_TOO_LARGE, METHOD_NOT_ALLOWED, CSRF_FAILED, INTERNAL_ERROR, ...)
+    gets one row with that code and ``outcome`` (by default DENIED for a refusal code, else
+    INVALID); if operations of it had run before it failed, each keeps its row instead,
+    with the code and ``outcome`` added and no records returned, since no answer left. A
+    request that ran no operation but ended with status >= 400 and no code gets one INVALID
+    row with ``HTTP_<status>``."""
     pending = getattr(request, "audit_pending", None) or []
     who = caller_fields(request)
-    if not pending and status_code >= 400:
+    if error_code is not None:
+        outcome = outcome or ("DENIED" if error_code in DENIED_CODES else "INVALID")
         pending = [
             {
-                "operation_type": "",
-                "operation_name": "",
-                "query": "",
-                "variables": {},
-                "outcome": "INVALID",
-                "error_codes": [f"HTTP_{status_code}"],
-                "duration_ms": None,
+                **row,
+                "outcome": outcome,
+                "error_codes": [*row["error_codes"], error_code],
                 "records_returned": [],
-                "context_id": None,
             }
-        ]
+            for row in pending
+        ] or [_request_row(outcome, error_code)]
+    elif not pending and status_code >= 400:
+        pending = [_request_row("INVALID", f"HTTP_{status_code}")]
     for row in pending:
         changed = _changed(row["context_id"]) if row["context_id"] else []
         write_event(kind="OPERATION", records_changed=changed, **who, **row)

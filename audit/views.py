@@ -4,8 +4,6 @@ act: the one gate (``permissions.gate``, door ``AUDIT_EXPORT``, whose roles are 
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +13,7 @@ from strawberry import relay
 
 from audit.operations import caller_fields
 from audit.writer import write_event
+from backend.csv_export import csv_lines
 from permissions.gate import AUDIT_EXPORT, check_request
 
 __all__ = ["export_csv"]
@@ -38,19 +37,27 @@ COLUMNS = [
 ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _when(request: HttpRequest, name: str) -> datetime | None:
     raw = request.GET.get(name)
     if not raw:
         return None
-    parsed = parse_datetime(raw)
+    try:
+        parsed = parse_datetime(raw)
+    except ValueError:  # well-formed but impossible, such as month 13
+        parsed = None
     if parsed is None:
         raise ValueError(f"{name} must be an ISO 8601 date-time, got {raw!r}")
     return parsed
+
+
+def _record(request: HttpRequest) -> relay.GlobalID | None:
+    raw = request.GET.get("record_id")
+    if not raw:
+        return None
+    try:
+        return relay.GlobalID.from_id(raw)
+    except Exception:  # the decoder's own message names its internals
+        raise ValueError(f"record_id must be a record's global id, got {raw!r}") from None
 
 
 def _audit(request: HttpRequest, outcome: str, codes: list[str], params: dict[str, Any]) -> None:
@@ -69,18 +76,26 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     """GET /audit/export.csv?username=&role=&kind=&outcome=&operation_name=&occurred_from=
     &occurred_to=&record_id=&seen_only=1 — the same search as the auditEvents query.
 
+    Cells are written by ``backend.csv_export``: text a client chose (the username of a failed
+    sign-in, an operation name) that starts like a spreadsheet formula gets a leading
+    apostrophe. Another method than GET is refused with 405 ``METHOD_NOT_ALLOWED``.
+
     A refusal is JSON: ``error`` (every reason in one sentence), ``code`` (the first
     problem's), ``problems`` (every code) and ``reasons``, with status 401 when nobody is
     signed in and 403 otherwise; its audit row carries the same codes."""
     from schema.audit import AuditEventFilterInput, audit_search
 
     params = {k: v for k, v in request.GET.items()}
+    if request.method not in ("GET", "HEAD"):
+        _audit(request, "INVALID", ["METHOD_NOT_ALLOWED"], params)
+        response = JsonResponse({"error": "use GET", "code": "METHOD_NOT_ALLOWED"}, status=405)
+        response["Allow"] = "GET"
+        return response
     decision = check_request(request, AUDIT_EXPORT)
     if not decision.allowed:
         _audit(request, "DENIED", decision.codes, params)
         return JsonResponse(decision.as_json(), status=decision.status)
     try:
-        record = request.GET.get("record_id")
         where = AuditEventFilterInput(
             username=request.GET.get("username") or None,
             role=request.GET.get("role") or None,
@@ -89,23 +104,15 @@ def export_csv(request: HttpRequest) -> HttpResponse:
             operation_name=request.GET.get("operation_name") or None,
             occurred_from=_when(request, "occurred_from"),
             occurred_to=_when(request, "occurred_to"),
-            record_id=relay.GlobalID.from_id(record) if record else None,
+            record_id=_record(request),
             seen_only=request.GET.get("seen_only") in {"1", "true"},
         )
-    except Exception as exc:  # a malformed parameter: say which
+    except ValueError as exc:  # a malformed parameter: our own message says which
         _audit(request, "INVALID", ["INVALID_INPUT"], params)
         return JsonResponse({"error": str(exc), "code": "INVALID_INPUT"}, status=400)
     rows = audit_search(where).values_list(*COLUMNS)
     _audit(request, "ALLOWED", [], params)
-    writer = csv.writer(_Echo())
-
-    def lines() -> Iterator[str]:
-        yield writer.writerow(COLUMNS)
-        for row in rows.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [";".join(v) if isinstance(v, list) else ("" if v is None else v) for v in row]
-            )
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv")
+    lines = csv_lines(COLUMNS, rows.iterator(chunk_size=2000))
+    response = StreamingHttpResponse(lines, content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
     return response

@@ -6,9 +6,10 @@ written by database triggers, never by Python). The database numbers and chains 
 the database stored them.
 
 Writes of domain records are tied to the operation that made them through a context id:
-``set_context(new_context())`` before the operation runs, ``set_context(None)`` afterwards
-(in a ``finally``), and the same id as ``write_event(context_id=...)``. The setting belongs to
-the database session, so it must be cleared before the connection serves anything else.
+``set_context(new_context())`` inside the operation's transaction, before it writes, and the
+same id as ``write_event(context_id=...)``. The setting is transaction-local: it ends with the
+transaction, so nothing is left on a connection for its next user (``set_context(None)``
+clears it earlier within the same transaction).
 
 Write the audit row outside the operation's own transaction (or after it committed): a row
 written inside a transaction that is rolled back is rolled back with it. The chain trigger
@@ -18,10 +19,13 @@ holds an advisory lock until the writing transaction ends, so keep that transact
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, transaction
 
 from audit.models import AuditEvent, AuditQueryText
@@ -41,6 +45,10 @@ CONTEXT_SETTING = "tipgraph.audit_context"
 
 #: What a secret variable is replaced with before it is logged.
 REDACTED = "[redacted]"
+
+#: Characters PostgreSQL cannot store in text: NUL, and UTF-16 surrogates on their own (a
+#: JSON request may carry one as an escape, "\\ud800").
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 #: Variable names (compared case-insensitively, ignoring "_" and "-") whose values are secret.
 _SECRET_NAMES = frozenset({"password", "token", "secret", "apikey", "key", "rawkey"})
@@ -64,9 +72,10 @@ def write_event(*, query: str | None = None, **fields: Any) -> AuditEvent:
     ``seq``, ``prev_hash`` and ``row_hash`` are set by the database and may not be given.
 
     Values are made storable rather than refused, so that a hostile request cannot prevent
-    its own audit row: NUL characters (which PostgreSQL cannot store) become U+FFFD, and
-    the values of variables named like a password, secret or token are replaced by
-    ``REDACTED``.
+    its own audit row: NUL characters and lone surrogates (which PostgreSQL cannot store)
+    become U+FFFD, text longer than its column (an operation name, say) is cut to fit (the
+    query text keeps it whole), and the values of variables named like a password, secret or
+    token are replaced by ``REDACTED``.
     """
     chained = {"seq", "prev_hash", "row_hash", "pk", "id"} & fields.keys()
     if chained:
@@ -77,6 +86,7 @@ def write_event(*, query: str | None = None, **fields: Any) -> AuditEvent:
     for name in ("error_codes", "records_returned", "records_changed"):
         if name in fields:
             fields[name] = _strings(fields[name])
+    fields = {name: _fitted(name, value) for name, value in fields.items()}
     with transaction.atomic():
         if query:
             text = _storable(query)
@@ -97,12 +107,14 @@ def new_context() -> uuid.UUID:
 def set_context(context_id: uuid.UUID | None) -> None:
     """Tie the database writes that follow, on this connection, to ``context_id``.
 
-    ``None`` clears it. The setting lasts for the database session (not only the current
-    transaction), but a transaction that is rolled back also rolls back a change of it.
+    ``None`` clears it. The setting lasts until the current transaction ends (``SET LOCAL``),
+    so no context outlives the operation that set it, even when the database connection is
+    shared between clients (PgBouncer in transaction mode): every caller sets it inside the
+    transaction of the writes it names.
     """
     value = "" if context_id is None else str(uuid.UUID(str(context_id)))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, %s, false)", [CONTEXT_SETTING, value])
+        cursor.execute("SELECT set_config(%s, %s, true)", [CONTEXT_SETTING, value])
 
 
 def current_context() -> uuid.UUID | None:
@@ -114,14 +126,28 @@ def current_context() -> uuid.UUID | None:
 
 
 def _storable(value: Any) -> Any:
-    """``value`` with NUL characters replaced in every string, recursively."""
+    """``value`` with NUL characters and lone surrogates replaced in every string,
+    recursively."""
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, dict):
         return {_storable(str(k)): _storable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_storable(v) for v in value]
     return value
+
+
+def _fitted(name: str, value: Any) -> Any:
+    """``value`` cut to the length of its ``AuditEvent`` column (each item, for an array)."""
+    try:
+        field = AuditEvent._meta.get_field(name)
+    except FieldDoesNotExist:
+        return value
+    if isinstance(field, ArrayField) and isinstance(value, list):
+        limit = getattr(field.base_field, "max_length", None)
+        return [v[:limit] if limit and isinstance(v, str) else v for v in value]
+    limit = getattr(field, "max_length", None)
+    return value[:limit] if limit and isinstance(value, str) else value
 
 
 def _is_secret(name: str) -> bool:

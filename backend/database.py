@@ -33,6 +33,8 @@ __all__ = [
     "embedded_server_uri",
     "owner_settings",
     "parse_database_url",
+    "pool_options",
+    "replica_settings",
 ]
 
 #: The application role of the embedded server.
@@ -90,10 +92,52 @@ def database_settings(base_dir: Path) -> dict[str, Any]:
         config["USER"], config["PASSWORD"] = APPLICATION_ROLE, ""
     config["CONN_MAX_AGE"] = int(os.environ.get("TIPGRAPH_CONN_MAX_AGE", "60"))
     config["CONN_HEALTH_CHECKS"] = True
+    if pool := pool_options():
+        # A pool per process (the ASGI server's threads share it); Django refuses persistent
+        # connections beside it: a connection goes back to the pool at the end of a request.
+        config["OPTIONS"]["pool"] = pool
+        config["CONN_MAX_AGE"] = 0
     # One test database per test process, so that parallel runs on one server never collide.
     config["TEST"] = {
         "NAME": os.environ.get("TIPGRAPH_TEST_DB_NAME") or f"test_tipgraph_{os.getpid()}"
     }
+    return config
+
+
+def pool_options() -> dict[str, Any] | None:
+    """psycopg's connection pool (Django's ``OPTIONS["pool"]``), when ``TIPGRAPH_DB_POOL_MAX``
+    is set: at most that many connections per process, ``TIPGRAPH_DB_POOL_MIN`` (default 1)
+    kept open, and a request waits ``TIPGRAPH_DB_POOL_TIMEOUT`` seconds (default 10) for one
+    before it fails. Unset (the default, and gunicorn's one-thread sync workers): one
+    persistent connection per process, no pool.
+    """
+    raw = os.environ.get("TIPGRAPH_DB_POOL_MAX", "").strip()
+    if not raw:
+        return None
+    max_size = int(raw)
+    min_size = min(int(os.environ.get("TIPGRAPH_DB_POOL_MIN", "1")), max_size)
+    if max_size < 1 or min_size < 0:
+        raise ValueError("TIPGRAPH_DB_POOL_MAX must be at least 1, TIPGRAPH_DB_POOL_MIN at least 0")
+    timeout = float(os.environ.get("TIPGRAPH_DB_POOL_TIMEOUT", "10"))
+    return {"min_size": min_size, "max_size": max_size, "timeout": timeout}
+
+
+def replica_settings(primary: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``replica`` database (``DATABASE_REPLICA_URL``, as the application role), or None.
+
+    A streaming replica of the primary's database: connection handling as the primary's
+    (persistence, health checks, pool). In a test run it mirrors the test database
+    (``TEST["MIRROR"]``): no second test database is created for it.
+    """
+    url = os.environ.get("DATABASE_REPLICA_URL", "").strip()
+    if not url:
+        return None
+    config = parse_database_url(url)
+    config["CONN_MAX_AGE"] = primary["CONN_MAX_AGE"]
+    config["CONN_HEALTH_CHECKS"] = primary["CONN_HEALTH_CHECKS"]
+    if pool := primary["OPTIONS"].get("pool"):
+        config["OPTIONS"]["pool"] = dict(pool)
+    config["TEST"] = {"MIRROR": "default"}
     return config
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "REQUEST_ERROR_CODES",
     "DomainError",
     "DuplicateRecord",
     "InvalidIdentifierValue",
@@ -10,6 +11,34 @@ __all__ = [
     "InvalidTransition",
     "RecordNotFound",
 ]
+
+
+#: Codes of errors in the request itself, which the caller must fix: an unparsable or invalid
+#: document or variables, a limit (depth, cost, input size, page size), a malformed id or
+#: cursor, or an input value refused. An operation whose every error has one of these codes is
+#: audited INVALID (``audit.operations``); any other error, INTERNAL_ERROR included, is FAILED.
+REQUEST_ERROR_CODES = frozenset(
+    {
+        "GRAPHQL_PARSE_FAILED",
+        "GRAPHQL_VALIDATION_FAILED",
+        "QUERY_TOO_DEEP",
+        "QUERY_TOO_COSTLY",
+        "INPUT_TOO_LONG",
+        "PAGINATION_LIMIT",
+        "INVALID_CURSOR",
+        "INVALID_ID",
+        "INVALID_INPUT",
+        "INVALID_IDENTIFIER",
+        "INVALID_TRANSITION",
+        "DUPLICATE",
+        "NOT_FOUND",
+        # refused at the HTTP level (schema.view), before any operation
+        "BAD_REQUEST",
+        "PAYLOAD_TOO_LARGE",
+        "UNSUPPORTED_MEDIA_TYPE",
+        "METHOD_NOT_ALLOWED",
+    }
+)
 
 
 class DomainError(Exception):

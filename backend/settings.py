@@ -5,6 +5,12 @@
 - ``TIPGRAPH_DEBUG=1``: development mode (GraphiQL on, demo helpers on). Off by default.
 - ``TIPGRAPH_SECRET_KEY``: required outside development; in development a key is kept in ./var.
 - ``TIPGRAPH_ALLOWED_HOSTS``: comma-separated host names (default: localhost names).
+- ``DATABASE_REPLICA_URL``: a read replica for statistics (backend.replicas).
+  ``TIPGRAPH_DB_POOL_MAX`` (and ``..._MIN``, ``..._TIMEOUT``): a bounded connection pool per
+  process, for the ASGI server (backend.database).
+- ``TIPGRAPH_STATIC_ROOT``: where collectstatic puts the static files (default ./var/static);
+  ``TIPGRAPH_TRUST_X_FORWARDED_PROTO=1``, ``TIPGRAPH_CSRF_TRUSTED_ORIGINS``: behind a TLS
+  terminating load balancer (docs/deployment.md).
 - ``TIPGRAPH_LOGIN_FAILURE_LIMIT``: failed sign-ins (within 30 minutes) that lock an account
   and, separately, the address they came from (default 5).
 - ``TIPGRAPH_LINK_MAX_TIPS``: how many tips one identifier may link before it is marked too
@@ -15,7 +21,8 @@
   traveller lookup of theirs returned before they must look it up again (default 30 days).
 - ``TIPGRAPH_STATS_MIN_GROUP``: statistics groups smaller than this are suppressed for reporting
   clients (default 10); ``TIPGRAPH_STATS_MAX_ROWS``: most rows one statistics query returns
-  (default 5000).
+  (default 5000); ``TIPGRAPH_STATS_TIME_ZONE``: the IANA time zone whose whole days the
+  statistics windows of those clients are aligned to (default UTC).
 """
 
 from __future__ import annotations
@@ -25,7 +32,14 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from backend.database import CONNECTION_KEYS, database_settings, owner_settings
+from django.core.exceptions import ImproperlyConfigured
+
+from backend.database import (
+    CONNECTION_KEYS,
+    database_settings,
+    owner_settings,
+    replica_settings,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -34,8 +48,22 @@ DEBUG = os.environ.get("TIPGRAPH_DEBUG", "") in {"1", "true", "yes"}
 
 
 def _secret_key() -> str:
-    if key := os.environ.get("TIPGRAPH_SECRET_KEY"):
+    """``TIPGRAPH_SECRET_KEY``; in development only (``TIPGRAPH_DEBUG=1``), a key kept in ./var.
+
+    Outside development a missing key is refused: a key written to a local file would differ
+    between the nodes behind a load balancer (sessions and CSRF tokens would not survive a
+    change of node) and would be lost with the node.
+    """
+    if key := os.environ.get("TIPGRAPH_SECRET_KEY", "").strip():
         return key
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "TIPGRAPH_SECRET_KEY is not set. In production set it to a long random value, the "
+            "same on every node (for example the output of: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))'), kept in your secret store; for development "
+            "set TIPGRAPH_DEBUG=1 instead, which keeps a key in ./var/secret_key "
+            "(docs/deployment.md)."
+        )
     key_file = VAR_DIR / "secret_key"
     if key_file.exists():
         return key_file.read_text().strip()
@@ -73,7 +101,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /healthz and /readyz answer before the host check, sessions, authentication and
+    # audit (a load balancer's probe names no host of ours and is no user).
+    "backend.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves STATIC_ROOT (filled by collectstatic) in production: no CDN, no web server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -114,6 +147,13 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_settings(BASE_DIR)}
+# DATABASE_REPLICA_URL: a streaming replica (hot standby) of the same database, as the
+# application role. Only statistics read from it, and only through
+# backend.replicas.reading_from_replica(); writes, the audit log and everything else stay on
+# "default" (backend.replicas.ReplicaRouter).
+if _replica := replica_settings(DATABASES["default"]):
+    DATABASES["replica"] = _replica
+DATABASE_ROUTERS = ["backend.replicas.ReplicaRouter"]
 #: Who connects to that database (backend.database): the application role, as which every
 #: process runs, and the owner, as which migrate runs. Kept apart from DATABASES["default"],
 #: whose credentials migrate swaps for the owner's while it runs.
@@ -151,7 +191,14 @@ STATICFILES_DIRS = [
     ("vendor/react", NODE_MODULES / "react" / "umd"),
     ("vendor/react-dom", NODE_MODULES / "react-dom" / "umd"),
 ]
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(os.environ.get("TIPGRAPH_STATIC_ROOT", str(VAR_DIR / "static")))
+# WhiteNoise serves STATIC_ROOT, gzip- and Brotli-compressed by collectstatic (`make serve`
+# runs it). Names are not hashed: the tests and the development server render pages without
+# a collectstatic run, which a manifest would require.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/graphql"
 
@@ -161,6 +208,14 @@ SESSION_COOKIE_AGE = 8 * 60 * 60
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
+# Behind a load balancer that terminates TLS (docs/deployment.md): trust its
+# X-Forwarded-Proto header (only when the application nodes are reachable through it alone),
+# and name the browser-facing origins, e.g. https://tips.example.gov.
+if os.environ.get("TIPGRAPH_TRUST_X_FORWARDED_PROTO", "") in {"1", "true", "yes"}:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("TIPGRAPH_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
 
 STRAWBERRY_DJANGO = {
     "FIELD_DESCRIPTION_FROM_HELP_TEXT": True,
@@ -176,6 +231,12 @@ GRAPHQL_MAX_ALIASES = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_ALIASES", "30"))
 GRAPHQL_MAX_TOKENS = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_TOKENS", "3000"))
 GRAPHQL_MAX_RESULTS = 100
 GRAPHQL_MAX_BATCH = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_BATCH", "10"))
+# Checked before an operation runs (schema.limits): its estimated cost (how many objects the
+# answer may hold: page sizes multiplied along nested lists), and the size of every string
+# and list in its arguments and variables.
+GRAPHQL_MAX_COST = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_COST", "50000"))
+GRAPHQL_MAX_STRING_LENGTH = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_STRING_LENGTH", "100000"))
+GRAPHQL_MAX_LIST_LENGTH = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_LIST_LENGTH", "1000"))
 
 # Traveller lookups (backend.services.lookups): a name matches a person's name or alias when
 # their pg_trgm similarity is at least LOOKUP_NAME_THRESHOLD (with the exact date of birth); a
@@ -190,6 +251,10 @@ DISCLOSURE_REOPEN_DAYS = float(os.environ.get("TIPGRAPH_DISCLOSURE_REOPEN_DAYS",
 # who may not read the records themselves (reporting clients), so no person can be singled out.
 STATS_MIN_GROUP_SIZE = int(os.environ.get("TIPGRAPH_STATS_MIN_GROUP", "10"))
 STATS_MAX_ROWS = int(os.environ.get("TIPGRAPH_STATS_MAX_ROWS", "5000"))
+# For those callers every window is put on one grid (backend.services.statistics.align_window):
+# whole days (or whole periods of the series) in this IANA time zone, ending at its last
+# midnight, so that subtracting two queries gives nothing finer than a day.
+STATS_REPORTING_TIME_ZONE = os.environ.get("TIPGRAPH_STATS_TIME_ZONE", "UTC")
 
 # Linking (backend.services.linking): the over-linking cap per identifier, and the window
 # within which two sightings of one IP address link their tips (addresses are reassigned).
@@ -228,14 +293,18 @@ IDLE_ACCOUNT_DAYS = 90
 # Sign-in lockout (django-axes). AXES_FAILURE_LIMIT failures within AXES_COOLOFF_TIME lock the
 # username (from any address) and, separately, the client address (for any username); the lock
 # lifts after AXES_COOLOFF_TIME, or sooner when an administrator deletes the access attempt in
-# the admin. A successful sign-in clears the failures. Bearer tokens of a locked-out username
-# are refused too (permissions.authentication). The client address is REMOTE_ADDR; behind a
+# the admin. A successful sign-in clears only that username's failures from that address
+# (permissions.authentication.SignInLockoutHandler): never the address's failures for other
+# usernames, so spraying guesses and signing in once between rounds does not reset the
+# address lock. Bearer tokens of a locked-out username are refused too
+# (permissions.authentication). The client address is REMOTE_ADDR; behind a
 # reverse proxy, set AXES_CLIENT_IP_CALLABLE so that it is the real client's address.
 AXES_FAILURE_LIMIT = int(os.environ.get("TIPGRAPH_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=30)
 AXES_USE_ATTEMPT_EXPIRATION = True
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "permissions.authentication.SignInLockoutHandler"
 # Keep every failed sign-in (lockouts flagged) for the admin, not only the live counters.
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_COOLOFF_MESSAGE = (

@@ -1,5 +1,7 @@
 """URLs: /graphql (GraphiQL in development only), /accounts/ for browser sign-in, /admin/,
-/dashboard/ (the analyst dashboard)."""
+/dashboard/ (the analyst dashboard). /healthz and /readyz are answered before any of these, by
+backend.health.HealthCheckMiddleware (first in settings.MIDDLEWARE); static files by
+WhiteNoise."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views

@@ -49,6 +49,8 @@ def setup_environment(pgdata: str) -> None:
         os.environ.pop("DATABASE_URL", None)
         os.environ["TIPGRAPH_PGDATA"] = str(ROOT / "var" / pgdata)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+    # Production settings (no TIPGRAPH_DEBUG) refuse to start without a key.
+    os.environ.setdefault("TIPGRAPH_SECRET_KEY", "benchmark-only-" + os.urandom(24).hex())
     import django
 
     django.setup()

@@ -7,7 +7,9 @@ in: ``"session"``, ``"token:<id>"`` or ``"anonymous"``.
 
 Failed sign-ins are counted by django-axes (see settings). A username that axes has locked out
 cannot use its bearer tokens either until the lock lifts: a token must not be a way around
-the lockout. (Whether an authenticated account may act, here or at any other door, is the
+the lockout. A successful sign-in clears only the failures that the sign-in proves were the
+user's own (``SignInLockoutHandler``), never the address's failures for other usernames.
+(Whether an authenticated account may act, here or at any other door, is the
 one gate's question, ``permissions.gate``; it asks ``username_locked_out`` too, so a locked
 username's sessions are refused as well.)
 """
@@ -16,7 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from axes.helpers import get_cool_off, get_failure_limit, get_lockout_parameters
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import (
+    get_client_username,
+    get_cool_off,
+    get_failure_limit,
+    get_lockout_parameters,
+)
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -30,6 +38,7 @@ from backend.models.accounts import hash_token
 __all__ = [
     "AuthenticationFailed",
     "BearerTokenMiddleware",
+    "SignInLockoutHandler",
     "authenticate_bearer",
     "username_locked_out",
 ]
@@ -84,6 +93,33 @@ def username_locked_out(username: str) -> bool:
         attempts = attempts.filter(Q(expiration__isnull=True) | Q(expiration__expires_at__gt=now))
     failures = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
     return failures >= get_failure_limit(None, credentials)  # type: ignore[arg-type]
+
+
+class SignInLockoutHandler(AxesDatabaseHandler):
+    """django-axes' database handler, with a narrower reset on a successful sign-in.
+
+    axes' own reset (``AXES_RESET_ON_SUCCESS``) deletes every access attempt that matches any
+    lockout parameter of the sign-in: with ``["username", "ip_address"]`` that is all of the
+    address's failures, whatever usernames they were for. Spraying guesses over many usernames
+    and signing in once, between rounds, with an account of one's own would then reset the
+    address lock for ever. Here a successful sign-in deletes only the attempts for the signed-in
+    username *from the signing-in address*: the failures the user may have made themselves.
+    The address's failures for other usernames stay and still count towards the address lock,
+    and the username's failures from other addresses (perhaps a guesser's elsewhere) still
+    count towards the username lock until the cool-off lifts them."""
+
+    def reset_user_attempts(
+        self, request: HttpRequest, credentials: dict[str, object] | None = None
+    ) -> int:
+        """Delete the signed-in username's attempts from this address; how many went."""
+        username = get_client_username(request, credentials)
+        if not username:
+            return 0
+        count, _ = AccessAttempt.objects.filter(
+            username=username,
+            ip_address=request.axes_ip_address,  # type: ignore[attr-defined]
+        ).delete()
+        return count
 
 
 class BearerTokenMiddleware:

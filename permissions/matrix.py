@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from backend.models import Role
 
-__all__ = ["NEED_TO_KNOW", "OPERATIONS", "ROLE_NAMES", "describe"]
+__all__ = ["NEED_TO_KNOW", "OPERATIONS", "ROLE_NAMES", "WRITING_QUERIES", "describe"]
 
 A, INV, PM = Role.ANALYST, Role.INVESTIGATOR, Role.PROGRAM_MANAGER
 SA, AU, RC = Role.SYSTEM_ADMINISTRATOR, Role.AUDITOR, Role.REPORTING_CLIENT
@@ -72,6 +72,13 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "Mutation.uploadTips": frozenset({A}),
 }
 
+#: Query fields that record something beyond their audit row (a traveller lookup records the
+#: lookup, what it disclosed, and any deconfliction notice it raises). Like mutations, they
+#: run over POST only: a GET must change nothing, or a link or an image on another site
+#: could make a signed-in browser run them. ``schema.safe_methods`` refuses them over GET
+#: (HTTP 405, ``METHOD_NOT_ALLOWED``), and their schema descriptions say so.
+WRITING_QUERIES: frozenset[str] = frozenset({"Query.travellerLookup"})
+
 #: Fields beyond a partner-agency investigator's need to know: refused to investigators,
 #: field by field, with extensions.code NEED_TO_KNOW.
 NEED_TO_KNOW: frozenset[str] = frozenset(
@@ -109,4 +116,6 @@ def describe(key: str, text: str) -> str:
         who = "every signed-in role"
     else:
         who = ", ".join(ROLE_NAMES[r] for r in Role if r in roles)
+    if key in WRITING_QUERIES:
+        text = f"{text} Records what it does, so POST only (over GET: METHOD_NOT_ALLOWED)."
     return f"{text} Allowed: {who}."

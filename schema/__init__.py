@@ -6,7 +6,7 @@ import strawberry
 import strawberry_django
 from django.conf import settings
 from strawberry import relay
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry_django.optimizer import DjangoOptimizerExtension
@@ -23,10 +23,13 @@ from schema.extensions import ErrorCodes, RequireAuthentication
 from schema.identifier import IdentifierMutation, IdentifierQuery
 from schema.intake import IntakeMutation, IntakeQuery
 from schema.lead import LeadMutation, LeadQuery
+from schema.limits import OperationLimits
 from schema.lookup import LookupQuery
 from schema.note import NoteMutation
 from schema.removal import RemovalMutation
 from schema.research import ResearchMutation, ResearchQuery
+from schema.safe_methods import RefuseWritesOverGet
+from schema.scalars import SCALAR_OVERRIDES
 from schema.source import SourceMutation, SourceQuery
 from schema.statistics import StatisticsQuery
 from schema.subject import SubjectMutation, SubjectQuery
@@ -88,12 +91,14 @@ schema = strawberry.Schema(
         relay_max_results=settings.GRAPHQL_MAX_RESULTS,
         batching_config={"max_operations": settings.GRAPHQL_MAX_BATCH},
     ),
+    scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
     extensions=[
         AuditExtension,
         ErrorCodes,  # inside the audit extension: the audit row records the codes it sets
         RequireAuthentication,
+        RefuseWritesOverGet,  # GET runs no mutation and no query that records something
         DisseminationCaveat,
-        lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
+        OperationLimits,  # depth, cost, page sizes, cursors, input sizes: before anything runs
         lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
         DjangoOptimizerExtension,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from enum import Enum
 from typing import Any
 
 import strawberry
 from django.db.models import QuerySet
 from strawberry import relay
+from strawberry.relay.types import GlobalIDValueError
 from strawberry.types import Info
+from strawberry_django.relay import resolve_model_node, resolve_model_nodes
 
 from backend import models as m
 from permissions.scoping import scope_queryset
@@ -39,6 +43,37 @@ class ScopedNode(relay.Node):
     @classmethod
     def get_queryset(cls, queryset: QuerySet[Any], info: Info, **kwargs: Any) -> QuerySet[Any]:
         return scope_queryset(queryset, info.context.request.user)
+
+    @classmethod
+    def resolve_nodes(
+        cls,
+        *,
+        info: Info,
+        node_ids: Iterable[str] | None = None,
+        required: bool = False,
+    ) -> Any:
+        """The records of ``node_ids`` (row-scoped); a node id that is not a record number
+        (``Tip:abc``) is refused as INVALID_ID before the database is asked."""
+        if node_ids is not None:
+            node_ids = [_record_number(cls, node_id) for node_id in node_ids]
+        return resolve_model_nodes(cls, info=info, node_ids=node_ids, required=required)
+
+    @classmethod
+    def resolve_node(cls, node_id: str, *, info: Info, required: bool = False) -> Any:
+        """The record of ``node_id`` (row-scoped), or None; INVALID_ID as ``resolve_nodes``."""
+        return resolve_model_node(cls, _record_number(cls, node_id), info=info, required=required)
+
+
+def _record_number(node_type: type[relay.Node], node_id: Any) -> str:
+    """``node_id`` when it is a record number, else GlobalIDValueError (code INVALID_ID)."""
+    text = node_id.node_id if isinstance(node_id, relay.GlobalID) else str(node_id)
+    if not _RECORD_NUMBER.fullmatch(text):
+        name = getattr(node_type, "__name__", "record").removesuffix("Type")
+        raise GlobalIDValueError(f"{text!r} is not the number of a {name} record")
+    return text
+
+
+_RECORD_NUMBER = re.compile(r"[0-9]{1,19}")
 
 
 def _enum(choices: type[Any], name: str, description: str) -> Any:

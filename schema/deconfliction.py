@@ -10,6 +10,7 @@ from strawberry import auto, relay
 from strawberry.types import Info
 from strawberry_django.relay import DjangoListConnection
 
+from audit.operations import carries
 from backend import models as m
 from backend.services.deconfliction import acknowledge
 from permissions.classes import allow
@@ -53,12 +54,25 @@ class NoticeRecipientType(ScopedNode):
     acknowledged_at: auto
 
 
+# The reason names the lead and the identifiers and subjects touched (the notice keeps the
+# first of each: those are recorded as returned with it).
+@carries(
+    {
+        "reason": lambda notice: [
+            (m.Lead, notice.lead_id),
+            (m.Identifier, notice.identifier_id),
+            (m.Subject, notice.subject_id),
+        ]
+    }
+)
 @strawberry_django.type(m.DeconflictionNotice, name="DeconflictionNotice")
 class DeconflictionNoticeType(ScopedNode):
     """New work touched an identifier or subject of another office's active lead."""
 
     created_at: auto
-    reason: auto
+    reason: auto = strawberry_django.field(
+        only=["reason", "lead_id", "identifier_id", "subject_id"]
+    )
     lead: LeadRef
     identifier: IdentifierRef | None
     subject: SubjectRef | None

@@ -3,22 +3,31 @@
 Anonymous callers, and signed-in accounts that may not act (deactivated, locked out after
 failed sign-ins, an access-lifecycle step missing or annual training lapsed: the one gate,
 ``permissions.gate``, that every other door asks too), get every operation refused,
-introspection included, by a validation rule: nothing executes.
+introspection included, by a validation rule: nothing executes. Every error any operation
+ends with then gets a stable ``extensions.code`` (``ErrorCodes``), and no message carries
+internal text.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import GraphQLError, ValidationRule
+from django.db import connection, transaction
+from graphql import ArgumentNode, ExecutionResult, GraphQLError, ValidationRule, VariableNode
+from psycopg.pq import TransactionStatus
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
 
+from backend.errors import DomainError
 from permissions.gate import GRAPHQL, check_request
 from permissions.lifecycle import record_activity
 
-__all__ = ["ErrorCodes", "RequireAuthentication"]
+__all__ = ["INTERNAL_MESSAGE", "ErrorCodes", "RequireAuthentication"]
+
+log = logging.getLogger(__name__)
 
 
 def _refusal(message: str, **extensions: Any) -> type[ValidationRule]:
@@ -54,21 +63,82 @@ class RequireAuthentication(SchemaExtension):
         yield
 
 
-def _code_of(error: GraphQLError) -> str | None:
-    if isinstance(error.original_error, GlobalIDValueError):
-        return "INVALID_ID"
-    if error.original_error is None and error.path is None:  # refused before execution
-        if error.message.startswith("Syntax Error"):
-            return "GRAPHQL_PARSE_FAILED"
-        return "GRAPHQL_VALIDATION_FAILED"
-    return None
+#: The message of an error the server did not foresee: its own text (an exception's, a
+#: database's) stays in the server's log and never reaches the client.
+INTERNAL_MESSAGE = "Internal error: the server could not answer this. The problem was logged."
+
+
+def _is_request_error(error: GraphQLError) -> bool:
+    """An error of the request itself: parse, validation, or the coercion of a variable to
+    its declared type (before execution, or when a field's argument takes a null variable
+    it may not), never an exception of the server's code."""
+    original = error.original_error
+    if error.path is None:
+        return original is None or isinstance(original, GraphQLError | StrawberryInputCoercionError)
+    return isinstance(original, GraphQLError) and any(
+        isinstance(node, VariableNode | ArgumentNode) for node in error.nodes or ()
+    )
+
+
+def _coded(error: GraphQLError) -> None:
+    """Give ``error`` its stable code; mask the message of an unforeseen one."""
+    extensions = dict(error.extensions or {})
+    original = error.original_error
+    if isinstance(original, GlobalIDValueError):
+        extensions["code"] = "INVALID_ID"
+    elif isinstance(original, DomainError):
+        extensions["code"] = original.code
+        if original.field:
+            extensions["field"] = original.field
+        error.message = original.message
+    elif _is_request_error(error):
+        syntax = error.message.startswith("Syntax Error")
+        extensions["code"] = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
+    else:
+        extensions["code"] = "INTERNAL_ERROR"
+        error.message = INTERNAL_MESSAGE
+    error.extensions = extensions
+
+
+def _transaction_failed() -> bool:
+    """Whether the database refused a statement and the transaction can only be rolled back."""
+    raw = connection.connection
+    return raw is not None and raw.info.transaction_status == TransactionStatus.INERROR
 
 
 class ErrorCodes(SchemaExtension):
-    """Every error a client can cause carries a stable ``extensions.code``: a malformed global
-    id is INVALID_ID, an unparsable document GRAPHQL_PARSE_FAILED, an unknown field, argument
-    or type GRAPHQL_VALIDATION_FAILED. Codes set elsewhere (FORBIDDEN, INVALID_INPUT, ...)
-    stay as they are."""
+    """Every error carries a stable ``extensions.code``, and no message carries internal text.
+
+    A malformed global id is INVALID_ID, an unparsable document GRAPHQL_PARSE_FAILED, an
+    unknown field, argument or type, or a variable of the wrong type
+    GRAPHQL_VALIDATION_FAILED, a domain refusal its own code (INVALID_INPUT, NOT_FOUND, ...).
+    Codes set elsewhere (FORBIDDEN, QUERY_TOO_COSTLY, ...) stay as they are. Any other error is
+    INTERNAL_ERROR, and its message is replaced by a fixed one (the original is logged).
+
+    Each operation runs in a savepoint: if the database refused a statement (the transaction
+    is then unusable), the operation is rolled back to it, answers ``data: null`` with one
+    INTERNAL_ERROR, and its audit row is still written."""
+
+    def on_execute(self) -> Iterator[None]:
+        savepoint = transaction.savepoint() if connection.in_atomic_block else None
+        yield
+        if savepoint is None:
+            return
+        if not _transaction_failed():
+            transaction.savepoint_commit(savepoint)
+            return
+        transaction.savepoint_rollback(savepoint)
+        log.error("An operation's statement failed in the database; the operation was undone")
+        self.execution_context.result = ExecutionResult(
+            data=None,
+            errors=[
+                GraphQLError(
+                    "Internal error: the operation failed and nothing of it was kept. "
+                    "The problem was logged.",
+                    extensions={"code": "INTERNAL_ERROR"},
+                )
+            ],
+        )
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -77,7 +147,5 @@ class ErrorCodes(SchemaExtension):
         if ctx.result is not None:
             errors += ctx.result.errors or []
         for error in errors:
-            if (error.extensions or {}).get("code"):
-                continue
-            if code := _code_of(error):
-                error.extensions = {**(error.extensions or {}), "code": code}
+            if not (error.extensions or {}).get("code"):
+                _coded(error)

@@ -12,6 +12,7 @@ from graphql import GraphQLError
 from strawberry import relay
 from strawberry.types import Info
 
+from audit.operations import carries
 from backend import models as m
 from backend.errors import DomainError
 from backend.services.lookups import LookupCriteria, LookupMatch, traveller_lookup
@@ -82,6 +83,26 @@ class MatchReasonType:
     )
 
 
+def _matched_record(match: TravellerMatch) -> list[tuple[type, int | None]]:
+    """The person (or identifier) a match is about: its score, reasons (the name matched),
+    redress mark and markings are that record's data, whichever of them an answer holds."""
+    return [
+        (m.Subject, match.subject.pk if match.subject is not None else None),
+        (m.Identifier, match.identifier.pk if match.identifier is not None else None),
+    ]
+
+
+def _matched_records(result: TravellerLookupResult) -> list[tuple[type, int]]:
+    return [(m.Subject, pk) for pk in result.subject_ids] + [
+        (m.Identifier, pk) for pk in result.identifier_ids
+    ]
+
+
+def _matched_records_and_tips(result: TravellerLookupResult) -> list[tuple[type, int]]:
+    return _matched_records(result) + [(m.Tip, pk) for pk in result.tip_ids]
+
+
+@carries({"*": _matched_record})
 @strawberry.type(
     description="One ranked hit of a traveller lookup: a person, or an identifier no returned "
     "person holds, with the reasons it matched and the tips it leads to."
@@ -115,6 +136,15 @@ class TravellerMatch:
     )
 
 
+# Which criteria matched tells that the returned people and identifiers exist; whether a
+# returned tip is under active investigation, and whose, tells it of them and of the tips.
+@carries(
+    {
+        "matchedOn": _matched_records,
+        "relevantToInvestigation": _matched_records_and_tips,
+        "investigationContacts": _matched_records_and_tips,
+    }
+)
 @strawberry.type(description="What a traveller lookup found, as far as the caller may see it.")
 class TravellerLookupResult:
     lookup_id: relay.GlobalID = strawberry.field(description="The recorded lookup.")

@@ -6,16 +6,25 @@ null, ``suppressed: true``), together with enough further groups that no publish
 a hidden figure back by subtraction. Analysts and program managers, who may read the records
 themselves, get exact figures (threshold 0). Every table also comes as CSV: its ``csv`` field,
 or ``GET /statistics/<field>.csv?<arguments>`` for a download.
+
+Every field that takes a window is built by one factory, ``_statistic``: for callers whose
+small groups are suppressed it puts the window on the fixed grid of
+``backend.services.statistics.align_window`` (whole periods in the reporting time zone, up to
+the last midnight), so that two overlapping queries cannot be subtracted to reveal a
+suppressed figure; every table reports the window its figures cover (``window``).
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
+from django.conf import settings
+from django.utils import timezone
 from graphql import GraphQLError
 from strawberry.types import Info
 
@@ -31,6 +40,7 @@ __all__ = [
     "CountTable",
     "StatisticsInterval",
     "StatisticsQuery",
+    "StatisticsWindow",
     "TipDimension",
 ]
 
@@ -115,8 +125,34 @@ class LookupRow:
     suppressed: bool = strawberry.field(description=_SUPPRESSED)
 
 
+@strawberry.type(
+    description="The window a statistic's figures cover. For callers whose small groups are "
+    "suppressed (suppressionThreshold above 0) it is the window asked, widened to whole periods "
+    "(of the interval, else days) in the reporting time zone and ended at the last midnight "
+    "there; for everyone else it is exactly the window asked."
+)
+class StatisticsWindow:
+    since: datetime.datetime | None = strawberry.field(
+        description="Records from this time on; null: from the first."
+    )
+    until: datetime.datetime | None = strawberry.field(
+        description="Records before this time; null: up to now."
+    )
+    interval: StatisticsInterval | None = strawberry.field(
+        description="The length of the rows' periods; null: one row per group."
+    )
+    time_zone: str = strawberry.field(
+        description="The IANA time zone of the periods and of the alignment."
+    )
+    aligned: bool = strawberry.field(
+        description="Whether the window was widened to whole periods and ended at the last "
+        "midnight (it may then be empty), rather than taken exactly as asked."
+    )
+
+
 def _table_type(name: str, row: type, *, with_total: bool, description: str) -> type:
-    """A result type: rows, the suppression applied, CSV, and the total where it has one."""
+    """A result type: rows, the suppression applied, the window covered, CSV, and the total
+    where it has one."""
 
     def suppression_threshold(root: stats.StatTable[Any]) -> int:
         return root.threshold
@@ -127,6 +163,17 @@ def _table_type(name: str, row: type, *, with_total: bool, description: str) -> 
     def csv(root: stats.StatTable[Any]) -> str:
         return root.csv()
 
+    def window(root: stats.StatTable[Any]) -> StatisticsWindow | None:
+        if (covered := root.window) is None:
+            return None
+        return StatisticsWindow(
+            since=covered.since,
+            until=covered.until,
+            interval=StatisticsInterval(covered.interval) if covered.interval else None,
+            time_zone=covered.time_zone,
+            aligned=covered.aligned,
+        )
+
     namespace: dict[str, Any] = {
         "__annotations__": {"rows": list[row]},  # type: ignore[valid-type]
         "suppression_threshold": strawberry.field(
@@ -134,6 +181,11 @@ def _table_type(name: str, row: type, *, with_total: bool, description: str) -> 
             description="Groups smaller than this were suppressed for you (0: none).",
         ),
         "suppressed_rows": strawberry.field(resolver=suppressed_rows),
+        "window": strawberry.field(
+            resolver=window,
+            description="The window the figures cover, as applied (null for a statistic "
+            "without a window).",
+        ),
         "csv": strawberry.field(
             resolver=csv, description="The rows as CSV, a header line first; RFC 4180."
         ),
@@ -184,9 +236,24 @@ def _window(
     )
 
 
+def _covered(window: stats.Window, threshold: int) -> stats.Window:
+    """The window a caller with this suppression threshold gets: exactly the one asked with no
+    threshold, else the one asked on the fixed grid (``stats.align_window``)."""
+    if threshold <= 0:
+        return window
+    return stats.align_window(
+        window, time_zone=settings.STATS_REPORTING_TIME_ZONE, now=timezone.now()
+    )
+
+
+_RANGE_ARGS = (
+    " Window: since <= time < until (either may be left open). Reporting clients get whole "
+    "days (or whole periods of the interval) in the reporting time zone, ending at the last "
+    "midnight there, whatever window or time zone they ask: the window field says which."
+)
 _WINDOW_ARGS = (
-    " Window: since <= time < until (either may be left open); interval buckets the rows by "
-    "day, ISO week or month in timeZone (an IANA name, default UTC)."
+    _RANGE_ARGS + " interval buckets the rows by day, ISO week or month in timeZone (an IANA "
+    "name, default UTC)."
 )
 
 
@@ -194,97 +261,98 @@ def _field(key: str, text: str) -> Any:
     return strawberry.field(extensions=allow(key), description=describe(key, text))
 
 
-def _series(
+def _parameter(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+    )
+
+
+def _statistic(
     key: str,
     text: str,
     compute: Callable[..., stats.StatTable[Any]],
     returns: type,
     *,
+    arguments: Sequence[inspect.Parameter] = (),
+    buckets: bool = True,
     default_interval: StatisticsInterval | None = None,
 ) -> Any:
-    """A statistics field taking the window arguments (interval, timeZone, since, until)."""
+    """A statistics field taking a window: the only way such a field is built.
 
-    def resolve(
-        info: Info,
-        interval: StatisticsInterval | None = default_interval,
-        time_zone: str = "UTC",
-        since: datetime.datetime | None = None,
-        until: datetime.datetime | None = None,
-    ) -> Any:
-        return _run(
-            info,
-            lambda t: compute(window=_window(interval, time_zone, since, until), threshold=t),
-        )
+    Its arguments are ``arguments`` (passed on to ``compute`` as they are), then ``interval``
+    and ``timeZone`` when the statistic has periods (``buckets``), then ``since`` and
+    ``until``. ``compute(window=..., threshold=..., **arguments)`` gets the window the caller
+    may have (``_covered``), and the table it returns reports that window."""
+
+    def resolve(info: Info, **given: Any) -> Any:
+        asked = [given.pop(name, None) for name in ("interval", "time_zone", "since", "until")]
+
+        def run(threshold: int) -> stats.StatTable[Any]:
+            interval, time_zone, since, until = asked
+            covered = _covered(_window(interval, time_zone or "UTC", since, until), threshold)
+            table = compute(window=covered, threshold=threshold, **given)
+            table.window = covered
+            return table
+
+        return _run(info, run)
 
     # Real types, not the strings postponed evaluation leaves: ``returns`` is only known here.
-    resolve.__annotations__ = {
-        "info": Info,
-        "interval": StatisticsInterval | None,
-        "time_zone": str,
-        "since": datetime.datetime | None,
-        "until": datetime.datetime | None,
-        "return": returns,
-    }
-    return _field(key, text + _WINDOW_ARGS)(resolve)
+    parameters = [
+        inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info),
+        *arguments,
+    ]
+    if buckets:
+        parameters += [
+            _parameter("interval", StatisticsInterval | None, default_interval),
+            _parameter("time_zone", str, "UTC"),
+        ]
+    parameters += [
+        _parameter("since", datetime.datetime | None, None),
+        _parameter("until", datetime.datetime | None, None),
+    ]
+    resolve.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
+    resolve.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": returns}
+    return _field(key, text + (_WINDOW_ARGS if buckets else _RANGE_ARGS))(resolve)
+
+
+def _tip_counts(
+    *, window: stats.Window, threshold: int, by: TipDimension | None
+) -> stats.StatTable[Any]:
+    return stats.tip_counts(window=window, by=by.value if by else None, threshold=threshold)
 
 
 @strawberry.type
 class StatisticsQuery:
-    @_field(
+    tip_statistics: CountTable = _statistic(  # type: ignore[valid-type]
         "Query.tipStatistics",
         "Tips received, counted by source kind, category, status, priority band or handling "
-        "caveat (e.g. how many are LAW_ENFORCEMENT_SENSITIVE), as totals or as a time series."
-        + _WINDOW_ARGS,
+        "caveat (e.g. how many are LAW_ENFORCEMENT_SENSITIVE), as totals or as a time series.",
+        _tip_counts,
+        CountTable,
+        arguments=[_parameter("by", TipDimension | None, None)],
     )
-    def tip_statistics(
-        self,
-        info: Info,
-        by: TipDimension | None = None,
-        interval: StatisticsInterval | None = None,
-        time_zone: str = "UTC",
-        since: datetime.datetime | None = None,
-        until: datetime.datetime | None = None,
-    ) -> CountTable:  # type: ignore[valid-type]
-        return _run(
-            info,
-            lambda t: stats.tip_counts(
-                window=_window(interval, time_zone, since, until),
-                by=by.value if by else None,
-                threshold=t,
-            ),
-        )
-
-    actionable_share: ShareTable = _series(  # type: ignore[valid-type]
+    actionable_share: ShareTable = _statistic(  # type: ignore[valid-type]
         "Query.actionableShare",
         "Of the tips received in each period that have a review decision, how many were found "
         "actionable, and the share.",
         stats.actionable_share,
         ShareTable,
     )
-    tip_turnaround: TurnaroundTable = _series(  # type: ignore[valid-type]
+    tip_turnaround: TurnaroundTable = _statistic(  # type: ignore[valid-type]
         "Query.tipTurnaround",
         "Median and 90th-percentile hours from receipt to review and from receipt to referral, "
         "over the tips received in each period that got there.",
         stats.tip_turnaround,
         TurnaroundTable,
     )
-
-    @_field(
+    lead_statistics: LeadTable = _statistic(  # type: ignore[valid-type]
         "Query.leadStatistics",
         "Leads created in the window, by office, status and outcome.",
+        stats.lead_statistics,
+        LeadTable,
+        buckets=False,
     )
-    def lead_statistics(
-        self,
-        info: Info,
-        since: datetime.datetime | None = None,
-        until: datetime.datetime | None = None,
-    ) -> LeadTable:  # type: ignore[valid-type]
-        return _run(
-            info,
-            lambda t: stats.lead_statistics(window=_window(None, "UTC", since, until), threshold=t),
-        )
-
-    lookup_statistics: LookupTable = _series(  # type: ignore[valid-type]
+    lookup_statistics: LookupTable = _statistic(  # type: ignore[valid-type]
         "Query.lookupStatistics",
         "Traveller lookups by partner-agency investigators per period (default: per day), and "
         "their hit rate: the share that found any record.",
@@ -292,7 +360,7 @@ class StatisticsQuery:
         LookupTable,
         default_interval=StatisticsInterval.DAY,
     )
-    screening_outcomes: CountTable = _series(  # type: ignore[valid-type]
+    screening_outcomes: CountTable = _statistic(  # type: ignore[valid-type]
         "Query.screeningOutcomes",
         "Targeting notes per period and the screening outcome recorded in them (group: NONE, "
         "ADDITIONAL_SCREENING or REFERRED_TO_SECONDARY).",
@@ -303,7 +371,8 @@ class StatisticsQuery:
     @_field(
         "Query.clusterSizes",
         "How many clusters have how many live tips (group: 1, 2, 3-5, 6-10, 11-50, 51+); a tip "
-        "linked to no other is a cluster of one.",
+        "linked to no other is a cluster of one. Takes no window: it counts the clusters as "
+        "they are now.",
     )
     def cluster_sizes(self, info: Info) -> CountTable:  # type: ignore[valid-type]
         return _run(info, lambda t: stats.cluster_sizes(threshold=t))

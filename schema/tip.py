@@ -13,6 +13,7 @@ from strawberry import auto, relay
 from strawberry.types import Info
 from strawberry_django.relay import DjangoListConnection
 
+from audit.operations import carries
 from backend import models as m
 from backend.states import TIP_MACHINE
 from permissions.classes import NEED_TO_KNOW_NOTE, allow, need_to_know
@@ -179,6 +180,8 @@ class TipType(ScopedNode):
         ]
 
 
+# The raw value is the identifier's value as the tip gave it.
+@carries({"rawValue": lambda sighting: [(m.Identifier, sighting.identifier_id)]})
 @strawberry_django.type(m.TipIdentifier, name="Sighting")
 class SightingType(ScopedNode):
     """An identifier seen in a tip: the event it was seen in and when it was captured."""
@@ -187,7 +190,7 @@ class SightingType(ScopedNode):
     identifier: IdentifierRef
     event: SightingEventEnum
     captured_at: auto
-    raw_value: auto
+    raw_value: auto = strawberry_django.field(only=["raw_value", "identifier_id"])
 
 
 @strawberry_django.type(m.TipSubject, name="TipSubject")
@@ -212,13 +215,17 @@ class TipVictimType(ScopedNode):
         return queryset.filter(role=m.SubjectRole.VICTIM)
 
 
+# An automatic link's reason names the shared identifier's value or the shared subject's name.
+@carries(
+    {"reason": lambda link: [(m.Subject, link.subject_id), (m.Identifier, link.identifier_id)]}
+)
 @strawberry_django.type(m.TipLink, name="TipLink")
 class TipLinkType(ScopedNode):
     """A link from this tip to another, with the reason (shared identifier, subject, manual)."""
 
     tip: TipType = strawberry_django.field(field_name="to_tip", description="The linked tip.")
     kind: TipLinkKindEnum
-    reason: auto
+    reason: auto = strawberry_django.field(only=["reason", "subject_id", "identifier_id"])
     identifier: IdentifierRef | None
     subject: SubjectRef | None
     created_at: auto

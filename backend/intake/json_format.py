@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from backend.intake.records import FileRejected, IntakeTip, RowError
 from backend.intake.validation import RawIdentifier, RawSubject, RawTip, build_tip
 
-__all__ = ["MAX_ELEMENT_CHARS", "parse_json"]
+__all__ = ["MAX_ELEMENT_CHARS", "TOO_DEEP", "parse_json"]
 
 CHUNK_CHARS = 64 * 1024
 MAX_ELEMENT_CHARS = 8 * 1024 * 1024  # one tip (or one other top-level value)
@@ -32,6 +33,19 @@ def _reject_constant(name: str) -> object:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+#: A whole string, a bracket, or the opening quote of a string the buffer cuts off.
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}"]')
+
+
+class _TooDeep:
+    """A value nested too deeply to decode (it was skipped)."""
+
+    def __repr__(self) -> str:
+        return "TOO_DEEP"
+
+
+#: What ``_Scanner.value`` returns for a value nested too deeply to decode.
+TOO_DEEP = _TooDeep()
 
 
 def _malformed(message: str) -> FileRejected:
@@ -86,11 +100,15 @@ class _Scanner:
         return char
 
     def value(self) -> object:
-        """Decode the next whole JSON value."""
+        """Decode the next whole JSON value; ``TOO_DEEP`` for one nested too deeply to decode
+        (it is skipped, so that only its own tip is rejected)."""
         self.peek()
         while True:
             try:
                 value, end = _DECODER.raw_decode(self.buffer, self.pos)
+            except RecursionError:
+                self.pos = self._end_of_value()
+                return TOO_DEEP
             except json.JSONDecodeError as exc:
                 if self._grow():
                     continue
@@ -101,6 +119,23 @@ class _Scanner:
                 continue  # a number at the end of the buffer may go on in the next chunk
             self.pos = end
             return value
+
+    def _end_of_value(self) -> int:
+        """Where the array or object at ``pos`` ends, found without recursion: brackets are
+        counted, strings skipped whole. Reads on (up to ``MAX_ELEMENT_CHARS``) as needed."""
+        while True:
+            depth = 0
+            for match in _STRUCTURE.finditer(self.buffer, self.pos):
+                token = match.group()
+                if token == '"':
+                    break  # a string that goes on past the buffer: read more, scan again
+                if token.startswith('"'):
+                    continue
+                depth += 1 if token in "[{" else -1
+                if depth == 0:
+                    return match.end()
+            if not self._grow():
+                raise _malformed(f"the value at character {self.offset} never ends")
 
     def _grow(self) -> bool:
         pending = len(self.buffer) - self.pos
@@ -113,6 +148,8 @@ class _Scanner:
 
 
 def _tip_from_object(row: int, obj: object) -> RawTip | RowError:
+    if obj is TOO_DEEP or (isinstance(obj, dict) and TOO_DEEP in obj.values()):
+        return RowError(row, "tip", "nests lists or objects too deeply to be read")
     if not isinstance(obj, dict):
         return RowError(row, "tip", f"must be a JSON object, not {type(obj).__name__}")
     raw = RawTip(

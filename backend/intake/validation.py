@@ -21,6 +21,9 @@ from backend.intake.records import IntakeIdentifier, IntakeSubject, IntakeTip, R
 __all__ = [
     "CATEGORIES",
     "HANDLING_CAVEATS",
+    "MAX_IDENTIFIER_VALUE",
+    "MAX_QUALIFIER",
+    "MAX_TEXT",
     "SIGHTING_EVENTS",
     "SUBJECT_ROLES",
     "RawIdentifier",
@@ -44,7 +47,11 @@ HANDLING_CAVEATS = ("NONE", "LAW_ENFORCEMENT_SENSITIVE", "OWNER_ONLY")
 SIGHTING_EVENTS = ("REPORTED", "LOGIN", "UPLOAD", "REGISTRATION", "MESSAGE", "PAYMENT", "OTHER")
 SUBJECT_ROLES = ("SUSPECT", "VICTIM", "WITNESS", "REPORTING_PERSON", "OTHER")
 
-MAX_TEXT = 200  # source_reference, subject names (the model's max_length)
+MAX_TEXT = 200  # source_reference, subject names and aliases (the model's max_length)
+MAX_IDENTIFIER_VALUE = 2048  # an identifier's value (Identifier.value's max_length)
+MAX_QUALIFIER = 64  # platform, hash algorithm, passport country (Identifier.qualifier's)
+#: Characters no PostgreSQL text can hold: NUL and unpaired surrogates.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _key(text: str) -> str:
@@ -158,8 +165,16 @@ def _text(value: object) -> str | None:
         value = str(value)
     if not isinstance(value, str):
         raise _Invalid(f"must be a string, not {type(value).__name__}")
+    if found := _UNSTORABLE.search(value):
+        what = "a NUL character" if found.group() == "\x00" else "an unpaired surrogate"
+        raise _Invalid(f"contains {what}, which text may not contain")
     value = value.strip()
     return value or None
+
+
+def _at_most(value: str | None, limit: int) -> None:
+    if value is not None and len(value) > limit:
+        raise _Invalid(f"is longer than {limit} characters")
 
 
 def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
@@ -266,7 +281,9 @@ def _build_identifier(raw: RawIdentifier, out: _Collector) -> IntakeIdentifier |
     qualifier = ""
     try:
         value = _text(raw.value)
+        _at_most(value, MAX_IDENTIFIER_VALUE)
         qualifier = _text(raw.qualifier) or ""
+        _at_most(qualifier, MAX_QUALIFIER)
     except _Invalid as exc:
         out.add(raw.name("value"), str(exc))
         ok = False
@@ -346,6 +363,8 @@ def _build_subject(raw: RawSubject, out: _Collector) -> IntakeSubject | None:
                 raise _Invalid("must be a list of strings")
             cleaned = [_text(item) for item in items]
             aliases = tuple(" ".join(a.split()) for a in cleaned if a)
+            for alias in aliases:
+                _at_most(alias, MAX_TEXT)
     except _Invalid as exc:
         out.add(raw.name("aliases"), str(exc))
         ok = False

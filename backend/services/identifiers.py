@@ -11,22 +11,47 @@ from django.db.models.functions import Greatest, Least
 from backend.errors import DuplicateRecord, InvalidIdentifierValue
 from backend.identifiers import InvalidIdentifier, Normalised, normalise
 from backend.models import Identifier
+from backend.services.guards import check_text, refusing_duplicates
 
-__all__ = ["normalise_or_raise", "resolve_identifier", "update_identifier"]
+__all__ = [
+    "MAX_QUALIFIER_LENGTH",
+    "MAX_VALUE_LENGTH",
+    "normalise_or_raise",
+    "resolve_identifier",
+    "update_identifier",
+]
+
+#: The columns an identifier's value (raw, normalised, canonical) and qualifier go into.
+MAX_VALUE_LENGTH: int = Identifier._meta.get_field("value").max_length  # type: ignore[assignment]
+MAX_QUALIFIER_LENGTH: int = Identifier._meta.get_field("qualifier").max_length  # type: ignore[assignment]
 
 
 def normalise_or_raise(
     *, kind: str, value: str, qualifier: str = "", field: str = "value"
 ) -> Normalised:
-    """Normalise a value or raise ``InvalidIdentifierValue`` naming the kind and value."""
+    """Normalise a value or raise ``InvalidIdentifierValue`` naming the kind and value. A
+    value or qualifier longer than its column is refused before it is normalised, and so is
+    one that normalising would make too long."""
+    # the fields beside the value (``identifiers[1].kind``, ``identifiers[1].qualifier``)
+    prefix = field[: -len("value")] if field.endswith("value") else ""
+    check_text(value, field=field, max_length=MAX_VALUE_LENGTH)
+    check_text(qualifier, field=f"{prefix}qualifier", max_length=MAX_QUALIFIER_LENGTH)
     try:
-        return normalise(kind, value, qualifier=qualifier)
+        norm = normalise(kind, value, qualifier=qualifier)
     except InvalidIdentifier as exc:
         raise InvalidIdentifierValue(str(exc), field=field) from exc
-    except ValueError as exc:
-        # An unknown kind: point at the kind beside the value (``identifiers[1].kind``).
-        prefix = field[: -len("value")] if field.endswith("value") else ""
+    except ValueError as exc:  # an unknown kind
         raise InvalidIdentifierValue(str(exc), field=f"{prefix}kind") from exc
+    if max(len(norm.value), len(norm.canonical)) > MAX_VALUE_LENGTH:
+        raise InvalidIdentifierValue(
+            f"{field} is longer than {MAX_VALUE_LENGTH} characters once normalised", field=field
+        )
+    if len(norm.qualifier) > MAX_QUALIFIER_LENGTH:
+        raise InvalidIdentifierValue(
+            f"{prefix}qualifier is longer than {MAX_QUALIFIER_LENGTH} characters once normalised",
+            field=f"{prefix}qualifier",
+        )
+    return norm
 
 
 def resolve_identifier(
@@ -75,14 +100,14 @@ def update_identifier(
         .exclude(pk=identifier.pk)
         .first()
     )
+    duplicate = f"{norm.kind.label} {norm.value!r} already exists as another identifier"
     if clash is not None:
-        raise DuplicateRecord(
-            f"{norm.kind.label} {norm.value!r} already exists as another identifier", field="value"
-        )
+        raise DuplicateRecord(duplicate, field="value")
     identifier.kind = norm.kind.value
     identifier.qualifier = norm.qualifier
     identifier.value = norm.value
     identifier.canonical = norm.canonical
     identifier.raw_value = value.strip()
-    identifier.save()
+    with refusing_duplicates({"identifier_normalised_unique": (duplicate, "value")}):
+        identifier.save()
     return identifier

@@ -21,6 +21,7 @@ from backend.models import (
     User,
 )
 from backend.services.deconfliction import deconflict
+from backend.services.guards import check_lengths
 from backend.states import LEAD_MACHINE, TIP_MACHINE
 
 __all__ = ["change_lead_status", "create_lead", "deconflict_lead", "update_lead"]
@@ -32,6 +33,7 @@ def _clean_title(title: str) -> str:
     cleaned = " ".join(title.split())
     if not cleaned:
         raise InvalidInput("title must not be empty", field="title")
+    check_lengths(Lead, {"title": cleaned})
     return cleaned
 
 
@@ -53,6 +55,7 @@ def create_lead(
     """Start a draft lead from tips and subjects."""
     _check_count(tips, "tipIds")
     _check_count(subjects, "subjectIds")
+    check_lengths(Lead, {"summary": summary})
     lead = Lead.objects.create(
         title=_clean_title(title), summary=summary, office=office, created_by=by
     )
@@ -112,6 +115,7 @@ def update_lead(
         lead.title = _clean_title(title)
         changed.append("title")
     if summary is not None:
+        check_lengths(Lead, {"summary": summary})
         lead.summary = summary
         changed.append("summary")
     if office is not None:
@@ -163,6 +167,7 @@ def change_lead_status(
             raise InvalidInput(f"outcome {outcome!r} is not a known outcome", field="outcome")
         lead.outcome = outcome
     if outcome_notes is not None:
+        check_lengths(Lead, {"outcome_notes": outcome_notes})
         lead.outcome_notes = outcome_notes
     if status == LeadStatus.REFERRED:
         _refer(lead)

@@ -32,6 +32,7 @@ from django.utils import timezone
 from backend.errors import DuplicateRecord, InvalidInput
 from backend.models import Identifier, LinkExclusion, Tip, TipIdentifier, TipLink, TipLinkKind, User
 from backend.services.clusters import lock_tip_graph, merge_clusters_of, split_cluster
+from backend.services.guards import check_text, refusing_duplicates
 from backend.services.identifiers import normalise_or_raise
 
 __all__ = [
@@ -172,6 +173,7 @@ def _reason(reason: str) -> str:
     text = reason.strip()
     if not text:
         raise InvalidInput("a reason is required", field="reason")
+    check_text(text, field="reason")
     return text
 
 
@@ -244,11 +246,11 @@ def add_link_exclusion(
     text = _reason(reason)
     norm = normalise_or_raise(kind=kind, value=value, qualifier=qualifier)
     lookup = {"kind": norm.kind.value, "qualifier": norm.qualifier, "value": norm.value}
+    duplicate = f"{norm.kind.label} {norm.value!r} is already excluded from linking"
     if LinkExclusion.objects.filter(**lookup).exists():
-        raise DuplicateRecord(
-            f"{norm.kind.label} {norm.value!r} is already excluded from linking", field="value"
-        )
-    return LinkExclusion.objects.create(**lookup, reason=text, created_by=by)
+        raise DuplicateRecord(duplicate, field="value")
+    with refusing_duplicates({"link_exclusion_unique": (duplicate, "value")}):
+        return LinkExclusion.objects.create(**lookup, reason=text, created_by=by)
 
 
 @transaction.atomic

@@ -29,7 +29,12 @@ from backend.errors import InvalidInput
 from backend.identifiers import IdentifierKind
 from backend.names import NAME_SEPARATOR, fold_name
 from backend.services.deconfliction import deconflict
-from backend.services.identifiers import normalise_or_raise
+from backend.services.guards import camel, check_lengths, check_text
+from backend.services.identifiers import (
+    MAX_QUALIFIER_LENGTH,
+    MAX_VALUE_LENGTH,
+    normalise_or_raise,
+)
 from permissions.partner import lookup_reach
 
 __all__ = [
@@ -147,7 +152,17 @@ def _identifier_query(criteria: LookupCriteria) -> tuple[Q | None, list[str], di
     return query, kinds, normalised
 
 
+def _check_sizes(criteria: LookupCriteria) -> None:
+    """Refuse over-long criteria before any work (folding a name costs time per character)."""
+    check_lengths(m.Subject, {"full_name": criteria.name}, fields={"full_name": "name"})
+    for name in ("email", "username", "phone", "passport"):
+        check_text(getattr(criteria, name), field=name, max_length=MAX_VALUE_LENGTH)
+    for name in ("platform", "passport_country"):
+        check_text(getattr(criteria, name), field=camel(name), max_length=MAX_QUALIFIER_LENGTH)
+
+
 def _check(criteria: LookupCriteria) -> None:
+    _check_sizes(criteria)
     folded = fold_name(criteria.name)
     if folded and criteria.date_of_birth is None:
         raise InvalidInput("a name lookup needs the date of birth", field="dateOfBirth")

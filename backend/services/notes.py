@@ -20,6 +20,7 @@ from backend.models import (
     Tip,
     User,
 )
+from backend.services.guards import camel, check_lengths, check_text
 
 __all__ = ["NOTABLE_MODELS", "TravelSpec", "add_note"]
 
@@ -55,6 +56,7 @@ def add_note(
         raise InvalidInput("a note needs a body", field="body")
     if len(body) > MAX_NOTE_LENGTH:
         raise InvalidInput(f"a note may be at most {MAX_NOTE_LENGTH} characters", field="body")
+    check_text(body, field="body")
     if kind not in NoteKind.values:
         raise InvalidInput(
             f"kind {kind!r} is not one of {', '.join(NoteKind.values)}", field="kind"
@@ -80,6 +82,11 @@ def add_note(
             "travel_date": travel.travel_date,
             "port": travel.port.strip(),
         }
+        check_lengths(
+            Note,
+            {name: fields[name] for name in ("carrier", "flight_number", "port")},
+            fields={name: f"travel.{camel(name)}" for name in ("carrier", "flight_number", "port")},
+        )
     return Note.objects.create(
         content_type=ContentType.objects.get_for_model(record),
         object_id=record.pk,

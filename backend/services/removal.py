@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from backend import models as m
 from backend.errors import InvalidInput
+from backend.services.guards import check_text
 
 __all__ = ["remove_record"]
 
@@ -15,6 +16,7 @@ __all__ = ["remove_record"]
 def remove_record(*, by: m.User, record: m.Removable, reason: str) -> m.Removable:
     """Hide ``record`` from everyone but the program manager, keeping it and the reason."""
     reason = reason.strip()
+    check_text(reason, field="reason")
     if not reason:
         raise InvalidInput("removing a record needs a reason", field="reason")
     if record.removed_at is not None:

@@ -8,11 +8,13 @@ from django.db import transaction
 
 from backend.errors import InvalidInput
 from backend.models import Identifier, LegalProcess, ResearchResult, Tip, User
+from backend.services.guards import check_lengths
 
 __all__ = ["create_research_result", "update_research_result"]
 
 
 def _check(result: ResearchResult) -> None:
+    check_lengths(ResearchResult, {"served_on": result.served_on, "findings": result.findings})
     if result.legal_process not in LegalProcess.values:
         raise InvalidInput(
             f"legalProcess {result.legal_process!r} is not one of {', '.join(LegalProcess.values)}",

@@ -13,26 +13,33 @@ Results are ``StatTable`` objects: typed rows and a CSV rendering. Small groups 
 (``suppress``): any group smaller than the caller's threshold loses its figures, and further
 groups are hidden until no published total (of the table, of a period, of a group) could give
 a hidden figure back by subtraction.
+
+Suppression within one table does not stop a caller from subtracting two tables: the totals of
+``until: T`` and ``until: T + 1s`` differ by the records of that one second. For callers whose
+small groups are suppressed, ``align_window`` therefore puts every window on one fixed grid:
+whole periods (the series' interval, else days) in the reporting time zone
+(``STATS_REPORTING_TIME_ZONE``), ending at the last midnight there. Any two such windows differ
+by whole days or nothing, and a day in progress is never counted, so neither subtracting two
+queries nor asking the same one again a second later tells anything finer than a day.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from itertools import pairwise
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
-from django.db import connection, transaction
 
+from backend.csv_export import csv_text
 from backend.errors import InvalidInput
 from backend.models import NoteKind, Role
+from backend.replicas import read_cursor, reading_from_replica
 
 __all__ = [
     "CLUSTER_SIZE_BUCKETS",
@@ -47,6 +54,7 @@ __all__ = [
     "TurnaroundRow",
     "Window",
     "actionable_share",
+    "align_window",
     "cluster_sizes",
     "lead_statistics",
     "lookup_statistics",
@@ -89,12 +97,14 @@ def _time_zones() -> frozenset[str]:
 @dataclass(frozen=True)
 class Window:
     """The records a statistic covers: ``since <= time < until`` (either open), bucketed by
-    ``interval`` (None: one bucket) in ``time_zone``."""
+    ``interval`` (None: one bucket) in ``time_zone``. ``aligned``: the window was put on the
+    fixed grid by ``align_window`` (it may then be empty, ``since == until``)."""
 
     since: datetime | None = None
     until: datetime | None = None
     interval: str | None = None
     time_zone: str = "UTC"
+    aligned: bool = False
 
     def __post_init__(self) -> None:
         if self.time_zone not in _time_zones():
@@ -107,7 +117,11 @@ class Window:
         for name, value in (("since", self.since), ("until", self.until)):
             if value is not None and value.tzinfo is None:
                 raise InvalidInput(f"{name} needs a UTC offset", field=name)
-        if self.since is not None and self.until is not None and self.since >= self.until:
+        if (
+            self.since is not None
+            and self.until is not None
+            and (self.since > self.until or (self.since == self.until and not self.aligned))
+        ):
             raise InvalidInput("since must be earlier than until", field="until")
 
     def period(self, column: str) -> str:
@@ -133,6 +147,44 @@ class Window:
             "since": self.since,
             "until": self.until,
         }
+
+
+def align_window(window: Window, *, time_zone: str, now: datetime) -> Window:
+    """``window`` on the fixed grid of callers whose small groups are suppressed.
+
+    In ``time_zone`` (the reporting time zone, whatever zone was asked: two zones' midnights
+    are minutes apart, and two grids would give those minutes back by subtraction), ``since``
+    goes back to the start of its period and ``until`` on to the end of its period, the period
+    being the window's interval, or a day without one; ``until`` then stops at the last
+    midnight before ``now`` (an open ``until`` too), so that a day still running is never
+    counted. The window may come out empty (``since == until``), never longer than whole
+    periods around the one asked."""
+    zone = zoneinfo.ZoneInfo(time_zone)
+    unit = window.interval or "day"
+    since = _period_floor(window.since, unit, zone) if window.since is not None else None
+    last_midnight = _period_floor(now, "day", zone)
+    until = last_midnight
+    if window.until is not None:
+        until = min(_period_ceiling(window.until, unit, zone), last_midnight)
+    if since is not None and until < since:
+        until = since
+    return Window(
+        since=since, until=until, interval=window.interval, time_zone=time_zone, aligned=True
+    )
+
+
+def _period_floor(instant: datetime, unit: str, zone: zoneinfo.ZoneInfo) -> datetime:
+    """The start (local midnight in ``zone``) of the ``unit`` period holding ``instant``."""
+    start = _period_start(instant.astimezone(zone).date(), unit)
+    return datetime.combine(start, time(), tzinfo=zone)
+
+
+def _period_ceiling(instant: datetime, unit: str, zone: zoneinfo.ZoneInfo) -> datetime:
+    """``instant`` itself when it starts a ``unit`` period in ``zone``, else the next start."""
+    floor = _period_floor(instant, unit, zone)
+    if floor == instant:
+        return floor
+    return datetime.combine(_next_period(floor.date(), unit), time(), tzinfo=zone)
 
 
 @dataclass
@@ -210,12 +262,14 @@ R = TypeVar("R", CountRow, ShareRow, TurnaroundRow, LeadRow, LookupRow)
 
 @dataclass
 class StatTable(Generic[R]):
-    """Rows of one statistic, after suppression, with the threshold that was applied."""
+    """Rows of one statistic, after suppression, with the threshold that was applied and the
+    window the rows cover (None for a statistic without one)."""
 
     row_type: type[R]
     rows: list[R]
     threshold: int
     total: int | None = None
+    window: Window | None = None
 
     @property
     def suppressed_rows(self) -> int:
@@ -223,33 +277,17 @@ class StatTable(Generic[R]):
 
     def csv(self) -> str:
         """The rows as CSV: a header line of the GraphQL field names, then one line per row;
-        a suppressed row keeps its period and group and leaves its figures empty."""
+        a suppressed row keeps its period and group and leaves its figures empty. Written by
+        ``backend.csv_export``, the writer of every download, which neutralises text that a
+        spreadsheet would run as a formula."""
         names = [f.name for f in fields(self.row_type)]
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow([_camel(n) for n in names])
-        for row in self.rows:
-            writer.writerow([_cell(getattr(row, n)) for n in names])
-        return out.getvalue()
+        header = [_camel(n) for n in names]
+        return csv_text(header, ([getattr(row, n) for n in names] for row in self.rows))
 
 
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return f"{value:.4f}".rstrip("0").rstrip(".")
-    text = str(value)
-    # A cell starting like a formula would run as one in a spreadsheet.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def suppress(
@@ -316,7 +354,8 @@ _PARALLEL_COUNTS = {**_PLANNER, "parallel_tuple_cost": "0.01"}
 
 def _fetch(sql: str, params: dict[str, Any], planner: dict[str, str] = _PLANNER) -> list[tuple]:
     names = list(planner)
-    with transaction.atomic(), connection.cursor() as cursor:
+    # On the read replica when one is configured (backend.replicas): aggregates only.
+    with reading_from_replica(), read_cursor() as cursor:
         # The subquery reads the settings before the outer list sets them (SET LOCAL).
         cursor.execute(
             "SELECT old.*, "
@@ -431,7 +470,7 @@ def _periods(window: Window) -> list[date]:
     with more than ``_MAX_PERIOD_BRANCHES``)."""
     if window.interval is None:
         return []
-    with connection.cursor() as cursor:
+    with reading_from_replica(), read_cursor() as cursor:
         cursor.execute(
             "SELECT (min(t.received_at) AT TIME ZONE %(tz)s)::date, "
             "(max(t.received_at) AT TIME ZONE %(tz)s)::date "

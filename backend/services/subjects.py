@@ -9,6 +9,7 @@ from django.db import transaction
 
 from backend.errors import InvalidInput
 from backend.models import Identifier, Subject, SubjectIdentifier, User
+from backend.services.guards import check_lengths
 from backend.services.identifiers import resolve_identifier
 
 __all__ = ["add_identifier_to_subject", "create_subject", "update_subject"]
@@ -20,18 +21,16 @@ def _clean_name(name: str, field: str) -> str:
     cleaned = " ".join(name.split())
     if not cleaned:
         raise InvalidInput(f"{field} must not be empty", field=field)
+    check_lengths(Subject, {"full_name": cleaned}, fields={"full_name": field})
     return cleaned
 
 
 def _clean_aliases(aliases: Sequence[str]) -> list[str]:
     if len(aliases) > MAX_ALIASES:
         raise InvalidInput(f"at most {MAX_ALIASES} aliases", field="aliases")
-    seen: dict[str, None] = {}
-    for alias in aliases:
-        cleaned = " ".join(alias.split())
-        if cleaned:
-            seen.setdefault(cleaned, None)
-    return list(seen)
+    cleaned = [" ".join(alias.split()) for alias in aliases]
+    check_lengths(Subject, {"aliases": cleaned})
+    return list(dict.fromkeys(alias for alias in cleaned if alias))
 
 
 def _clean_country(code: str) -> str:
@@ -96,6 +95,7 @@ def update_subject(
         subject.sex_offender_registered = sex_offender_registered
     if redress_case_number is not None:
         subject.redress_case_number = redress_case_number.strip()
+        check_lengths(Subject, {"redress_case_number": subject.redress_case_number})
     if known_misidentification is not None:
         subject.known_misidentification = known_misidentification
     _check_redress(subject)

@@ -25,6 +25,7 @@ from backend.models import (
     User,
 )
 from backend.services.deconfliction import deconflict
+from backend.services.guards import check_lengths, refusing_duplicates
 from backend.services.identifiers import resolve_identifier
 from backend.services.linking import link_tips
 from backend.services.priority import apply_priority
@@ -127,24 +128,25 @@ def create_tip(
         )
     if len(subjects) > MAX_SUBJECTS_PER_CALL:
         raise InvalidInput(f"at most {MAX_SUBJECTS_PER_CALL} subjects per call", field="subjects")
+    check_lengths(Tip, {"source_reference": reference, "narrative": narrative})
+    duplicate = f"source {source.name!r} already sent a tip with reference {reference!r}"
     if Tip.objects.filter(source=source, source_reference=reference).exists():
-        raise DuplicateRecord(
-            f"source {source.name!r} already sent a tip with reference {reference!r}",
-            field="sourceReference",
+        raise DuplicateRecord(duplicate, field="sourceReference")
+    # a concurrent request may insert the same tip between the check and the insert
+    with refusing_duplicates({"tip_source_reference_unique": (duplicate, "sourceReference")}):
+        tip = Tip.objects.create(
+            source=source,
+            source_reference=reference,
+            received_at=received_at,
+            category=category,
+            narrative=narrative,
+            priority=priority if priority is not None else 3,
+            handling_caveat=handling_caveat,
+            created_by=by,
+            escalated=escalated,
+            access_to_children=access_to_children,
+            hands_on=hands_on,
         )
-    tip = Tip.objects.create(
-        source=source,
-        source_reference=reference,
-        received_at=received_at,
-        category=category,
-        narrative=narrative,
-        priority=priority if priority is not None else 3,
-        handling_caveat=handling_caveat,
-        created_by=by,
-        escalated=escalated,
-        access_to_children=access_to_children,
-        hands_on=hands_on,
-    )
     for index, spec in enumerate(identifiers):
         _attach_identifier(tip, spec, index)
     for subject, role in subjects:
@@ -203,6 +205,7 @@ def update_tip(
         tip.priority = priority
         changed.append("priority")
     if narrative is not None:
+        check_lengths(Tip, {"narrative": narrative})
         tip.narrative = narrative
         changed.append("narrative")
     if received_at is not None:
@@ -220,6 +223,7 @@ def change_tip_status(*, tip: Tip, by: User | None, status: str, reason: str = "
     """Move a tip to ``status``. Deciding ACTIONABLE or NOT_ACTIONABLE records the review."""
     tip = Tip.objects.select_for_update().get(pk=tip.pk)
     TIP_MACHINE.check(tip.status, status)
+    check_lengths(Tip, {"actionable_reason": reason}, fields={"actionable_reason": "reason"})
     if status in (TipStatus.ACTIONABLE, TipStatus.NOT_ACTIONABLE):
         if not reason.strip():
             raise InvalidInput("a review decision needs a reason", field="reason")

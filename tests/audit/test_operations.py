@@ -3,6 +3,7 @@ and no answer leaves without its audit row."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -13,7 +14,14 @@ from audit.models import AuditEvent, RecordChange
 from backend import models as m
 from backend.models import ApiToken
 from tests.conftest import make_gql
-from tests.factories import SubjectFactory, TipFactory, TipSubjectFactory, UserFactory
+from tests.factories import (
+    LeadFactory,
+    SightingFactory,
+    SubjectFactory,
+    TipFactory,
+    TipSubjectFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -130,9 +138,10 @@ def test_malformed_http_body_writes_one_invalid_row(analyst):
     client.force_login(analyst)
     response = client.post("/graphql", "{not json", content_type="application/json")
     assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
     [row] = operations()
     assert row.outcome == "INVALID"
-    assert row.error_codes == ["HTTP_400"]
+    assert row.error_codes == ["BAD_REQUEST"]
 
 
 def test_token_requests_record_the_token(analyst):
@@ -262,6 +271,102 @@ def test_who_saw_a_subject_is_exactly_the_operations_that_returned_it(gql, gql_a
     )
     names = [e["node"]["operationName"] for e in result["data"]["auditEvents"]["edges"]]
     assert sorted(names) == ["SeeX", "ViaTip"]
+
+
+def seen_by(auditor, record) -> list[str]:
+    """The names of the operations that "who saw ``record``" lists."""
+    result = auditor(
+        "query($id: ID!) { auditEvents(where: {recordId: $id, seenOnly: true}) "
+        "{ edges { node { operationName } } } }",
+        {"id": str(GlobalID(type(record).__name__, str(record.pk)))},
+    )
+    return sorted(e["node"]["operationName"] for e in result["data"]["auditEvents"]["edges"])
+
+
+FIND = """query %s($input: TravellerLookupInput!) { travellerLookup(input: $input) { %s } }"""
+
+
+def test_who_saw_a_person_follows_the_data_a_lookup_returned_whatever_field_held_it(gql_as):
+    # given José, a suspect on a tip, marked through redress, and Otto, on another tip
+    jose = SubjectFactory(
+        full_name="José Álvarez",
+        date_of_birth=dt.date(1975, 3, 2),
+        known_misidentification=True,
+        redress_case_number="TRIP-2024-000123",
+    )
+    TipSubjectFactory(subject=jose)
+    otto = SubjectFactory(full_name="Otto Unrelated", date_of_birth=dt.date(1975, 3, 2))
+    TipSubjectFactory(subject=otto)
+    find = {"name": "jose alvarez", "dateOfBirth": "1975-03-02"}
+    investigator = gql_as(m.Role.INVESTIGATOR)
+    # when an investigator's lookups ask for the match reasons only (the name matched), the
+    # redress mark only, which criteria matched, and only the lookup's id
+    answers = {
+        name: investigator(FIND % (name, selection), {"input": find})["data"]["travellerLookup"]
+        for name, selection in (
+            ("ReasonsOnly", "matches { reasons { field detail } }"),
+            ("RedressOnly", "matches { knownMisidentification redressCaseNumber }"),
+            ("MatchedOn", "matchedOn"),
+            ("IdOnly", "lookupId"),
+        )
+    }
+    # (the reasons and the mark are José's data: his name matched, his redress case)
+    assert answers["ReasonsOnly"]["matches"] == [
+        {
+            "reasons": [
+                {"field": "NAME", "detail": "similarity 1.00 to 'jose alvarez'"},
+                {"field": "DATE_OF_BIRTH", "detail": "1975-03-02"},
+            ]
+        }
+    ]
+    assert answers["RedressOnly"]["matches"] == [
+        {"knownMisidentification": True, "redressCaseNumber": "TRIP-2024-000123"}
+    ]
+    # then "who saw José" lists every lookup whose answer held his data, and no other
+    auditor = gql_as(m.Role.AUDITOR)
+    assert seen_by(auditor, jose) == ["MatchedOn", "ReasonsOnly", "RedressOnly"]
+    assert seen_by(auditor, otto) == []
+
+
+def test_who_saw_a_person_or_identifier_includes_links_and_sightings_naming_them(gql, gql_as):
+    # given two tips linked because both name Xavier, and an e-mail seen in one of them
+    xavier = SubjectFactory(full_name="Xavier Linked")
+    first, second = TipFactory(), TipFactory()
+    m.TipLink.objects.create(
+        from_tip=first,
+        to_tip=second,
+        kind=m.TipLinkKind.SHARED_SUBJECT,
+        subject=xavier,
+        reason="Both tips name subject Xavier Linked",
+    )
+    sighting = SightingFactory(tip=first)
+    # when an analyst reads the links' reasons and the sightings' raw values, and the kinds only
+    for name, selection in (
+        ("LinkReasons", "links { edges { node { reason } } }"),
+        ("LinkKinds", "links { edges { node { kind } } }"),
+        ("RawValues", "identifiers { edges { node { rawValue } } }"),
+        ("Events", "identifiers { edges { node { event } } }"),
+    ):
+        result = gql(f"query {name} {{ tips {{ edges {{ node {{ {selection} }} }} }} }}")
+        assert "errors" not in result, result
+    # and reads a deconfliction notice's reason, which names Xavier, and its date only
+    notice = m.DeconflictionNotice.objects.create(
+        lead=LeadFactory(),
+        subject=xavier,
+        triggered_by_tip=first,
+        reason="A new tip touches subject Xavier Linked of active lead 'L' of Field Office 1.",
+    )
+    m.NoticeRecipient.objects.create(notice=notice, office=notice.lead.office)
+    for name, selection in (("NoticeReasons", "reason"), ("NoticeDates", "createdAt")):
+        result = gql(
+            f"query {name} {{ deconflictionNotices {{ edges {{ node {{ notice {{ {selection} }} "
+            "} } } }"
+        )
+        assert result["data"]["deconflictionNotices"]["edges"], result
+    # then the reasons count as seeing Xavier, the raw values as seeing the identifier
+    auditor = gql_as(m.Role.AUDITOR)
+    assert seen_by(auditor, xavier) == ["LinkReasons", "NoticeReasons"]
+    assert seen_by(auditor, sighting.identifier) == ["RawValues"]
 
 
 def test_audit_search_filters_and_csv_export(gql, gql_as, analyst):

@@ -250,6 +250,24 @@ def test_hostile_values_are_made_storable_and_secrets_redacted():
     assert stored.user_agent == "ua\ufffd"
 
 
+def test_lone_surrogates_and_overlong_text_are_made_storable():
+    # given text no client should send: lone UTF-16 surrogates, a name longer than its column
+    name = "Op" + "x" * 300
+    # when the row is written
+    event = operation(
+        name=name,
+        variables={"\ud800key": "a\udfffb"},
+        query="{ tip } # \ud83d",
+        error_codes=["C" * 100],
+    )
+    # then the surrogates became U+FFFD and the text was cut to its column
+    stored = AuditEvent.objects.select_related("query_hash").get(pk=event.pk)
+    assert stored.variables == {"\ufffdkey": "a\ufffdb"}
+    assert stored.query_hash.text == "{ tip } # \ufffd"
+    assert stored.operation_name == name[:200]
+    assert stored.error_codes == ["C" * 64]
+
+
 def test_digest_does_not_depend_on_session_settings():
     # given a row with a time, a float and an address
     event = operation(duration_ms=0.1 + 0.2, client_address="192.0.2.1")

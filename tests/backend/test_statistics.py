@@ -18,7 +18,7 @@ from backend import models as m
 from backend.errors import InvalidInput
 from backend.services import statistics as stats
 from backend.services.statistics import CountRow, Window
-from tests.factories import OfficeFactory, SourceFactory, UserFactory
+from tests.factories import OfficeFactory, SourceFactory, TipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -421,3 +421,84 @@ def test_too_many_rows_are_refused(generated: Generated, settings) -> None:
     with pytest.raises(InvalidInput, match="coarser interval"):
         stats.tip_counts(window=Window(interval="day"), by="category", threshold=0)
     assert stats.tip_counts(window=ALL, by="category", threshold=0).rows
+
+
+# -- the fixed grid of suppressed callers (align_window) --------------------------------------
+
+LATER = dt.datetime(2026, 12, 15, 9, 30, tzinfo=dt.UTC)  # "now" for the alignment
+
+
+def utc(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("asked", "since", "until"),
+    [
+        # days: since back to its midnight, until on to the next one
+        (
+            Window(since=utc(2026, 11, 20, 14), until=utc(2026, 11, 20, 14, 0, 1)),
+            (11, 20),
+            (11, 21),
+        ),
+        # a midnight stays where it is
+        (Window(since=utc(2026, 11, 20), until=utc(2026, 11, 22)), (11, 20), (11, 22)),
+        # ISO weeks: Monday to Monday
+        (
+            Window(since=utc(2026, 11, 20), until=utc(2026, 11, 21), interval="week"),
+            (11, 16),
+            (11, 23),
+        ),
+        # months
+        (
+            Window(since=utc(2026, 11, 20), until=utc(2026, 11, 21), interval="month"),
+            (11, 1),
+            (12, 1),
+        ),
+        # until no later than the last midnight, an open until too
+        (Window(since=utc(2026, 12, 1, 5), until=utc(2027, 1, 1)), (12, 1), (12, 15)),
+        (Window(since=utc(2026, 12, 1, 5)), (12, 1), (12, 15)),
+        # a window within today is empty
+        (Window(since=utc(2026, 12, 15, 1)), (12, 15), (12, 15)),
+        (Window(since=utc(2026, 12, 16), until=utc(2026, 12, 17)), (12, 16), (12, 16)),
+    ],
+)
+def test_align_window_puts_the_window_on_whole_periods(
+    asked: Window, since: tuple[int, int], until: tuple[int, int]
+) -> None:
+    aligned = stats.align_window(asked, time_zone="UTC", now=LATER)
+    assert (aligned.since, aligned.until) == (utc(2026, *since), utc(2026, *until))
+    assert (aligned.interval, aligned.time_zone, aligned.aligned) == (asked.interval, "UTC", True)
+
+
+def test_align_window_uses_the_reporting_zone_and_its_daylight_saving_time() -> None:
+    # a summer afternoon asked in Kathmandu, aligned in London (UTC+1 in July)
+    asked = Window(
+        since=utc(2026, 7, 10, 15), until=utc(2026, 7, 10, 16), time_zone="Asia/Kathmandu"
+    )
+    aligned = stats.align_window(asked, time_zone="Europe/London", now=LATER)
+    assert (aligned.since, aligned.until) == (utc(2026, 7, 9, 23), utc(2026, 7, 10, 23))
+    assert aligned.time_zone == "Europe/London"
+
+
+def test_aligned_windows_a_second_apart_count_the_same() -> None:
+    # given 4 tips in one second of a day with 30 others
+    source = SourceFactory()
+    second = utc(2026, 11, 20, 14)
+    TipFactory.create_batch(30, source=source, received_at=utc(2026, 11, 20, 9))
+    TipFactory.create_batch(4, source=source, received_at=second)
+    # then the totals of the windows up to that second and up to the next are the same
+    totals = [
+        stats.tip_counts(
+            window=stats.align_window(Window(until=until), time_zone="UTC", now=LATER),
+            by=None,
+            threshold=10,
+        ).total
+        for until in (second, second + dt.timedelta(seconds=1))
+    ]
+    assert totals == [34, 34]
+
+
+def test_an_open_window_is_left_open_at_its_start() -> None:
+    aligned = stats.align_window(Window(until=utc(2026, 11, 20, 14)), time_zone="UTC", now=LATER)
+    assert (aligned.since, aligned.until) == (None, utc(2026, 11, 21))

@@ -13,6 +13,7 @@ from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from backend.models import ApiToken, Role
 from tests.conftest import make_gql
 from tests.factories import UserFactory
@@ -118,6 +119,74 @@ def test_a_successful_sign_in_clears_the_failures(alice):
     assert fail("alice", LIMIT - 1) == [200] * (LIMIT - 1)
     # then she is still not locked out
     assert sign_in("alice", PASSWORD)[1] == 302
+
+
+def test_spraying_then_a_good_sign_in_does_not_reset_the_address():
+    # given mallory, with an account of her own, spraying guesses at other usernames from one
+    # address and signing in between rounds, as one round of LIMIT - 1 guesses and a sign-in
+    UserFactory(username="mallory")
+    for n in range(LIMIT - 1):
+        assert fail(f"victim{n}", 1, "10.0.0.7") == [200]
+    client, status = sign_in("mallory", PASSWORD, "10.0.0.7")
+    assert (status, is_signed_in(client)) == (302, True)
+    # when she sprays once more from that address
+    status_of_next_guess = fail("victim9", 1, "10.0.0.7")
+    # then the address is locked at the limit, for her own account as well
+    assert status_of_next_guess == [429]
+    client = Client(REMOTE_ADDR="10.0.0.7")
+    response = client.post("/accounts/login/", {"username": "mallory", "password": PASSWORD})
+    assert (response.status_code, response.content.decode()) == (429, LOCKED)
+    assert not is_signed_in(client)
+    # and the sprayed failures are all still counted against the address
+    sprayed = AccessAttempt.objects.filter(username__startswith="victim")
+    assert sorted(sprayed.values_list("username", flat=True)) == [
+        f"victim{n}" for n in range(LIMIT - 1)
+    ] + ["victim9"]
+
+
+def test_a_sign_in_clears_the_users_own_failures_but_not_the_addresses_other_failures(alice):
+    # given two failures of alice's own and two guesses at other usernames, all from HERE
+    fail("alice", 2)
+    fail("guess0", 1)
+    fail("guess1", 1)
+    # when alice signs in from HERE
+    assert sign_in("alice", PASSWORD)[1] == 302
+    # then her own failures are gone, and the other usernames' failures stay
+    assert sorted(AccessAttempt.objects.values_list("username", flat=True)) == ["guess0", "guess1"]
+    # so alice may fail LIMIT - 1 times again without being locked out as a username
+    assert fail("alice", LIMIT - 1, THERE) == [200] * (LIMIT - 1)
+    assert sign_in("alice", PASSWORD, THERE)[1] == 302
+    # while HERE, holding two failures, is locked after LIMIT - 2 more
+    assert fail("guess2", LIMIT - 2) == [200] * (LIMIT - 3) + [429]
+
+
+def test_a_sign_in_does_not_clear_the_usernames_failures_from_other_addresses(alice):
+    # given LIMIT - 1 guesses at alice's password from THERE
+    fail("alice", LIMIT - 1, THERE)
+    # when alice signs in from HERE
+    assert sign_in("alice", PASSWORD, HERE)[1] == 302
+    # then the guesser's failures still count: one more guess from THERE locks alice
+    assert fail("alice", 1, THERE) == [429]
+    assert sign_in("alice", PASSWORD, HERE)[1] == 429
+
+
+def test_fifteen_sprayed_failures_with_sign_ins_between_rounds_are_audited_and_locked():
+    # given mallory spraying from one address, signing in after every LIMIT - 1 guesses
+    UserFactory(username="mallory")
+    statuses = []
+    for round_ in range(3):
+        for n in range(LIMIT - 1):
+            statuses += fail(f"victim{round_}-{n}", 1, "10.0.0.8")
+        statuses.append(sign_in("mallory", PASSWORD, "10.0.0.8")[1])
+    # then the first round gets through, and from the limit on everything is refused
+    assert statuses == [200] * (LIMIT - 1) + [302] + [429] * (2 * LIMIT)
+    # and the audit log has every failure and the lockouts, as for any lockout
+    rows = AuditEvent.objects.filter(client_address="10.0.0.8").exclude(kind="OPERATION")
+    kinds = list(rows.order_by("seq").values_list("kind", flat=True))
+    # (axes signals the lockout, then the failure, for each refused attempt)
+    assert kinds == ["LOGIN_FAILED"] * (LIMIT - 1) + ["LOGIN"] + ["LOCKOUT", "LOGIN_FAILED"] * (
+        2 * LIMIT
+    )
 
 
 def test_the_limit_comes_from_the_settings(settings, alice):

@@ -188,6 +188,15 @@ def test_command_writes_csv_with_the_given_intervals():
     ]
 
 
+def test_command_csv_neutralises_a_username_that_looks_like_a_formula():
+    # given an overdue account whose username a spreadsheet would run as a formula
+    account("=HYPERLINK(1)", now=timezone.now(), reviewed=400)
+    # when the review is written as CSV
+    rows = list(csv.reader(StringIO(run("--csv"))))
+    # then the cell is text (the one CSV writer, backend.csv_export), not a formula
+    assert rows[1][0] == "'=HYPERLINK(1)"
+
+
 def test_command_says_when_nothing_needs_attention():
     account("fine", now=timezone.now())
     assert run() == "No account needs attention (review every 180 days, idle after 90 days).\n"

@@ -217,6 +217,196 @@ def test_an_investigator_may_not_count_tips_by_caveat(
     assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
+# -- no figure by subtraction: windows on one grid for suppressed callers -----------------
+
+DAY = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+SECOND = DAY + dt.timedelta(hours=14)  # the one second whose 4 tips the attack is after
+WINDOWED = sorted(
+    name for name in STATISTICS_FIELDS if "since" in schema._schema.query_type.fields[name].args
+)
+WINDOW = "window { since until timeZone interval aligned }"
+
+
+def iso(when: dt.datetime) -> str:
+    return when.isoformat()
+
+
+@pytest.fixture
+def around_a_second(settings) -> None:
+    """30 tips that morning, 4 tips at SECOND, 30 tips the next morning."""
+    settings.STATS_MIN_GROUP_SIZE = 10
+    source = SourceFactory()
+    TipFactory.create_batch(30, source=source, received_at=DAY + dt.timedelta(hours=9))
+    TipFactory.create_batch(4, source=source, category="PRODUCTION", received_at=SECOND)
+    TipFactory.create_batch(30, source=source, received_at=DAY + dt.timedelta(hours=33))
+
+
+def total_and_window(ask: GraphQL, argument: str, when: dt.datetime) -> tuple[int | None, dict]:
+    result = ask(
+        f"query ($at: DateTime) {{ tipStatistics({argument}: $at) {{ total {WINDOW} }} }}",
+        {"at": iso(when)},
+    )
+    assert "errors" not in result, result
+    table = result["data"]["tipStatistics"]
+    return table["total"], table["window"]
+
+
+@pytest.mark.parametrize("argument", ["until", "since"])
+def test_two_windows_a_second_apart_give_a_reporting_client_no_small_difference(
+    gql_as: Callable[[str], GraphQL], around_a_second, argument: str
+) -> None:
+    # given a reporting client, and 4 tips in one second (fewer than the threshold, 10)
+    ask = gql_as(m.Role.REPORTING_CLIENT)
+    # when it asks for the window up to (or from) that second, and up to (from) one after
+    before, before_window = total_and_window(ask, argument, SECOND)
+    after, after_window = total_and_window(ask, argument, SECOND + dt.timedelta(seconds=1))
+    # then the two totals do not differ by fewer than the threshold (here: not at all)
+    assert before is not None and after is not None
+    assert abs(before - after) not in range(1, 10)
+    # because both windows were widened to the same whole day, which the answer says
+    assert before_window == after_window
+    if argument == "until":  # up to the end of the second's day
+        expected = {"since": None, "until": iso(DAY + dt.timedelta(days=1))}
+    else:  # from the start of the second's day to the last midnight
+        expected = {"since": iso(DAY), "until": iso(timezone_midnight())}
+    assert before_window == {**expected, "timeZone": "UTC", "interval": None, "aligned": True}
+
+
+def timezone_midnight() -> dt.datetime:
+    """The last midnight (UTC): where a reporting client's windows end."""
+    return dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def test_analysts_keep_the_exact_window(gql: GraphQL, around_a_second) -> None:
+    # when an analyst asks the same two windows
+    before, before_window = total_and_window(gql, "until", SECOND)
+    after, after_window = total_and_window(gql, "until", SECOND + dt.timedelta(seconds=1))
+    # then the figures are exact: the second's 4 tips are the difference
+    assert (before, after) == (30, 34)
+    assert before_window == {
+        "since": None,
+        "until": iso(SECOND),
+        "timeZone": "UTC",
+        "interval": None,
+        "aligned": False,
+    }
+    assert after_window["until"] == iso(SECOND + dt.timedelta(seconds=1))
+
+
+def test_every_statistic_with_a_window_is_aligned() -> None:
+    # the fields below are found in the schema: a new statistic with a window is checked too
+    assert WINDOWED == [
+        "actionableShare",
+        "leadStatistics",
+        "lookupStatistics",
+        "screeningOutcomes",
+        "tipStatistics",
+        "tipTurnaround",
+    ]
+
+
+@pytest.mark.parametrize("field", WINDOWED)
+def test_each_windowed_statistic_reports_the_window_a_reporting_client_gets(
+    gql_as: Callable[[str], GraphQL], field: str
+) -> None:
+    # when a reporting client and an analyst ask for the window from one second to the next
+    query = (
+        f'{{ {field}(since: "{iso(SECOND)}", until: "{iso(SECOND + dt.timedelta(seconds=1))}")'
+        f" {{ csv {WINDOW} }} }}"
+    )
+    reporting = gql_as(m.Role.REPORTING_CLIENT)(query)
+    exact = gql_as(m.Role.ANALYST)(query)
+    # then the reporting client's covers the whole day, the analyst's the second asked
+    interval = "DAY" if field == "lookupStatistics" else None
+    assert reporting["data"][field]["window"] == {
+        "since": iso(DAY),
+        "until": iso(DAY + dt.timedelta(days=1)),
+        "timeZone": "UTC",
+        "interval": interval,
+        "aligned": True,
+    }
+    assert exact["data"][field]["window"] == {
+        "since": iso(SECOND),
+        "until": iso(SECOND + dt.timedelta(seconds=1)),
+        "timeZone": "UTC",
+        "interval": interval,
+        "aligned": False,
+    }
+
+
+def test_a_reporting_client_gets_whole_periods_of_the_interval(
+    gql_as: Callable[[str], GraphQL], around_a_second
+) -> None:
+    # when a reporting client asks for weeks from a Friday to a Saturday
+    result = gql_as(m.Role.REPORTING_CLIENT)(
+        f'{{ tipStatistics(interval: WEEK, since: "{iso(DAY)}", '
+        f'until: "{iso(DAY + dt.timedelta(days=1))}") {{ rows {{ period count }} {WINDOW} }} }}'
+    )
+    # then it gets the whole ISO week, Monday to Monday, and the week's row counts all of it
+    table = result["data"]["tipStatistics"]
+    assert table["window"] == {
+        "since": "2026-11-16T00:00:00+00:00",
+        "until": "2026-11-23T00:00:00+00:00",
+        "timeZone": "UTC",
+        "interval": "WEEK",
+        "aligned": True,
+    }
+    assert table["rows"] == [{"period": "2026-11-16", "count": 64}]
+
+
+def test_a_reporting_client_gets_the_reporting_time_zone_whatever_it_asks(
+    gql_as: Callable[[str], GraphQL], around_a_second, settings
+) -> None:
+    # given the reporting time zone New York
+    settings.STATS_REPORTING_TIME_ZONE = "America/New_York"
+    # when a reporting client asks for days in Kathmandu (whose midnight is 15 minutes from
+    # Kolkata's: two zones' windows would differ by those minutes)
+    result = gql_as(m.Role.REPORTING_CLIENT)(
+        f'{{ tipStatistics(interval: DAY, timeZone: "Asia/Kathmandu", since: "{iso(SECOND)}", '
+        f'until: "{iso(SECOND + dt.timedelta(seconds=1))}") '
+        f"{{ rows {{ period count }} {WINDOW} }} }}"
+    )
+    # then it gets New York's day (the 20th there), and the window says so
+    table = result["data"]["tipStatistics"]
+    assert table["window"] == {
+        "since": "2026-11-20T00:00:00-05:00",
+        "until": "2026-11-21T00:00:00-05:00",
+        "timeZone": "America/New_York",
+        "interval": "DAY",
+        "aligned": True,
+    }
+    assert table["rows"] == [{"period": "2026-11-20", "count": 34}]
+
+
+def test_a_reporting_client_never_sees_the_day_in_progress(
+    gql_as: Callable[[str], GraphQL], settings
+) -> None:
+    # given 12 tips on DAY and 12 received just now
+    settings.STATS_MIN_GROUP_SIZE = 10
+    source = SourceFactory()
+    TipFactory.create_batch(12, source=source, received_at=DAY)
+    TipFactory.create_batch(12, source=source, received_at=dt.datetime.now(dt.UTC))
+    query = f"{{ tipStatistics {{ total {WINDOW} }} }}"
+    # then a reporting client counts up to the last midnight, an analyst everything
+    reporting = gql_as(m.Role.REPORTING_CLIENT)(query)["data"]["tipStatistics"]
+    assert reporting["total"] == 12
+    assert reporting["window"]["until"] == iso(timezone_midnight())
+    assert gql_as(m.Role.ANALYST)(query)["data"]["tipStatistics"]["total"] == 24
+    # and a window within today is empty for it, not an error
+    today = gql_as(m.Role.REPORTING_CLIENT)(
+        f'{{ tipStatistics(since: "{iso(timezone_midnight() + dt.timedelta(seconds=1))}") '
+        f"{{ rows {{ count }} total {WINDOW} }} }}"
+    )
+    assert "errors" not in today
+    assert today["data"]["tipStatistics"]["rows"] == []
+    assert today["data"]["tipStatistics"]["window"]["since"] == iso(timezone_midnight())
+    assert today["data"]["tipStatistics"]["window"]["until"] == iso(timezone_midnight())
+
+
+def test_cluster_sizes_have_no_window(gql: GraphQL) -> None:
+    assert gql(f"{{ clusterSizes {{ {WINDOW} }} }}") == {"data": {"clusterSizes": {"window": None}}}
+
+
 # -- bad input ----------------------------------------------------------------------------
 
 

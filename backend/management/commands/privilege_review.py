@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import textwrap
 from argparse import ArgumentParser, RawDescriptionHelpFormatter
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from backend.csv_export import csv_lines
 from permissions.review import privilege_review
 
 
@@ -65,20 +65,18 @@ class Command(BaseCommand):
             raise CommandError("--review-days and --idle-days must be at least 1")
         findings = privilege_review(review_days=review_days, idle_days=idle_days)
         if options["csv"]:
-            writer = csv.writer(self.stdout, lineterminator="\n")
-            writer.writerow(
-                [
-                    "username",
-                    "role",
-                    "last_seen",
-                    "privileges_reviewed_at",
-                    "reason_codes",
-                    "reasons",
-                ]
+            header = (
+                "username",
+                "role",
+                "last_seen",
+                "privileges_reviewed_at",
+                "reason_codes",
+                "reasons",
             )
+            rows = []
             for finding in findings:
                 user = finding.user
-                writer.writerow(
+                rows.append(
                     [
                         user.username,
                         user.role,
@@ -90,6 +88,8 @@ class Command(BaseCommand):
                         "; ".join(reason.message for reason in finding.reasons),
                     ]
                 )
+            for line in csv_lines(header, rows):
+                self.stdout.write(line, ending="")
             return
         if not findings:
             self.stdout.write(

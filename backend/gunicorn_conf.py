@@ -1,0 +1,90 @@
+"""gunicorn's configuration: ``gunicorn -c python:backend.gunicorn_conf`` (``make serve``).
+
+Environment:
+
+- ``TIPGRAPH_BIND``: address and port (default ``127.0.0.1:8000``; ``0.0.0.0:8000`` behind a
+  load balancer).
+- ``TIPGRAPH_WORKERS``: worker processes (default: one per CPU core this process may use,
+  as ``nproc`` counts them).
+- ``TIPGRAPH_WORKER_TIMEOUT``: seconds a request may take before its worker is restarted
+  (default 120: a large statistics window or upload may take a while).
+- ``TIPGRAPH_FORWARDED_ALLOW_IPS``: addresses of the load balancers whose X-Forwarded-*
+  headers gunicorn trusts (default ``127.0.0.1``).
+
+The application is ``backend.wsgi:application`` with synchronous workers (one request, one
+database connection per worker). ``make serve-asgi`` runs ``backend.asgi:application`` on
+uvicorn workers instead (``-k uvicorn_worker.UvicornWorker``), whose threads share a
+bounded connection pool (``TIPGRAPH_DB_POOL_MAX``, ``backend.database.pool_options``).
+
+Settings are checked once in the master before any worker starts, so that a missing
+``TIPGRAPH_SECRET_KEY`` stops the server with its message rather than a worker boot loop.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+__all__ = [
+    "accesslog",
+    "bind",
+    "control_socket_disable",
+    "default_workers",
+    "errorlog",
+    "forwarded_allow_ips",
+    "graceful_timeout",
+    "max_requests",
+    "max_requests_jitter",
+    "on_starting",
+    "timeout",
+    "workers",
+    "wsgi_app",
+]
+
+
+def default_workers() -> int:
+    """``TIPGRAPH_WORKERS``, else the CPU cores this process may run on (``nproc``)."""
+    if raw := os.environ.get("TIPGRAPH_WORKERS", "").strip():
+        return max(1, int(raw))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+wsgi_app = "backend.wsgi:application"
+bind = [os.environ.get("TIPGRAPH_BIND", "127.0.0.1:8000")]
+workers = default_workers()
+timeout = int(os.environ.get("TIPGRAPH_WORKER_TIMEOUT", "120"))
+graceful_timeout = 30
+# Recycle workers now and then (a slow leak cannot grow without bound); jittered so that the
+# workers of a node do not restart together.
+max_requests = 2000
+max_requests_jitter = 200
+forwarded_allow_ips = os.environ.get("TIPGRAPH_FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = "-"
+errorlog = "-"
+# gunicorn's control socket lives at one path per user ($HOME/.gunicorn/gunicorn.ctl): two
+# servers on a machine (a node and a test run) would fight over it. Not used here.
+control_socket_disable = True
+
+
+def on_starting(server: Any) -> None:
+    """Load the settings once in the master: a configuration error stops the server here."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        debug = settings.DEBUG
+    except ImproperlyConfigured as exc:
+        sys.exit(f"tipgraph: refusing to start: {exc}")
+    if debug:
+        server.log.warning("TIPGRAPH_DEBUG is on: development mode, not for production")
+    asgi = "uvicorn" in str(server.cfg.worker_class_str).lower()
+    if asgi and "pool" not in settings.DATABASES["default"]["OPTIONS"]:
+        server.log.warning(
+            "ASGI workers without TIPGRAPH_DB_POOL_MAX: a database connection per concurrent "
+            "request, without bound"
+        )
