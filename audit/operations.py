@@ -23,12 +23,13 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
 from audit.writer import new_context, set_context, write_event
-from backend import models as m
 from backend.errors import REQUEST_ERROR_CODES
+from backend.registry import audit_type_names
 from permissions.gate import REFUSAL_CODES
 
 __all__ = [
     "DENIED_CODES",
+    "TABLE_TYPES",
     "TYPE_NAMES",
     "AuditExtension",
     "Carried",
@@ -39,21 +40,8 @@ __all__ = [
     "flush",
 ]
 
-#: GraphQL type name of every model an answer can contain.
-TYPE_NAMES: dict[type[Model], str] = {
-    m.Tip: "Tip",
-    m.Subject: "Subject",
-    m.Identifier: "Identifier",
-    m.Lead: "Lead",
-    m.Note: "Note",
-    m.ResearchResult: "ResearchResult",
-    m.Source: "Source",
-    m.Office: "Office",
-    m.TipIdentifier: "Sighting",
-    m.TipSubject: "TipSubject",
-    m.TipLink: "TipLink",
-    m.SubjectIdentifier: "SubjectIdentifier",
-}
+#: GraphQL type name of every model whose records an audit row names (``backend.registry``).
+TYPE_NAMES: dict[type[Model], str] = audit_type_names()
 #: Database tables of those models, for the records a mutation changed.
 TABLE_TYPES: dict[str, str] = {model._meta.db_table: name for model, name in TYPE_NAMES.items()}
 

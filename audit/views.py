@@ -12,6 +12,7 @@ from django.utils.dateparse import parse_datetime
 from strawberry import relay
 
 from audit.operations import caller_fields
+from audit.search import AuditSearch, audit_search
 from audit.writer import write_event
 from backend.csv_export import csv_lines
 from permissions.gate import AUDIT_EXPORT, check_request
@@ -83,8 +84,6 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     A refusal is JSON: ``error`` (every reason in one sentence), ``code`` (the first
     problem's), ``problems`` (every code) and ``reasons``, with status 401 when nobody is
     signed in and 403 otherwise; its audit row carries the same codes."""
-    from schema.audit import AuditEventFilterInput, audit_search
-
     params = {k: v for k, v in request.GET.items()}
     if request.method not in ("GET", "HEAD"):
         _audit(request, "INVALID", ["METHOD_NOT_ALLOWED"], params)
@@ -96,7 +95,8 @@ def export_csv(request: HttpRequest) -> HttpResponse:
         _audit(request, "DENIED", decision.codes, params)
         return JsonResponse(decision.as_json(), status=decision.status)
     try:
-        where = AuditEventFilterInput(
+        record = _record(request)
+        where = AuditSearch(
             username=request.GET.get("username") or None,
             role=request.GET.get("role") or None,
             kind=request.GET.get("kind") or None,
@@ -104,7 +104,7 @@ def export_csv(request: HttpRequest) -> HttpResponse:
             operation_name=request.GET.get("operation_name") or None,
             occurred_from=_when(request, "occurred_from"),
             occurred_to=_when(request, "occurred_to"),
-            record_id=_record(request),
+            record=None if record is None else (record.type_name, record.node_id),
             seen_only=request.GET.get("seen_only") in {"1", "true"},
         )
     except ValueError as exc:  # a malformed parameter: our own message says which

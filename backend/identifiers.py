@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from backend.vocabulary import MAX_IDENTIFIER_VALUE, MAX_QUALIFIER
+
 __all__ = ["HASH_LENGTHS", "IdentifierKind", "InvalidIdentifier", "Normalised", "normalise"]
 
 
@@ -126,9 +128,9 @@ def _coerce_kind(kind: IdentifierKind | str) -> IdentifierKind:
     raise ValueError(f"Unknown identifier kind {kind!r}; expected one of: {allowed}")
 
 
-_MAX_LENGTH = 2048
+_MAX_LENGTH = MAX_IDENTIFIER_VALUE
 _MAX_EMAIL_LENGTH = 320
-_MAX_QUALIFIER_LENGTH = 64
+_MAX_QUALIFIER_LENGTH = MAX_QUALIFIER
 # invisible characters commonly picked up when copy-pasting; stripped at the edges only
 _EDGE_INVISIBLES = "\ufeff\u200b\u200c\u200d\u2060"
 

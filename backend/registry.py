@@ -11,6 +11,13 @@ a table's treatment reads it from here:
 - the system check ``backend.E001`` and ``tests/audit/test_record_changes.py`` fail for a
   model with no entry, so adding a model forces a decision instead of silently missing one.
 
+An entry also names the model's GraphQL type (``type_name``: the type name of its global ids),
+which the mutation look-ups (``resolvers.common.load``), notes, removal and the audit's record
+names read, and says whether an operation's audit row names the records of it that the answer
+returned or the operation changed (``named_in_audit``); ``tests/schema/test_registry_types.py``
+checks each name against the schema. Whether a model is removable (soft delete by the program
+manager) is its being a ``backend.models.Removable``, asked through ``removable_models``.
+
 A model is tracked unless it is exempt, and an exemption carries its reason.
 """
 
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from django.apps import apps
 from django.core import checks
@@ -28,9 +36,14 @@ __all__ = [
     "Entry",
     "Exempt",
     "Tracked",
+    "audit_type_names",
     "entry_for",
     "missing_entries",
+    "model_for_type",
     "registered_models",
+    "removable_models",
+    "type_name",
+    "type_names",
 ]
 
 
@@ -40,10 +53,19 @@ class Entry:
 
     #: The application role may only read and add rows: no UPDATE or DELETE privilege.
     append_only: bool = False
+    #: The GraphQL type showing the model's rows (the type name of their global ids), if any.
+    type_name: str | None = None
+    #: An operation's audit row names each record of this model that its answer returned or
+    #: it changed (``records_returned``, ``records_changed``). Needs ``type_name``.
+    named_in_audit: bool = False
 
     @property
     def tracked(self) -> bool:
         return isinstance(self, Tracked)
+
+    def __post_init__(self) -> None:
+        if self.named_in_audit and not self.type_name:
+            raise ValueError("a model named in the audit needs its GraphQL type name")
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,7 @@ class Exempt(Entry):
     reason: str = ""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.reason.strip():
             raise ValueError("an exemption from record history needs its reason")
 
@@ -98,28 +121,28 @@ REGISTRY: dict[str, Entry] = {
     "axes.AccessFailureLog": Exempt(reason=_SIGN_IN_ATTEMPTS),
     "axes.AccessLog": Exempt(reason=_SIGN_IN_ATTEMPTS),
     # The tip graph.
-    "backend.Office": Tracked(),
-    "backend.Source": Tracked(),
-    "backend.Tip": Tracked(),
-    "backend.Subject": Tracked(),
-    "backend.Identifier": Tracked(),
-    "backend.TipIdentifier": Tracked(),
-    "backend.TipSubject": Tracked(),
-    "backend.SubjectIdentifier": Tracked(),
-    "backend.TipLink": Tracked(),
-    "backend.Lead": Tracked(),
+    "backend.Office": Tracked(type_name="Office", named_in_audit=True),
+    "backend.Source": Tracked(type_name="Source", named_in_audit=True),
+    "backend.Tip": Tracked(type_name="Tip", named_in_audit=True),
+    "backend.Subject": Tracked(type_name="Subject", named_in_audit=True),
+    "backend.Identifier": Tracked(type_name="Identifier", named_in_audit=True),
+    "backend.TipIdentifier": Tracked(type_name="Sighting", named_in_audit=True),
+    "backend.TipSubject": Tracked(type_name="TipSubject", named_in_audit=True),
+    "backend.SubjectIdentifier": Tracked(type_name="SubjectIdentifier", named_in_audit=True),
+    "backend.TipLink": Tracked(type_name="TipLink", named_in_audit=True),
+    "backend.Lead": Tracked(type_name="Lead", named_in_audit=True),
     "backend.Lead_tips": Tracked(),
     "backend.Lead_subjects": Tracked(),
     # Append-only by its own trigger (backend 0002), which refuses UPDATE and DELETE of any
     # note; the DELETE privilege stays so that deleting a record with no notes still works.
-    "backend.Note": Tracked(),
-    "backend.ResearchResult": Tracked(),
-    "backend.Cluster": Tracked(),
-    "backend.LinkExclusion": Tracked(),
-    "backend.DeconflictionNotice": Tracked(),
-    "backend.NoticeRecipient": Tracked(),
+    "backend.Note": Tracked(type_name="Note", named_in_audit=True),
+    "backend.ResearchResult": Tracked(type_name="ResearchResult", named_in_audit=True),
+    "backend.Cluster": Tracked(type_name="Cluster"),
+    "backend.LinkExclusion": Tracked(type_name="LinkExclusion"),
+    "backend.DeconflictionNotice": Tracked(type_name="DeconflictionNotice"),
+    "backend.NoticeRecipient": Tracked(type_name="NoticeRecipient"),
     # Intake, partner lookups and what they disclosed.
-    "backend.ImportJob": Tracked(),
+    "backend.ImportJob": Tracked(type_name="ImportJob"),
     "backend.TravellerLookup": Tracked(),
     "backend.Disclosure": Tracked(),
     # The audit log itself.
@@ -127,7 +150,9 @@ REGISTRY: dict[str, Entry] = {
         append_only=True, reason="part of the audit log: append-only and hash-chained"
     ),
     "audit.AuditEvent": Exempt(
-        append_only=True, reason="the audit log itself: append-only and hash-chained"
+        append_only=True,
+        type_name="AuditEvent",
+        reason="the audit log itself: append-only and hash-chained",
     ),
     "audit.RecordChange": Exempt(append_only=True, reason="the record history itself: append-only"),
 }
@@ -158,6 +183,50 @@ def missing_entries(candidates: Iterable[type[models.Model]] | None = None) -> l
     """Labels of the models (default: every registered one) that have no entry."""
     models_ = registered_models() if candidates is None else candidates
     return sorted(m._meta.label for m in models_ if m._meta.label not in REGISTRY)
+
+
+def type_names() -> dict[type[models.Model], str]:
+    """Every model with a GraphQL type, and its type name."""
+    return dict(_typed())
+
+
+@cache
+def _typed() -> tuple[tuple[type[models.Model], str], ...]:
+    return tuple(
+        (model, entry.type_name)
+        for model in registered_models()
+        if (entry := REGISTRY.get(model._meta.label)) is not None and entry.type_name
+    )
+
+
+def audit_type_names() -> dict[type[models.Model], str]:
+    """The models whose records an audit row names, and their type names."""
+    return {
+        model: name
+        for model, name in type_names().items()
+        if REGISTRY[model._meta.label].named_in_audit
+    }
+
+
+def type_name(model: type[models.Model]) -> str:
+    """The GraphQL type name of ``model``'s rows; ``LookupError`` when it has no type."""
+    name = entry_for(model).type_name
+    if name is None:
+        raise LookupError(f"{model._meta.label} has no GraphQL type in backend/registry.py")
+    return name
+
+
+def model_for_type(name: str) -> type[models.Model] | None:
+    """The model whose GraphQL type is ``name``, or None."""
+    return next((model for model, typed in _typed() if typed == name), None)
+
+
+@cache
+def removable_models() -> tuple[type[models.Model], ...]:
+    """The models the program manager may remove (soft delete): the ``Removable`` ones."""
+    from backend.models import Removable
+
+    return tuple(model for model in registered_models() if issubclass(model, Removable))
 
 
 @checks.register(checks.Tags.models)

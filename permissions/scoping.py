@@ -30,6 +30,7 @@ from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from backend import models as m
+from backend.registry import removable_models
 from permissions.partner import (
     OWNING_AGENCY,
     partner_identifiers,
@@ -38,12 +39,11 @@ from permissions.partner import (
     partner_tips,
 )
 
-__all__ = ["can_see", "disclosure_cutoff", "scope_queryset", "statistics_threshold"]
+__all__ = ["disclosure_cutoff", "scope_queryset", "statistics_threshold"]
 
 M = TypeVar("M", bound=Model)
 
 _AUDIT_READERS = frozenset({m.Role.AUDITOR, m.Role.SYSTEM_ADMINISTRATOR})
-_REMOVABLE = (m.Tip, m.Subject, m.Identifier, m.Lead, m.ResearchResult)
 _DISCLOSABLE = (m.Tip, m.Subject, m.Identifier)
 
 
@@ -87,7 +87,7 @@ def _owning_agency(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     model = queryset.model
     if user.role == m.Role.PROGRAM_MANAGER:
         return queryset
-    if issubclass(model, _REMOVABLE):
+    if model in removable_models():
         queryset = queryset.filter(removed_at__isnull=True)
     if model is m.TipIdentifier:
         return queryset.filter(tip__removed_at__isnull=True, identifier__removed_at__isnull=True)
@@ -148,11 +148,6 @@ def scope_queryset(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     if user.role == m.Role.INVESTIGATOR:
         return _investigator(queryset, user)
     return queryset.none()
-
-
-def can_see(user: Any, record: Model) -> bool:
-    """Whether ``user`` may see this one record."""
-    return _visible(type(record), user).filter(pk=record.pk).exists()
 
 
 def statistics_threshold(user: Any) -> int:

@@ -21,8 +21,8 @@ def add_tip_link(info: Info, data: AddTipLinkInput) -> Outcome:
     return run(
         lambda: service.add_manual_link(
             by=acting_user(info),
-            from_tip=load(info, data.from_tip_id, m.Tip, type_name="Tip", field="fromTipId"),
-            to_tip=load(info, data.to_tip_id, m.Tip, type_name="Tip", field="toTipId"),
+            from_tip=load(info, data.from_tip_id, m.Tip, field="fromTipId"),
+            to_tip=load(info, data.to_tip_id, m.Tip, field="toTipId"),
             reason=data.reason,
         )
     )
@@ -32,7 +32,7 @@ def remove_tip_link(info: Info, data: RemoveTipLinkInput) -> Outcome:
     return run(
         lambda: service.remove_link(
             by=acting_user(info),
-            link=load(info, data.link_id, m.TipLink, type_name="TipLink", field="linkId"),
+            link=load(info, data.link_id, m.TipLink, field="linkId"),
             reason=data.reason,
         )
     )
@@ -53,6 +53,6 @@ def add_link_exclusion(info: Info, data: AddLinkExclusionInput) -> Outcome:
 def remove_link_exclusion(info: Info, gid: relay.GlobalID) -> Outcome:
     return run(
         lambda: service.remove_link_exclusion(
-            exclusion=load(info, gid, m.LinkExclusion, type_name="LinkExclusion", field="id")
+            exclusion=load(info, gid, m.LinkExclusion, field="id")
         )
     )

@@ -1,9 +1,10 @@
 """Helpers every mutation resolver uses: load records by global id, turn domain errors into
-typed errors, read the acting user."""
+plain failures (the schema shows them as ``MutationError``), read the acting user."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import transaction
@@ -11,17 +12,28 @@ from django.db.models import Model
 from strawberry import relay
 from strawberry.types import Info
 
+from backend import registry
 from backend.errors import DomainError, RecordNotFound
 from permissions.scoping import scope_queryset
-from schema.base import ErrorCode, MutationError
 
-__all__ = ["Outcome", "acting_user", "load", "load_many", "run"]
+__all__ = ["Failure", "Outcome", "acting_user", "load", "load_many", "run"]
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 
-#: What a mutation resolver hands back: the changed object, or the errors that stopped it.
-Outcome = tuple[Any, list[MutationError]]
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a mutation did not happen, in plain values: a stable code (one of the schema's
+    ``ErrorCode`` values), a message and the input field at fault (camelCase), if any."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+#: What a mutation resolver hands back: the changed object, or the failures that stopped it.
+Outcome = tuple[Any, list[Failure]]
 
 MAX_IDS_PER_CALL = 200
 
@@ -31,9 +43,16 @@ def acting_user(info: Info) -> Any:
 
 
 def load(
-    info: Info, gid: relay.GlobalID | None, model: type[M], *, type_name: str, field: str
+    info: Info,
+    gid: relay.GlobalID | None,
+    model: type[M],
+    *,
+    field: str,
+    type_name: str | None = None,
 ) -> M:
-    """Fetch one record the caller may see by its global id, or raise ``RecordNotFound``."""
+    """Fetch one record the caller may see by its global id, or raise ``RecordNotFound``.
+    The id must be of the model's GraphQL type (``backend.registry``)."""
+    type_name = type_name or registry.type_name(model)
     if gid is None:
         raise RecordNotFound(f"{field} is required", field=field)
     if gid.type_name != type_name:
@@ -51,9 +70,15 @@ def load(
 
 
 def load_many(
-    info: Info, gids: Iterable[relay.GlobalID], model: type[M], *, type_name: str, field: str
+    info: Info,
+    gids: Iterable[relay.GlobalID],
+    model: type[M],
+    *,
+    field: str,
+    type_name: str | None = None,
 ) -> list[M]:
     """Fetch several records by global id in one query; any unknown id is an error."""
+    type_name = type_name or registry.type_name(model)
     gids = list(gids)
     if len(gids) > MAX_IDS_PER_CALL:
         raise DomainError(f"at most {MAX_IDS_PER_CALL} ids in {field}", field=field)
@@ -79,10 +104,10 @@ def load_many(
     return [found[pk] for pk in pks]
 
 
-def run(action: Callable[[], T]) -> tuple[T | None, list[MutationError]]:
-    """Run ``action`` in one transaction; a domain error rolls it back and becomes a typed error."""
+def run(action: Callable[[], T]) -> tuple[T | None, list[Failure]]:
+    """Run ``action`` in one transaction; a domain error rolls it back and becomes a failure."""
     try:
         with transaction.atomic():
             return action(), []
     except DomainError as exc:
-        return None, [MutationError(code=ErrorCode(exc.code), message=exc.message, field=exc.field)]
+        return None, [Failure(code=exc.code, message=exc.message, field=exc.field)]

@@ -12,19 +12,18 @@ from backend import models as m
 from backend.identifiers import InvalidIdentifier, normalise
 from backend.services import identifiers as service
 from permissions.scoping import scope_queryset
-from resolvers.common import Outcome, acting_user, load, run
+from resolvers.common import Failure, Outcome, acting_user, load, run
 
 if TYPE_CHECKING:
-    from schema.base import MutationError
     from schema.identifier import IdentifierInput
 
 __all__ = ["by_value", "create", "update"]
 
 
-def by_value(info: Info, data: IdentifierInput) -> m.Identifier | None:
+def by_value(info: Info, *, kind: str, value: str, qualifier: str) -> m.Identifier | None:
     """Exact lookup on the normalised value; a malformed value is an INVALID_IDENTIFIER error."""
     try:
-        norm = normalise(data.kind.value, data.value, qualifier=data.qualifier or "")
+        norm = normalise(kind, value, qualifier=qualifier)
     except (InvalidIdentifier, ValueError) as exc:
         raise GraphQLError(str(exc), extensions={"code": "INVALID_IDENTIFIER"}) from exc
     queryset = m.Identifier.objects.filter(
@@ -33,7 +32,7 @@ def by_value(info: Info, data: IdentifierInput) -> m.Identifier | None:
     return scope_queryset(queryset, acting_user(info)).first()
 
 
-def create(info: Info, data: IdentifierInput) -> tuple[Any, bool, list[MutationError]]:
+def create(info: Info, data: IdentifierInput) -> tuple[Any, bool, list[Failure]]:
     result, errors = run(
         lambda: service.resolve_identifier(
             kind=data.kind.value, value=data.value, qualifier=data.qualifier or ""
@@ -47,7 +46,7 @@ def create(info: Info, data: IdentifierInput) -> tuple[Any, bool, list[MutationE
 def update(info: Info, gid: relay.GlobalID, data: IdentifierInput) -> Outcome:
     return run(
         lambda: service.update_identifier(
-            identifier=load(info, gid, m.Identifier, type_name="Identifier", field="id"),
+            identifier=load(info, gid, m.Identifier, field="id"),
             kind=data.kind.value,
             value=data.value,
             qualifier=data.qualifier or "",

@@ -13,12 +13,12 @@ from strawberry.types import Info
 
 from backend import models as m
 from backend.errors import DomainError
-from backend.intake.importer import ImportReport, import_tips
+from backend.intake.entry import check_size, choose_format, import_file
+from backend.intake.importer import ImportReport
 from backend.intake.jobs import enqueue_job
-from backend.intake.parse import detect_format, parse
 from backend.intake.records import FileRejected
+from backend.intake.uploads import UploadRef
 from resolvers.common import acting_user, load
-from schema.view import UploadRef
 
 __all__ = ["UploadOutcome", "import_job", "upload_tips"]
 
@@ -56,26 +56,16 @@ def upload_tips(
             errors=[("INVALID_INPUT", "file must be a file part of a multipart request", "file")]
         )
     file, filename, size = found
-    if size > settings.INTAKE_MAX_BYTES:
-        return UploadOutcome(
-            errors=[
-                (
-                    "FILE_TOO_LARGE",
-                    f"the file has {size} bytes; at most {settings.INTAKE_MAX_BYTES} are accepted",
-                    "file",
-                )
-            ]
-        )
     try:
-        source = load(info, source_id, m.Source, type_name="Source", field="sourceId")
+        check_size(size)
+    except FileRejected as exc:
+        return UploadOutcome(errors=[(exc.code, exc.message, "file")])
+    try:
+        source = load(info, source_id, m.Source, field="sourceId")
     except DomainError as exc:
         return UploadOutcome(errors=[(exc.code, exc.message, exc.field)])
     try:
-        chosen = (format or "").strip().lower() or detect_format(filename)
-        if chosen not in ("csv", "json", "xml"):
-            raise FileRejected(
-                "UNKNOWN_FORMAT", f"Unknown format {format!r}; expected one of: csv, json, xml."
-            )
+        chosen = choose_format(format, filename)
     except FileRejected as exc:
         return UploadOutcome(errors=[(exc.code, exc.message, "format")])
     by = acting_user(info)
@@ -89,12 +79,8 @@ def upload_tips(
     try:
         # One transaction for the inline import: a file rejected part-way leaves nothing.
         with transaction.atomic():
-            report = import_tips(
-                records=parse(file, format=chosen, max_rows=settings.INTAKE_MAX_ROWS),
-                source=source,
-                by=by,
-                mode=mode,
-                batch_size=settings.INTAKE_BATCH_SIZE,
+            report = import_file(
+                file=file, name=filename, format=chosen, source=source, by=by, mode=mode
             )
     except FileRejected as exc:
         return UploadOutcome(errors=[(exc.code, exc.message, "file")])
@@ -103,6 +89,6 @@ def upload_tips(
 
 def import_job(info: Info, job_id: relay.GlobalID) -> m.ImportJob | None:
     try:
-        return load(info, job_id, m.ImportJob, type_name="ImportJob", field="id")
+        return load(info, job_id, m.ImportJob, field="id")
     except DomainError:
         return None

@@ -18,7 +18,7 @@ __all__ = ["change_status", "create", "update"]
 
 
 def _office(info: Info, gid: relay.GlobalID | None, field: str) -> m.Office | None:
-    return None if gid is None else load(info, gid, m.Office, type_name="Office", field=field)
+    return None if gid is None else load(info, gid, m.Office, field=field)
 
 
 def create(info: Info, data: CreateLeadInput) -> Outcome:
@@ -28,24 +28,22 @@ def create(info: Info, data: CreateLeadInput) -> Outcome:
             title=data.title,
             summary=data.summary,
             office=_office(info, data.office_id, "officeId"),
-            tips=load_many(info, data.tip_ids, m.Tip, type_name="Tip", field="tipIds"),
-            subjects=load_many(
-                info, data.subject_ids, m.Subject, type_name="Subject", field="subjectIds"
-            ),
+            tips=load_many(info, data.tip_ids, m.Tip, field="tipIds"),
+            subjects=load_many(info, data.subject_ids, m.Subject, field="subjectIds"),
         )
     )
 
 
 def update(info: Info, data: UpdateLeadInput) -> Outcome:
     def tips(ids: list[relay.GlobalID], field: str) -> list[m.Tip]:
-        return load_many(info, ids, m.Tip, type_name="Tip", field=field)
+        return load_many(info, ids, m.Tip, field=field)
 
     def subjects(ids: list[relay.GlobalID], field: str) -> list[m.Subject]:
-        return load_many(info, ids, m.Subject, type_name="Subject", field=field)
+        return load_many(info, ids, m.Subject, field=field)
 
     return run(
         lambda: service.update_lead(
-            lead=load(info, data.id, m.Lead, type_name="Lead", field="id"),
+            lead=load(info, data.id, m.Lead, field="id"),
             title=data.title,
             summary=data.summary,
             office=_office(info, data.office_id, "officeId"),
@@ -62,7 +60,7 @@ def change_status(
 ) -> Outcome:
     return run(
         lambda: service.change_lead_status(
-            lead=load(info, gid, m.Lead, type_name="Lead", field="id"),
+            lead=load(info, gid, m.Lead, field="id"),
             status=status.value,
             outcome=None if outcome is None else outcome.value,
             outcome_notes=outcome_notes,

@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from backend import models as m
 from backend.errors import RecordNotFound
+from backend.registry import type_name
 from backend.services import notes as service
 from resolvers.common import Outcome, acting_user, load, run
 
@@ -18,13 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["TYPE_NAMES", "add"]
 
 #: GraphQL type name of every model a note may be attached to.
-TYPE_NAMES: dict[type[Model], str] = {
-    m.Tip: "Tip",
-    m.Subject: "Subject",
-    m.Identifier: "Identifier",
-    m.Lead: "Lead",
-    m.ResearchResult: "ResearchResult",
-}
+TYPE_NAMES: dict[type[Model], str] = {model: type_name(model) for model in service.NOTABLE_MODELS}
 _MODELS = {name: model for model, name in TYPE_NAMES.items()}
 
 
@@ -36,9 +31,7 @@ def add(info: Info, data: AddNoteInput) -> Outcome:
                 f"notes go on {', '.join(_MODELS)}; got a {data.record_id.type_name}",
                 field="recordId",
             )
-        record = load(
-            info, data.record_id, model, type_name=data.record_id.type_name, field="recordId"
-        )
+        record = load(info, data.record_id, model, field="recordId")
         travel = data.travel
         return service.add_note(
             by=acting_user(info),

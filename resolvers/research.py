@@ -20,17 +20,13 @@ def create(info: Info, data: CreateResearchResultInput) -> Outcome:
     return run(
         lambda: service.create_research_result(
             by=acting_user(info),
-            identifier=load(
-                info, data.identifier_id, m.Identifier, type_name="Identifier", field="identifierId"
-            ),
+            identifier=load(info, data.identifier_id, m.Identifier, field="identifierId"),
             legal_process=data.legal_process.value,
             findings=data.findings,
             served_on=data.served_on,
             served_at=data.served_at,
             returned_at=data.returned_at,
-            tip=None
-            if data.tip_id is None
-            else load(info, data.tip_id, m.Tip, type_name="Tip", field="tipId"),
+            tip=None if data.tip_id is None else load(info, data.tip_id, m.Tip, field="tipId"),
         )
     )
 
@@ -38,7 +34,7 @@ def create(info: Info, data: CreateResearchResultInput) -> Outcome:
 def update(info: Info, data: UpdateResearchResultInput) -> Outcome:
     return run(
         lambda: service.update_research_result(
-            result=load(info, data.id, m.ResearchResult, type_name="ResearchResult", field="id"),
+            result=load(info, data.id, m.ResearchResult, field="id"),
             findings=data.findings,
             served_on=data.served_on,
             served_at=data.served_at,

@@ -34,7 +34,7 @@ def create(info: Info, data: CreateSubjectInput) -> Outcome:
 def update(info: Info, data: UpdateSubjectInput) -> Outcome:
     return run(
         lambda: service.update_subject(
-            subject=load(info, data.id, m.Subject, type_name="Subject", field="id"),
+            subject=load(info, data.id, m.Subject, field="id"),
             full_name=data.full_name,
             aliases=data.aliases,
             date_of_birth=data.date_of_birth,
@@ -48,7 +48,7 @@ def update(info: Info, data: UpdateSubjectInput) -> Outcome:
 
 def add_identifier(info: Info, subject_id: relay.GlobalID, data: IdentifierInput) -> Outcome:
     def action() -> m.Subject:
-        subject = load(info, subject_id, m.Subject, type_name="Subject", field="subjectId")
+        subject = load(info, subject_id, m.Subject, field="subjectId")
         service.add_identifier_to_subject(
             subject=subject, kind=data.kind.value, value=data.value, qualifier=data.qualifier or ""
         )

@@ -33,17 +33,16 @@ def _sighting(spec: SightingInput) -> service.SightingSpec:
 
 
 def _tip(info: Info, gid: relay.GlobalID, field: str = "id") -> m.Tip:
-    return load(info, gid, m.Tip, type_name="Tip", field=field)
+    return load(info, gid, m.Tip, field=field)
 
 
 def create_tip(info: Info, data: CreateTipInput) -> Outcome:
     def action() -> m.Tip:
-        source = load(info, data.source_id, m.Source, type_name="Source", field="sourceId")
+        source = load(info, data.source_id, m.Source, field="sourceId")
         subjects = load_many(
             info,
             [s.subject_id for s in data.subjects],
             m.Subject,
-            type_name="Subject",
             field="subjects",
         )
         return service.create_tip(
@@ -103,9 +102,7 @@ def add_identifier(info: Info, tip_id: relay.GlobalID, sighting: SightingInput) 
 def add_subject(info: Info, tip_id: relay.GlobalID, subject: TipSubjectInput) -> Outcome:
     def action() -> m.Tip:
         tip = _tip(info, tip_id, "tipId")
-        person = load(
-            info, subject.subject_id, m.Subject, type_name="Subject", field="subject.subjectId"
-        )
+        person = load(info, subject.subject_id, m.Subject, field="subject.subjectId")
         service.add_subject_to_tip(
             tip=tip, subject=person, role=subject.role.value, by=acting_user(info)
         )

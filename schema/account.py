@@ -7,11 +7,11 @@ from enum import Enum
 from typing import Annotated
 
 import strawberry
-from graphql import GraphQLError
 
 from permissions.classes import CanReviewPrivileges
 from permissions.matrix import describe
-from permissions.review import ReviewFinding, privilege_review
+from permissions.review import ReviewFinding
+from resolvers import accounts as resolve
 
 __all__ = ["AccountQuery", "PrivilegeFinding", "PrivilegeReviewReason"]
 
@@ -91,11 +91,5 @@ class AccountQuery:
             ),
         ] = None,
     ) -> list[PrivilegeFinding]:
-        if (review_days is not None and review_days < 1) or (
-            idle_days is not None and idle_days < 1
-        ):
-            raise GraphQLError(
-                "reviewDays and idleDays must be at least 1", extensions={"code": "INVALID_INPUT"}
-            )
-        findings = privilege_review(review_days=review_days, idle_days=idle_days)
+        findings = resolve.privilege_review(review_days=review_days, idle_days=idle_days)
         return [PrivilegeFinding.from_finding(finding) for finding in findings]

@@ -7,19 +7,19 @@ import datetime
 
 import strawberry
 import strawberry_django
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import QuerySet
 from strawberry import relay
 from strawberry.types import Info
 from strawberry_django.relay import DjangoListConnection
 
 from audit.models import AuditEvent
-from backend.models import Role
+from audit.search import AuditSearch
 from permissions.classes import allow
 from permissions.matrix import describe
+from resolvers import audit as resolve
 from schema.base import ScopedNode
 
-__all__ = ["AuditEventFilterInput", "AuditEventType", "AuditQuery", "audit_search"]
+__all__ = ["AuditEventFilterInput", "AuditEventType", "AuditQuery", "InvestigatorDay"]
 
 
 @strawberry_django.type(AuditEvent, name="AuditEvent")
@@ -73,35 +73,21 @@ class AuditEventFilterInput:
         default=False, description="With recordId: only operations whose answer contained it."
     )
 
-
-def _record_key(gid: relay.GlobalID) -> str:
-    return f"{gid.type_name}:{gid.node_id}"
-
-
-def audit_search(where: AuditEventFilterInput | None) -> QuerySet[AuditEvent]:
-    """The audit rows matching ``where``, newest first."""
-    queryset = AuditEvent.objects.all()
-    if where is None:
-        return queryset.order_by("-seq")
-    exact = {
-        "username": where.username,
-        "role": where.role,
-        "kind": where.kind,
-        "outcome": where.outcome,
-        "operation_name": where.operation_name,
-    }
-    queryset = queryset.filter(**{k: v for k, v in exact.items() if v})
-    if where.occurred_from:
-        queryset = queryset.filter(occurred_at__gte=where.occurred_from)
-    if where.occurred_to:
-        queryset = queryset.filter(occurred_at__lt=where.occurred_to)
-    if where.record_id is not None:
-        key = _record_key(where.record_id)
-        seen = Q(records_returned__contains=[key])
-        queryset = queryset.filter(
-            seen if where.seen_only else seen | Q(records_changed__contains=[key])
+    def search(self) -> AuditSearch:
+        """The search as plain values, for the resolver."""
+        return AuditSearch(
+            username=self.username,
+            role=self.role,
+            kind=self.kind,
+            outcome=self.outcome,
+            operation_name=self.operation_name,
+            occurred_from=self.occurred_from,
+            occurred_to=self.occurred_to,
+            record=None
+            if self.record_id is None
+            else (self.record_id.type_name, self.record_id.node_id),
+            seen_only=self.seen_only,
         )
-    return queryset.order_by("-seq")
 
 
 @strawberry.type(description="Partner-agency (investigator) operations on one day.")
@@ -127,7 +113,7 @@ class AuditQuery:
     def audit_events(
         self, info: Info, where: AuditEventFilterInput | None = None
     ) -> QuerySet[AuditEvent]:
-        return audit_search(where)
+        return resolve.audit_events(None if where is None else where.search())
 
     @strawberry.field(
         extensions=allow("Query.investigatorQueryVolume"),
@@ -139,20 +125,7 @@ class AuditQuery:
     def investigator_query_volume(
         self, info: Info, occurred_from: datetime.datetime, occurred_to: datetime.datetime
     ) -> list[InvestigatorDay]:
-        rows = (
-            AuditEvent.objects.filter(
-                kind="OPERATION",
-                role=Role.INVESTIGATOR,
-                occurred_at__gte=occurred_from,
-                occurred_at__lt=occurred_to,
-            )
-            .annotate(day=TruncDate("occurred_at"))
-            .values("day", "username")
-            .annotate(
-                operations=Count("pk"),
-                lookups=Count("pk", filter=Q(query_hash__text__contains="travellerLookup")),
-                denied=Count("pk", filter=Q(outcome="DENIED")),
-            )
-            .order_by("day", "username")
+        rows = resolve.investigator_query_volume(
+            occurred_from=occurred_from, occurred_to=occurred_to
         )
         return [InvestigatorDay(**row) for row in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from django.db.models import QuerySet
@@ -16,6 +16,9 @@ from strawberry_django.relay import resolve_model_node, resolve_model_nodes
 
 from backend import models as m
 from permissions.scoping import scope_queryset
+
+if TYPE_CHECKING:
+    from resolvers.common import Failure
 
 __all__ = [
     "ErrorCode",
@@ -34,6 +37,7 @@ __all__ = [
     "TipCategoryEnum",
     "TipLinkKindEnum",
     "TipStatusEnum",
+    "mutation_errors",
 ]
 
 
@@ -126,3 +130,10 @@ class MutationError:
     field: str | None = strawberry.field(
         default=None, description="The input field at fault, in the mutation's camelCase names."
     )
+
+
+def mutation_errors(failures: Iterable[Failure]) -> list[MutationError]:
+    """The resolvers' failures as the schema's typed errors."""
+    return [
+        MutationError(code=ErrorCode(f.code), message=f.message, field=f.field) for f in failures
+    ]

@@ -28,6 +28,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
 from backend import models as m
+from backend.registry import type_name
 from permissions.markings import (
     MARKABLE,
     MARKINGS,
@@ -46,12 +47,6 @@ CAVEAT = (
 #: An object resolved in an answer that names tips it returned (a traveller lookup result)
 #: keeps their caveats, ``{tip id: caveat}``, in this attribute.
 MARKED_TIPS_ATTRIBUTE = "marked_tips"
-
-_TYPE_NAMES: dict[type[Model], str] = {
-    m.Tip: "Tip",
-    m.Subject: "Subject",
-    m.Identifier: "Identifier",
-}
 
 
 class DisseminationCaveat(SchemaExtension):
@@ -80,11 +75,11 @@ class DisseminationCaveat(SchemaExtension):
     def _markings(self) -> list[dict[str, Any]]:
         records: dict[str, set[str]] = defaultdict(set)
         for pk, caveat in self.marked_tips.items():
-            records[caveat].add(str(relay.GlobalID("Tip", str(pk))))
+            records[caveat].add(str(relay.GlobalID(type_name(m.Tip), str(pk))))
         for model, ids in self.seen.items():
             for pk, caveats in markings_of(model, ids, self.user).items():
                 for caveat in caveats:
-                    records[caveat].add(str(relay.GlobalID(_TYPE_NAMES[model], str(pk))))
+                    records[caveat].add(str(relay.GlobalID(type_name(model), str(pk))))
         return [
             {
                 "caveat": caveat,

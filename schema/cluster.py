@@ -12,10 +12,11 @@ from strawberry.types import Info
 from strawberry_django.relay import DjangoListConnection
 
 from backend import models as m
+from backend.registry import type_name
 from permissions.classes import allow
 from permissions.matrix import describe
 from resolvers import clusters as resolve
-from schema.base import IdentifierKindEnum, MutationError, ScopedNode
+from schema.base import IdentifierKindEnum, MutationError, ScopedNode, mutation_errors
 
 if TYPE_CHECKING:
     from schema.tip import TipLinkType, TipType
@@ -146,7 +147,7 @@ class ClusterMutation:
     )
     def add_tip_link(self, info: Info, input: AddTipLinkInput) -> TipLinkPayload:
         obj, errors = resolve.add_tip_link(info, input)
-        return TipLinkPayload(link=obj, errors=errors)
+        return TipLinkPayload(link=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
         extensions=allow("Mutation.removeTipLink"),
@@ -158,7 +159,7 @@ class ClusterMutation:
     )
     def remove_tip_link(self, info: Info, input: RemoveTipLinkInput) -> TipLinkPayload:
         obj, errors = resolve.remove_tip_link(info, input)
-        return TipLinkPayload(link=obj, errors=errors)
+        return TipLinkPayload(link=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
         extensions=allow("Mutation.addLinkExclusion"),
@@ -170,7 +171,7 @@ class ClusterMutation:
     )
     def add_link_exclusion(self, info: Info, input: AddLinkExclusionInput) -> LinkExclusionPayload:
         obj, errors = resolve.add_link_exclusion(info, input)
-        return LinkExclusionPayload(link_exclusion=obj, errors=errors)
+        return LinkExclusionPayload(link_exclusion=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
         extensions=allow("Mutation.removeLinkExclusion"),
@@ -181,5 +182,5 @@ class ClusterMutation:
     )
     def remove_link_exclusion(self, info: Info, id: relay.GlobalID) -> RemoveLinkExclusionPayload:
         pk, errors = resolve.remove_link_exclusion(info, id)
-        removed = None if pk is None else relay.GlobalID("LinkExclusion", str(pk))
-        return RemoveLinkExclusionPayload(removed_id=removed, errors=errors)
+        removed = None if pk is None else relay.GlobalID(type_name(m.LinkExclusion), str(pk))
+        return RemoveLinkExclusionPayload(removed_id=removed, errors=mutation_errors(errors))

@@ -12,11 +12,10 @@ from strawberry_django.relay import DjangoListConnection
 
 from audit.operations import carries
 from backend import models as m
-from backend.services.deconfliction import acknowledge
 from permissions.classes import allow
 from permissions.matrix import describe
-from resolvers.common import load, run
-from schema.base import MutationError, ScopedNode
+from resolvers import deconfliction as resolve
+from schema.base import MutationError, ScopedNode, mutation_errors
 
 if TYPE_CHECKING:
     from schema.identifier import IdentifierType
@@ -109,15 +108,5 @@ class DeconflictionMutation:
         ),
     )
     def acknowledge_notice(self, info: Info, recipient_id: relay.GlobalID) -> AcknowledgePayload:
-        def action() -> m.NoticeRecipient:
-            recipient = load(
-                info,
-                recipient_id,
-                m.NoticeRecipient,
-                type_name="NoticeRecipient",
-                field="recipientId",
-            )
-            return acknowledge(recipient=recipient, by=info.context.request.user)
-
-        recipient, errors = run(action)
-        return AcknowledgePayload(recipient=recipient, errors=errors)
+        recipient, errors = resolve.acknowledge_notice(info, recipient_id)
+        return AcknowledgePayload(recipient=recipient, errors=mutation_errors(errors))

@@ -14,7 +14,13 @@ from backend import models as m
 from permissions.classes import NEED_TO_KNOW_NOTE, allow, need_to_know
 from permissions.matrix import describe
 from resolvers import identifiers as resolve
-from schema.base import HandlingCaveatEnum, IdentifierKindEnum, MutationError, ScopedNode
+from schema.base import (
+    HandlingCaveatEnum,
+    IdentifierKindEnum,
+    MutationError,
+    ScopedNode,
+    mutation_errors,
+)
 from schema.caveat import handling_markings_field
 
 if TYPE_CHECKING:
@@ -116,7 +122,12 @@ class IdentifierQuery:
         ),
     )
     def identifier_by_value(self, info: Info, identifier: IdentifierInput) -> IdentifierType | None:
-        return resolve.by_value(info, identifier)
+        return resolve.by_value(
+            info,
+            kind=identifier.kind.value,
+            value=identifier.value,
+            qualifier=identifier.qualifier or "",
+        )
 
 
 @strawberry.type
@@ -130,7 +141,7 @@ class IdentifierMutation:
     )
     def create_identifier(self, info: Info, input: IdentifierInput) -> IdentifierPayload:
         obj, created, errors = resolve.create(info, input)
-        return IdentifierPayload(identifier=obj, created=created, errors=errors)
+        return IdentifierPayload(identifier=obj, created=created, errors=mutation_errors(errors))
 
     @strawberry.mutation(
         extensions=allow("Mutation.updateIdentifier"),
@@ -143,4 +154,4 @@ class IdentifierMutation:
         self, info: Info, id: relay.GlobalID, input: IdentifierInput
     ) -> IdentifierPayload:
         obj, errors = resolve.update(info, id, input)
-        return IdentifierPayload(identifier=obj, errors=errors)
+        return IdentifierPayload(identifier=obj, errors=mutation_errors(errors))

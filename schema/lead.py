@@ -15,7 +15,7 @@ from backend.states import LEAD_MACHINE
 from permissions.classes import allow
 from permissions.matrix import describe
 from resolvers import leads as resolve
-from schema.base import LeadOutcomeEnum, LeadStatusEnum, MutationError, ScopedNode
+from schema.base import LeadOutcomeEnum, LeadStatusEnum, MutationError, ScopedNode, mutation_errors
 
 if TYPE_CHECKING:
     from schema.note import NoteType
@@ -121,7 +121,7 @@ class LeadMutation:
     )
     def create_lead(self, info: Info, input: CreateLeadInput) -> LeadPayload:
         obj, errors = resolve.create(info, input)
-        return LeadPayload(lead=obj, errors=errors)
+        return LeadPayload(lead=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
         extensions=allow("Mutation.updateLead"),
@@ -129,7 +129,7 @@ class LeadMutation:
     )
     def update_lead(self, info: Info, input: UpdateLeadInput) -> LeadPayload:
         obj, errors = resolve.update(info, input)
-        return LeadPayload(lead=obj, errors=errors)
+        return LeadPayload(lead=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
         extensions=allow("Mutation.changeLeadStatus"),
@@ -150,4 +150,4 @@ class LeadMutation:
         outcome_notes: str | None = None,
     ) -> LeadPayload:
         obj, errors = resolve.change_status(info, id, status, outcome, outcome_notes)
-        return LeadPayload(lead=obj, errors=errors)
+        return LeadPayload(lead=obj, errors=mutation_errors(errors))

@@ -15,7 +15,8 @@ answered with ``data: null``, and is audited INVALID. Each refusal carries a sta
 - ``INPUT_TOO_LONG``: a string longer than ``GRAPHQL_MAX_STRING_LENGTH`` or a list longer than
   ``GRAPHQL_MAX_LIST_LENGTH``, in the document or in the variables.
 - ``INVALID_INPUT``: a string with a NUL character or an unpaired surrogate (which no text
-  column can hold), or a ``regex``/``iRegex`` filter that PostgreSQL cannot compile.
+  column can hold), a ``regex``/``iRegex`` filter that PostgreSQL cannot compile, or a
+  ``year``/``isoYear`` filter outside the years 1 to 9999.
 
 The messages name the offending argument or variable, never internal details.
 """
@@ -64,14 +65,16 @@ from strawberry.relay.utils import from_base64
 
 __all__ = [
     "REGEX_LOOKUPS",
+    "YEAR_LOOKUPS",
     "Limits",
     "OperationLimits",
     "estimate_cost",
-    "operation_depth",
 ]
 
 #: Lookups whose value PostgreSQL compiles as a regular expression.
 REGEX_LOOKUPS = frozenset({"regex", "iRegex"})
+#: Date parts whose values must be years Python can hold (1 to 9999).
+YEAR_LOOKUPS = frozenset({"year", "isoYear"})
 #: Highest offset a cursor may carry (no list is anywhere near this long).
 MAX_CURSOR_OFFSET = 10**9
 #: A match has at most one reason per lookup criterion (name, date of birth, e-mail, ...).
@@ -172,8 +175,9 @@ def _is_connection(type_: Any) -> bool:
     )
 
 
-def _literal(node: ValueNode | None, variables: Mapping[str, Any]) -> Any:
-    """The plain value of an Int/String/null argument (a variable's as sent); else ``...``."""
+def _literal(node: ValueNode | None, variables: Mapping[str, Any], *, nested: bool = True) -> Any:
+    """The plain value of an Int/String/null argument, or a list of them (a variable's as
+    sent); else ``...``."""
     if isinstance(node, VariableNode):
         return variables.get(node.name.value)
     if isinstance(node, IntValueNode):
@@ -182,6 +186,8 @@ def _literal(node: ValueNode | None, variables: Mapping[str, Any]) -> Any:
         return node.value
     if node is None or isinstance(node, NullValueNode):
         return None
+    if isinstance(node, ListValueNode) and nested:
+        return [_literal(item, variables, nested=False) for item in node.values]
     return ...
 
 
@@ -348,18 +354,6 @@ def estimate_cost(
     return estimator.measure(operation.selection_set, root)[0]
 
 
-def operation_depth(
-    schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode
-) -> int:
-    """How deep the fields of ``operation`` nest (fragments followed, introspection not
-    counted): ``{ tips { edges { node { id } } } }`` is 3 deep."""
-    root = _root_type(schema, operation)
-    if root is None:
-        return 0
-    limits = Limits.from_settings()
-    return _Estimator(schema, document, {}, limits).measure(operation.selection_set, root)[1]
-
-
 # --- arguments: pagination, cursors, regular expressions --------------------------------------
 
 
@@ -374,19 +368,19 @@ def _cursor_ok(value: str) -> bool:
 
 def _input_fields(
     value: ValueNode | None, type_: GraphQLInputType, variables: Mapping[str, Any]
-) -> Iterator[tuple[str, str, Any]]:
-    """(input type name, field name, plain value) of every input object field in an argument
-    value, literal or from the variables, walked without recursion."""
-    stack: list[tuple[Any, Any, bool]] = [(value, type_, True)]
+) -> Iterator[tuple[str, tuple[str, ...], Any]]:
+    """(input type name, path of field names, plain value) of every input object field in an
+    argument value, literal or from the variables, walked without recursion."""
+    stack: list[tuple[Any, Any, bool, tuple[str, ...]]] = [(value, type_, True, ())]
     while stack:
-        current, current_type, is_ast = stack.pop()
+        current, current_type, is_ast, path = stack.pop()
         if is_ast and isinstance(current, VariableNode):
             current, is_ast = variables.get(current.name.value), False
         current_type = _unwrapped(current_type)
         if isinstance(current_type, GraphQLList):
             items = current.values if is_ast and isinstance(current, ListValueNode) else current
             if isinstance(items, list | tuple):
-                stack.extend((item, current_type.of_type, is_ast) for item in items)
+                stack.extend((item, current_type.of_type, is_ast, path) for item in items)
             continue
         if not isinstance(current_type, GraphQLInputObjectType):
             continue
@@ -401,8 +395,18 @@ def _input_fields(
             if field is None:
                 continue
             plain = _literal(item, variables) if is_ast else item
-            yield current_type.name, name, plain
-            stack.append((item, field.type, is_ast))
+            yield current_type.name, (*path, name), plain
+            stack.append((item, field.type, is_ast, (*path, name)))
+
+
+def _years_out_of_range(value: Any) -> bool:
+    """Whether a year lookup's value (a number, or a list of them) leaves the years 1 to 9999,
+    for which Django cannot compute the bounds of the year."""
+    values = value if isinstance(value, list) else [value]
+    return any(
+        isinstance(year, int) and not isinstance(year, bool) and not 1 <= year <= 9999
+        for year in values
+    )
 
 
 def _regex_compiles(pattern: str) -> bool:
@@ -416,7 +420,20 @@ def _regex_compiles(pattern: str) -> bool:
     return True
 
 
-def _limits_rule(variables: Mapping[str, Any], limits: Limits) -> type[ValidationRule]:
+def _limits_rule(
+    variables: Mapping[str, Any], limits: Limits, *, ask_database: bool
+) -> type[ValidationRule]:
+    """The rule, for one operation's ``variables``. ``ask_database``: whether regular
+    expressions may be tried on PostgreSQL (not for a caller refused anyway)."""
+    compiles: dict[str, bool] = {}
+
+    def regex_ok(pattern: str) -> bool:
+        if not ask_database:
+            return True
+        if pattern not in compiles:
+            compiles[pattern] = _regex_compiles(pattern)
+        return compiles[pattern]
+
     class OperationLimitsRule(ValidationRule):
         def enter_document(self, node: DocumentNode, *_args: Any) -> None:
             for error in _variable_problems(variables, limits):
@@ -472,23 +489,33 @@ def _limits_rule(variables: Mapping[str, Any], limits: Limits) -> type[Validatio
                 declared = definition.args.get(argument.name.value)
                 if declared is None:
                     continue
-                for type_name, field, value in _input_fields(
+                for type_name, path, value in _input_fields(
                     argument.value, declared.type, variables
                 ):
+                    field = path[-1]
+                    where = ".".join((argument.name.value, *path))
                     if (
                         type_name.endswith("FilterLookup")
                         and field in REGEX_LOOKUPS
                         and isinstance(value, str)
                         and _text_problem(value, limits) is None
-                        and not _regex_compiles(value)
+                        and not regex_ok(value)
                     ):
                         self.report_error(
                             _error(
-                                f"{argument.name.value}: {field} {value!r} is not a valid "
-                                "regular expression.",
+                                f"{where}: {value!r} is not a valid regular expression.",
                                 "INVALID_INPUT",
                                 argument,
-                                field=f"{argument.name.value}.{field}",
+                                field=where,
+                            )
+                        )
+                    if YEAR_LOOKUPS & set(path[:-1]) and _years_out_of_range(value):
+                        self.report_error(
+                            _error(
+                                f"{where}: a year must be from 1 to 9999.",
+                                "INVALID_INPUT",
+                                argument,
+                                field=where,
                             )
                         )
 
@@ -540,8 +567,10 @@ class OperationLimits(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
         variables = ctx.variables if isinstance(ctx.variables, dict) else {}
+        user = getattr(getattr(ctx.context, "request", None), "user", None)
+        signed_in = bool(getattr(user, "is_authenticated", False))
         ctx.validation_rules = (
             *ctx.validation_rules,
-            _limits_rule(variables, Limits.from_settings()),
+            _limits_rule(variables, Limits.from_settings(), ask_database=signed_in),
         )
         yield

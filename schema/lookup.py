@@ -8,18 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 import strawberry_django
 from django.db.models import QuerySet
-from graphql import GraphQLError
 from strawberry import relay
 from strawberry.types import Info
 
 from audit.operations import carries
 from backend import models as m
-from backend.errors import DomainError
-from backend.services.lookups import LookupCriteria, LookupMatch, traveller_lookup
+from backend.services.lookups import LookupMatch
 from permissions.classes import allow
 from permissions.markings import marking_prefetches
 from permissions.matrix import describe
 from permissions.scoping import scope_queryset
+from resolvers import lookups as resolve
 from schema.base import HandlingCaveatEnum
 from schema.caveat import CAVEAT
 
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
     from schema.tip import TipType
 
 __all__ = [
-    "DISSEMINATION_CAVEAT",
     "LookupQuery",
     "MatchReasonType",
     "TravellerLookupInput",
@@ -40,8 +38,6 @@ __all__ = [
 TipRef = Annotated["TipType", strawberry.lazy("schema.tip")]
 SubjectRef = Annotated["SubjectType", strawberry.lazy("schema.subject")]
 IdentifierRef = Annotated["IdentifierType", strawberry.lazy("schema.identifier")]
-
-DISSEMINATION_CAVEAT = CAVEAT
 
 
 @strawberry.input(
@@ -235,8 +231,8 @@ class LookupQuery:
         ),
     )
     def traveller_lookup(self, info: Info, input: TravellerLookupInput) -> TravellerLookupResult:
-        user = info.context.request.user
-        criteria = LookupCriteria(
+        outcome = resolve.traveller_lookup(
+            info,
             name=input.name,
             date_of_birth=input.date_of_birth,
             email=input.email,
@@ -246,18 +242,12 @@ class LookupQuery:
             passport=input.passport,
             passport_country=input.passport_country,
         )
-        try:
-            outcome = traveller_lookup(by=user, criteria=criteria)
-        except DomainError as exc:
-            raise GraphQLError(
-                exc.message, extensions={"code": exc.code, "field": exc.field}
-            ) from exc
         return TravellerLookupResult(
             lookup_id=relay.GlobalID("TravellerLookup", str(outcome.lookup.pk)),
             matched_on=outcome.matched_on,
             relevant_to_investigation=outcome.relevant_to_investigation,
             investigation_contacts=outcome.investigation_contacts,
-            dissemination_caveat=DISSEMINATION_CAVEAT,
+            dissemination_caveat=CAVEAT,
             tip_ids=outcome.tip_ids,
             subject_ids=outcome.subject_ids,
             identifier_ids=outcome.identifier_ids,

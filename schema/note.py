@@ -11,10 +11,17 @@ from strawberry import auto, relay
 from strawberry.types import Info
 
 from backend import models as m
+from backend.registry import type_name
 from permissions.classes import allow
 from permissions.matrix import describe
 from resolvers import notes as resolve
-from schema.base import MutationError, NoteKindEnum, ScopedNode, ScreeningOutcomeEnum
+from schema.base import (
+    MutationError,
+    NoteKindEnum,
+    ScopedNode,
+    ScreeningOutcomeEnum,
+    mutation_errors,
+)
 
 __all__ = ["AddNoteInput", "NoteMutation", "NotePayload", "NoteType", "TravelInput"]
 
@@ -42,7 +49,7 @@ class NoteType(ScopedNode):
     )
     def record_id(self, root: m.Note) -> relay.GlobalID:
         model = ContentType.objects.get_for_id(root.content_type_id).model_class()
-        return relay.GlobalID(resolve.TYPE_NAMES[model], str(root.object_id))
+        return relay.GlobalID(type_name(model), str(root.object_id))
 
     @strawberry_django.field(only=["screening_outcome"], description="TARGETING notes only.")
     def screening_outcome(self, root: m.Note) -> ScreeningOutcomeEnum | None:  # type: ignore[valid-type]
@@ -82,4 +89,4 @@ class NoteMutation:
     )
     def add_note(self, info: Info, input: AddNoteInput) -> NotePayload:
         obj, errors = resolve.add(info, input)
-        return NotePayload(note=obj, errors=errors)
+        return NotePayload(note=obj, errors=mutation_errors(errors))

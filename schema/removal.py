@@ -8,20 +8,19 @@ from strawberry.types import Info
 
 from backend import models as m
 from backend.errors import RecordNotFound
+from backend.registry import removable_models, type_name
 from backend.services.removal import remove_record
 from permissions.classes import allow
 from permissions.matrix import describe
 from resolvers.common import load, run
-from schema.base import MutationError
+from schema.base import MutationError, mutation_errors
 
 __all__ = ["RemovalMutation", "RemovalPayload"]
 
-REMOVABLE = {
-    "Tip": m.Tip,
-    "Subject": m.Subject,
-    "Identifier": m.Identifier,
-    "Lead": m.Lead,
-    "ResearchResult": m.ResearchResult,
+#: Type name -> model of every removable record (``backend.registry.removable_models``).
+REMOVABLE: dict[str, type[m.Removable]] = {
+    type_name(model): model  # type: ignore[misc]
+    for model in removable_models()
 }
 
 
@@ -48,9 +47,9 @@ class RemovalMutation:
                 raise RecordNotFound(
                     f"only {', '.join(REMOVABLE)} records can be removed", field="id"
                 )
-            record = load(info, id, model, type_name=id.type_name, field="id")
+            record = load(info, id, model, field="id")
             remove_record(by=info.context.request.user, record=record, reason=reason)
             return id
 
         removed, errors = run(action)
-        return RemovalPayload(removed_id=removed, errors=errors)
+        return RemovalPayload(removed_id=removed, errors=mutation_errors(errors))

@@ -15,7 +15,7 @@ from backend import models as m
 from permissions.classes import allow
 from permissions.matrix import describe
 from resolvers import research as resolve
-from schema.base import LegalProcessEnum, MutationError, ScopedNode
+from schema.base import LegalProcessEnum, MutationError, ScopedNode, mutation_errors
 
 if TYPE_CHECKING:
     from schema.identifier import IdentifierType
@@ -103,7 +103,7 @@ class ResearchMutation:
         self, info: Info, input: CreateResearchResultInput
     ) -> ResearchResultPayload:
         obj, errors = resolve.create(info, input)
-        return ResearchResultPayload(research_result=obj, errors=errors)
+        return ResearchResultPayload(research_result=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
         extensions=allow("Mutation.updateResearchResult"),
@@ -113,4 +113,4 @@ class ResearchMutation:
         self, info: Info, input: UpdateResearchResultInput
     ) -> ResearchResultPayload:
         obj, errors = resolve.update(info, input)
-        return ResearchResultPayload(research_result=obj, errors=errors)
+        return ResearchResultPayload(research_result=obj, errors=mutation_errors(errors))

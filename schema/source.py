@@ -14,7 +14,7 @@ from backend import models as m
 from permissions.classes import allow
 from permissions.matrix import describe
 from resolvers import sources as resolve
-from schema.base import MutationError, ScopedNode, SourceKindEnum
+from schema.base import MutationError, ScopedNode, SourceKindEnum, mutation_errors
 
 if TYPE_CHECKING:
     from schema.lead import LeadType
@@ -92,4 +92,4 @@ class SourceMutation:
     )
     def create_source(self, info: Info, input: CreateSourceInput) -> SourcePayload:
         obj, errors = resolve.create(info, input)
-        return SourcePayload(source=obj, errors=errors)
+        return SourcePayload(source=obj, errors=mutation_errors(errors))

@@ -20,19 +20,15 @@ import datetime
 import inspect
 from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 
 import strawberry
-from django.conf import settings
-from django.utils import timezone
-from graphql import GraphQLError
 from strawberry.types import Info
 
-from backend.errors import DomainError
 from backend.services import statistics as stats
 from permissions.classes import allow
 from permissions.matrix import describe
-from permissions.scoping import statistics_threshold
+from resolvers import statistics as resolve_stats
 from schema.base import LeadOutcomeEnum, LeadStatusEnum
 
 __all__ = [
@@ -43,8 +39,6 @@ __all__ = [
     "StatisticsWindow",
     "TipDimension",
 ]
-
-T = TypeVar("T")
 
 
 @strawberry.enum(description="The length of a time-series bucket.")
@@ -215,37 +209,6 @@ LookupTable = _table_type(
 )
 
 
-def _run(info: Info, compute: Callable[[int], T]) -> T:
-    try:
-        return compute(statistics_threshold(info.context.request.user))
-    except DomainError as exc:
-        raise GraphQLError(exc.message, extensions={"code": exc.code, "field": exc.field}) from exc
-
-
-def _window(
-    interval: StatisticsInterval | None,
-    time_zone: str,
-    since: datetime.datetime | None,
-    until: datetime.datetime | None,
-) -> stats.Window:
-    return stats.Window(
-        since=since,
-        until=until,
-        interval=interval.value if interval is not None else None,
-        time_zone=time_zone,
-    )
-
-
-def _covered(window: stats.Window, threshold: int) -> stats.Window:
-    """The window a caller with this suppression threshold gets: exactly the one asked with no
-    threshold, else the one asked on the fixed grid (``stats.align_window``)."""
-    if threshold <= 0:
-        return window
-    return stats.align_window(
-        window, time_zone=settings.STATS_REPORTING_TIME_ZONE, now=timezone.now()
-    )
-
-
 _RANGE_ARGS = (
     " Window: since <= time < until (either may be left open). Reporting clients get whole "
     "days (or whole periods of the interval) in the reporting time zone, ending at the last "
@@ -282,19 +245,20 @@ def _statistic(
     Its arguments are ``arguments`` (passed on to ``compute`` as they are), then ``interval``
     and ``timeZone`` when the statistic has periods (``buckets``), then ``since`` and
     ``until``. ``compute(window=..., threshold=..., **arguments)`` gets the window the caller
-    may have (``_covered``), and the table it returns reports that window."""
+    may have (``resolvers.statistics.covered_window``), and the table it returns reports that
+    window; enum arguments reach it as their values."""
 
     def resolve(info: Info, **given: Any) -> Any:
-        asked = [given.pop(name, None) for name in ("interval", "time_zone", "since", "until")]
-
-        def run(threshold: int) -> stats.StatTable[Any]:
-            interval, time_zone, since, until = asked
-            covered = _covered(_window(interval, time_zone or "UTC", since, until), threshold)
-            table = compute(window=covered, threshold=threshold, **given)
-            table.window = covered
-            return table
-
-        return _run(info, run)
+        interval = given.pop("interval", None)
+        return resolve_stats.statistic(
+            info,
+            compute,
+            interval=interval.value if interval is not None else None,
+            time_zone=given.pop("time_zone", None) or "UTC",
+            since=given.pop("since", None),
+            until=given.pop("until", None),
+            arguments={k: v.value if isinstance(v, Enum) else v for k, v in given.items()},
+        )
 
     # Real types, not the strings postponed evaluation leaves: ``returns`` is only known here.
     parameters = [
@@ -315,19 +279,13 @@ def _statistic(
     return _field(key, text + (_WINDOW_ARGS if buckets else _RANGE_ARGS))(resolve)
 
 
-def _tip_counts(
-    *, window: stats.Window, threshold: int, by: TipDimension | None
-) -> stats.StatTable[Any]:
-    return stats.tip_counts(window=window, by=by.value if by else None, threshold=threshold)
-
-
 @strawberry.type
 class StatisticsQuery:
     tip_statistics: CountTable = _statistic(  # type: ignore[valid-type]
         "Query.tipStatistics",
         "Tips received, counted by source kind, category, status, priority band or handling "
         "caveat (e.g. how many are LAW_ENFORCEMENT_SENSITIVE), as totals or as a time series.",
-        _tip_counts,
+        stats.tip_counts,
         CountTable,
         arguments=[_parameter("by", TipDimension | None, None)],
     )
@@ -375,7 +333,7 @@ class StatisticsQuery:
         "they are now.",
     )
     def cluster_sizes(self, info: Info) -> CountTable:  # type: ignore[valid-type]
-        return _run(info, lambda t: stats.cluster_sizes(threshold=t))
+        return resolve_stats.cluster_sizes(info)
 
 
 #: The root fields that return a statistics table: each has a CSV download.

@@ -15,7 +15,7 @@ from backend import models as m
 from permissions.classes import NEED_TO_KNOW_NOTE, allow, need_to_know
 from permissions.matrix import describe
 from resolvers import subjects as resolve
-from schema.base import HandlingCaveatEnum, MutationError, ScopedNode
+from schema.base import HandlingCaveatEnum, MutationError, ScopedNode, mutation_errors
 from schema.caveat import handling_markings_field
 from schema.identifier import IdentifierInput
 
@@ -140,7 +140,7 @@ class SubjectMutation:
     )
     def create_subject(self, info: Info, input: CreateSubjectInput) -> SubjectPayload:
         obj, errors = resolve.create(info, input)
-        return SubjectPayload(subject=obj, errors=errors)
+        return SubjectPayload(subject=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
         extensions=allow("Mutation.updateSubject"),
@@ -148,7 +148,7 @@ class SubjectMutation:
     )
     def update_subject(self, info: Info, input: UpdateSubjectInput) -> SubjectPayload:
         obj, errors = resolve.update(info, input)
-        return SubjectPayload(subject=obj, errors=errors)
+        return SubjectPayload(subject=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
         extensions=allow("Mutation.addIdentifierToSubject"),
@@ -160,4 +160,4 @@ class SubjectMutation:
         self, info: Info, subject_id: relay.GlobalID, identifier: IdentifierInput
     ) -> SubjectPayload:
         obj, errors = resolve.add_identifier(info, subject_id, identifier)
-        return SubjectPayload(subject=obj, errors=errors)
+        return SubjectPayload(subject=obj, errors=mutation_errors(errors))

@@ -28,6 +28,7 @@ from schema.base import (
     TipCategoryEnum,
     TipLinkKindEnum,
     TipStatusEnum,
+    mutation_errors,
 )
 from schema.caveat import handling_markings_field
 from schema.identifier import IdentifierInput
@@ -315,7 +316,7 @@ class TipMutation:
     )
     def create_tip(self, info: Info, input: CreateTipInput) -> TipPayload:
         obj, errors = resolve.create_tip(info, input)
-        return TipPayload(tip=obj, errors=errors)
+        return TipPayload(tip=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
         extensions=allow("Mutation.updateTip"),
@@ -323,7 +324,7 @@ class TipMutation:
     )
     def update_tip(self, info: Info, input: UpdateTipInput) -> TipPayload:
         obj, errors = resolve.update_tip(info, input)
-        return TipPayload(tip=obj, errors=errors)
+        return TipPayload(tip=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
         extensions=allow("Mutation.changeTipStatus"),
@@ -339,7 +340,7 @@ class TipMutation:
         self, info: Info, id: relay.GlobalID, status: TipStatusEnum, reason: str = ""
     ) -> TipPayload:
         obj, errors = resolve.change_tip_status(info, id, status, reason)
-        return TipPayload(tip=obj, errors=errors)
+        return TipPayload(tip=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
         extensions=allow("Mutation.addIdentifierToTip"),
@@ -352,7 +353,7 @@ class TipMutation:
         self, info: Info, tip_id: relay.GlobalID, sighting: SightingInput
     ) -> TipPayload:
         obj, errors = resolve.add_identifier(info, tip_id, sighting)
-        return TipPayload(tip=obj, errors=errors)
+        return TipPayload(tip=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
         extensions=allow("Mutation.addSubjectToTip"),
@@ -364,4 +365,4 @@ class TipMutation:
         self, info: Info, tip_id: relay.GlobalID, subject: TipSubjectInput
     ) -> TipPayload:
         obj, errors = resolve.add_subject(info, tip_id, subject)
-        return TipPayload(tip=obj, errors=errors)
+        return TipPayload(tip=obj, errors=mutation_errors(errors))

@@ -43,7 +43,6 @@ from cross_web import HTTPException
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, transaction
 from django.http import (
     HttpRequest,
@@ -68,6 +67,7 @@ from strawberry.types.graphql import OperationType
 from audit.history import changes_in_context
 from audit.operations import flush
 from audit.writer import set_context
+from backend.intake.uploads import UploadRef
 from backend.models import User
 from permissions.gate import GRAPHIQL, REFUSAL_CODES, UNAUTHENTICATED, check_request
 from schema.safe_methods import METHOD_NOT_ALLOWED, SAFE_METHODS
@@ -79,7 +79,6 @@ __all__ = [
     "RequestRefused",
     "StatisticsCsvView",
     "TipGraphView",
-    "UploadRef",
     "media_type",
 ]
 
@@ -269,18 +268,6 @@ def _clear_context() -> None:
         set_context(None)
     except DatabaseError:  # the database is gone; its session setting went with it
         log.warning("could not clear the audit context", exc_info=True)
-
-
-class UploadRef(dict):
-    """A file of a multipart request (GraphQL multipart request spec), as the resolvers get it.
-
-    It is a ``dict`` of the file's name, size and content type, so that the audit row of the
-    operation records which file was sent (never its content), and carries the file itself
-    in ``.file``."""
-
-    def __init__(self, file: UploadedFile) -> None:
-        super().__init__(filename=file.name, size=file.size, contentType=file.content_type)
-        self.file = file
 
 
 class TipGraphView(GraphQLView):

@@ -7,6 +7,7 @@ from strawberry.types import Info
 
 from permissions.classes import allow
 from permissions.matrix import describe
+from resolvers import accounts as resolve
 
 __all__ = ["ViewerQuery", "ViewerType"]
 
@@ -24,9 +25,5 @@ class ViewerQuery:
         extensions=allow("Query.viewer"), description=describe("Query.viewer", "Who am I?")
     )
     def viewer(self, info: Info) -> ViewerType:
-        request = info.context.request
-        return ViewerType(
-            username=request.user.username,
-            role=request.user.role,
-            auth_method=getattr(request, "auth_method", "session"),
-        )
+        found = resolve.viewer(info)
+        return ViewerType(username=found.username, role=found.role, auth_method=found.auth_method)

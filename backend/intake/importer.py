@@ -48,9 +48,16 @@ from backend.names import NAME_SEPARATOR, fold_name, fold_names
 from backend.services.deconfliction import ACTIVE_LEAD_STATUSES, deconflict
 from backend.services.linking import link_tips
 from backend.services.priority import PriorityFacts, assess_priority
+from backend.vocabulary import (
+    MAX_ALIASES,
+    MAX_IDENTIFIER_VALUE,
+    MAX_IDENTIFIERS_PER_TIP,
+    MAX_NAME,
+    MAX_REFERENCE,
+    MAX_SUBJECTS_PER_TIP,
+)
 
 __all__ = [
-    "ImportInterrupted",
     "ImportMode",
     "ImportReport",
     "import_tips",
@@ -58,20 +65,10 @@ __all__ = [
 
 Progress = Callable[[int, int], None]
 
-MAX_IDENTIFIERS_PER_TIP = 200
-MAX_SUBJECTS_PER_TIP = 50
-MAX_ALIASES = 50
-MAX_REFERENCE = 200
-MAX_NAME = 200
-
 
 class ImportMode(enum.StrEnum):
     ALL_OR_NOTHING = "ALL_OR_NOTHING"
     ACCEPT_VALID = "ACCEPT_VALID"
-
-
-class ImportInterrupted(RuntimeError):
-    """Raised by the ``fail_after`` test hook: a simulated crash in the middle of a batch."""
 
 
 @dataclass
@@ -167,7 +164,7 @@ def _prepare(tip: IntakeTip) -> _Row | list[RowError]:
             _Sighting(
                 key=(norm.kind.value, norm.qualifier, norm.value),
                 canonical=norm.canonical,
-                raw=ident.value.strip()[:2048],
+                raw=ident.value.strip()[:MAX_IDENTIFIER_VALUE],
                 event=ident.event,
                 captured_at=ident.captured_at,
             )
@@ -486,7 +483,6 @@ def _write_batch(
     *,
     source: m.Source,
     by: m.User | None,
-    crash_at: int | None,
 ) -> _BatchResult:
     """Write one batch of valid rows. Call inside a transaction."""
     result = _BatchResult()
@@ -537,8 +533,6 @@ def _write_batch(
     tips = {**stored, **{t.source_reference: t for t in created}}
     if changed_tips:
         m.Tip.objects.bulk_update(changed_tips, sorted(changed_fields))
-    if crash_at is not None:
-        raise ImportInterrupted(f"simulated crash at row {crash_at} (fail_after test hook)")
 
     # sightings: only those the stored tips do not have yet
     stored_ids = [t.pk for t in stored.values()]
@@ -650,13 +644,10 @@ def import_tips(
     mode: str = ImportMode.ACCEPT_VALID,
     batch_size: int = 1000,
     progress: Progress | None = None,
-    fail_after: int | None = None,
 ) -> ImportReport:
     """Import parsed tips from ``source`` on behalf of ``by``; see the module docstring.
 
-    ``progress(done_rows, rejected_rows)`` is called after every batch. ``fail_after`` is a
-    test hook: the batch holding row ``fail_after + 1`` raises ``ImportInterrupted`` after its
-    tips were written, as a crash would, and is rolled back."""
+    ``progress(done_rows, rejected_rows)`` is called after every batch."""
     mode = ImportMode(mode)
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -665,18 +656,13 @@ def import_tips(
 
     def run_batch(rows: list[_Row], read: int) -> None:
         nonlocal done
-        crash = None
-        if fail_after is not None and done < fail_after + 1 <= done + read:
-            crash = fail_after + 1
         if rows and not (mode is ImportMode.ALL_OR_NOTHING and report.rejected):
             with transaction.atomic():
-                result = _write_batch(rows, source=source, by=by, crash_at=crash)
+                result = _write_batch(rows, source=source, by=by)
             report.new += result.new
             report.updated += result.updated
             report.unchanged += result.unchanged
             report.tip_ids.extend(result.tip_ids)
-        elif crash is not None:
-            raise ImportInterrupted(f"simulated crash at row {crash} (fail_after test hook)")
         done += read
         if progress is not None:
             progress(done, report.rejected)

@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend import models as m
+from backend.intake.entry import import_file
 from backend.intake.importer import ImportMode, ImportReport, import_tips
 from backend.intake.records import FileRejected, RowError
 
@@ -116,19 +117,20 @@ class _ProgressWriter:
 
 def run_job(job: m.ImportJob) -> ImportReport | None:
     """Import a claimed job's file and record the outcome on the job."""
-    from backend.intake.parse import parse
-
     writer = _ProgressWriter(job)
     report: ImportReport | None = None
     try:
         with job.file.open("rb") as stream:
-            report = import_tips(
-                records=parse(stream, format=job.format, max_rows=settings.INTAKE_MAX_ROWS),
+            report = import_file(
+                file=stream,
+                name=job.filename,
+                format=job.format,
                 source=job.source,
                 by=job.created_by,
                 mode=job.mode,
-                batch_size=settings.INTAKE_BATCH_SIZE,
                 progress=writer,
+                # Looked up here, not in the entry point, so that a test can watch the batches.
+                importer=import_tips,
             )
     except FileRejected as exc:
         _finish(job, status=m.ImportJobStatus.FAILED, code=exc.code, message=exc.message)

@@ -5,8 +5,8 @@ Every format reads one record into plain values (:class:`RawTip`, :class:`RawIde
 :class:`RowError` per problem. Field names in errors are the format's own (a CSV column, a JSON
 path such as ``identifiers[2].value``, an XML element path), so a user can find the cell.
 
-This module is pure (no Django); the choice values below mirror ``backend.models`` and a test
-keeps them in step.
+This module needs no database: the choice values and limits are ``backend.vocabulary``'s, the
+same the models, the services and the importer use.
 """
 
 from __future__ import annotations
@@ -17,13 +17,20 @@ from datetime import UTC, date, datetime
 
 from backend.identifiers import IdentifierKind, InvalidIdentifier, normalise
 from backend.intake.records import IntakeIdentifier, IntakeSubject, IntakeTip, RowError
+from backend.vocabulary import (
+    MAX_IDENTIFIER_VALUE,
+    MAX_NAME,
+    MAX_QUALIFIER,
+    MAX_REFERENCE,
+    HandlingCaveat,
+    SightingEvent,
+    SubjectRole,
+    TipCategory,
+)
 
 __all__ = [
     "CATEGORIES",
     "HANDLING_CAVEATS",
-    "MAX_IDENTIFIER_VALUE",
-    "MAX_QUALIFIER",
-    "MAX_TEXT",
     "SIGHTING_EVENTS",
     "SUBJECT_ROLES",
     "RawIdentifier",
@@ -35,21 +42,10 @@ __all__ = [
     "parse_datetime",
 ]
 
-CATEGORIES = (
-    "POSSESSION",
-    "DISTRIBUTION",
-    "PRODUCTION",
-    "ENTICEMENT",
-    "CHILD_SEX_TOURISM",
-    "OTHER",
-)
-HANDLING_CAVEATS = ("NONE", "LAW_ENFORCEMENT_SENSITIVE", "OWNER_ONLY")
-SIGHTING_EVENTS = ("REPORTED", "LOGIN", "UPLOAD", "REGISTRATION", "MESSAGE", "PAYMENT", "OTHER")
-SUBJECT_ROLES = ("SUSPECT", "VICTIM", "WITNESS", "REPORTING_PERSON", "OTHER")
-
-MAX_TEXT = 200  # source_reference, subject names and aliases (the model's max_length)
-MAX_IDENTIFIER_VALUE = 2048  # an identifier's value (Identifier.value's max_length)
-MAX_QUALIFIER = 64  # platform, hash algorithm, passport country (Identifier.qualifier's)
+CATEGORIES: tuple[str, ...] = tuple(TipCategory.values)
+HANDLING_CAVEATS: tuple[str, ...] = tuple(HandlingCaveat.values)
+SIGHTING_EVENTS: tuple[str, ...] = tuple(SightingEvent.values)
+SUBJECT_ROLES: tuple[str, ...] = tuple(SubjectRole.values)
 #: Characters no PostgreSQL text can hold: NUL and unpaired surrogates.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -331,8 +327,8 @@ def _build_subject(raw: RawSubject, out: _Collector) -> IntakeSubject | None:
         if name is None:
             raise _Invalid("required")
         name = " ".join(name.split())
-        if len(name) > MAX_TEXT:
-            raise _Invalid(f"is longer than {MAX_TEXT} characters")
+        if len(name) > MAX_NAME:
+            raise _Invalid(f"is longer than {MAX_NAME} characters")
     except _Invalid as exc:
         out.add(raw.name("full_name"), str(exc))
         ok = False
@@ -364,7 +360,7 @@ def _build_subject(raw: RawSubject, out: _Collector) -> IntakeSubject | None:
             cleaned = [_text(item) for item in items]
             aliases = tuple(" ".join(a.split()) for a in cleaned if a)
             for alias in aliases:
-                _at_most(alias, MAX_TEXT)
+                _at_most(alias, MAX_NAME)
     except _Invalid as exc:
         out.add(raw.name("aliases"), str(exc))
         ok = False
@@ -398,8 +394,8 @@ def build_tip(raw: RawTip) -> IntakeTip | list[RowError]:
         reference = _text(raw.source_reference)
         if reference is None:
             raise _Invalid("required")
-        if len(reference) > MAX_TEXT:
-            raise _Invalid(f"is longer than {MAX_TEXT} characters")
+        if len(reference) > MAX_REFERENCE:
+            raise _Invalid(f"is longer than {MAX_REFERENCE} characters")
     except _Invalid as exc:
         out.add(name("source_reference"), str(exc))
     received_at = None

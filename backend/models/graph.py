@@ -13,6 +13,16 @@ from django.db import models
 
 from backend.identifiers import IdentifierKind as _Kind
 from backend.names import fold_names
+from backend.vocabulary import (
+    MAX_IDENTIFIER_VALUE,
+    MAX_NAME,
+    MAX_QUALIFIER,
+    MAX_REFERENCE,
+    HandlingCaveat,
+    SightingEvent,
+    SubjectRole,
+    TipCategory,
+)
 
 __all__ = [
     "Cluster",
@@ -117,15 +127,6 @@ class Source(models.Model):
         return self.name
 
 
-class TipCategory(models.TextChoices):
-    POSSESSION = "POSSESSION", "Possession"
-    DISTRIBUTION = "DISTRIBUTION", "Distribution"
-    PRODUCTION = "PRODUCTION", "Production"
-    ENTICEMENT = "ENTICEMENT", "Enticement"
-    CHILD_SEX_TOURISM = "CHILD_SEX_TOURISM", "Child sex tourism / travel"
-    OTHER = "OTHER", "Other"
-
-
 class TipStatus(models.TextChoices):
     RECEIVED = "RECEIVED", "Received"
     UNDER_REVIEW = "UNDER_REVIEW", "Under review"
@@ -133,58 +134,6 @@ class TipStatus(models.TextChoices):
     NOT_ACTIONABLE = "NOT_ACTIONABLE", "Not actionable"
     REFERRED = "REFERRED", "Referred"
     CLOSED = "CLOSED", "Closed"
-
-
-class HandlingCaveat(models.TextChoices):
-    """Who may see a tip, and how it must be handled. Each caveat has one effect:
-
-    - ``NONE``: no restriction beyond the roles. A partner-agency investigator may be shown
-      the tip by a traveller lookup, under the no-redissemination rule that comes with
-      everything a partner sees.
-    - ``LAW_ENFORCEMENT_SENSITIVE``: a partner may be shown the tip, but the marking travels
-      with it: on the tip and on every person and identifier reached through it
-      (``handlingMarkings``), on the lookup match, and in the response
-      (``extensions.handlingMarkings``), with the handling rule ``marking``. Statistics count
-      the tips per caveat (``tipStatistics(by: HANDLING_CAVEAT)``).
-    - ``OWNER_ONLY``: the owning agency only. The tip never reaches the partner agency by any
-      path (lookup, node fetch, nested relation, count), and people and identifiers known only
-      through it are never found by a partner's lookup (``permissions.partner``).
-    """
-
-    NONE = "NONE", "No caveat"
-    LAW_ENFORCEMENT_SENSITIVE = "LAW_ENFORCEMENT_SENSITIVE", "Law enforcement sensitive"
-    OWNER_ONLY = "OWNER_ONLY", "Owning agency only"
-
-    @property
-    def effect(self) -> str:
-        """What the caveat does, for the schema and the documentation."""
-        return _CAVEAT_EFFECTS[self.value]
-
-    @property
-    def marking(self) -> str:
-        """The handling rule that travels with a record under this caveat ("" for NONE)."""
-        return _CAVEAT_MARKINGS[self.value]
-
-
-_CAVEAT_EFFECTS = {
-    "NONE": "No caveat: a partner-agency investigator may be shown the tip by a traveller "
-    "lookup, under the no-redissemination rule that comes with everything a partner sees.",
-    "LAW_ENFORCEMENT_SENSITIVE": "Law enforcement sensitive: a partner may be shown the tip, "
-    "but the marking travels with it, and with every person and identifier reached through "
-    "it: handlingMarkings on the record and on the lookup match, and "
-    "extensions.handlingMarkings on the response, with its handling rule. tipStatistics "
-    "counts tips by caveat (by: HANDLING_CAVEAT).",
-    "OWNER_ONLY": "Owning agency only: never shown to the partner agency by any path "
-    "(lookup, node, nested relation, count); people and identifiers known only through such "
-    "tips are never found by a partner's lookup.",
-}
-_CAVEAT_MARKINGS = {
-    "NONE": "",
-    "LAW_ENFORCEMENT_SENSITIVE": "Law enforcement sensitive: for law-enforcement use only. Do "
-    "not release it to the public, to the traveller or to any body outside law enforcement, "
-    "and do not pass it on without the owning agency's express authorisation.",
-    "OWNER_ONLY": "Owning agency only: not to be shown outside the owning agency.",
-}
 
 
 class NoteKind(models.TextChoices):
@@ -244,7 +193,7 @@ class Tip(Removable):
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="tips")
     source_reference = models.CharField(
-        max_length=200, help_text="The source's own reference; unique per source."
+        max_length=MAX_REFERENCE, help_text="The source's own reference; unique per source."
     )
     received_at = models.DateTimeField(db_index=True)
     category = models.CharField(max_length=32, choices=TipCategory.choices)
@@ -339,19 +288,11 @@ class Tip(Removable):
         return f"{self.source_id}:{self.source_reference}"
 
 
-class SubjectRole(models.TextChoices):
-    SUSPECT = "SUSPECT", "Suspect"
-    VICTIM = "VICTIM", "Victim"
-    WITNESS = "WITNESS", "Witness"
-    REPORTING_PERSON = "REPORTING_PERSON", "Reporting person"
-    OTHER = "OTHER", "Other"
-
-
 class Subject(Removable):
     """A person named in tips."""
 
-    full_name = models.CharField(max_length=200)
-    aliases = ArrayField(models.CharField(max_length=200), default=list, blank=True)
+    full_name = models.CharField(max_length=MAX_NAME)
+    aliases = ArrayField(models.CharField(max_length=MAX_NAME), default=list, blank=True)
     date_of_birth = models.DateField(null=True, blank=True)
     nationality = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2.")
     sex_offender_registered = models.BooleanField(
@@ -419,15 +360,20 @@ class Identifier(Removable):
 
     kind = models.CharField(max_length=32, choices=IdentifierKind.choices)
     qualifier = models.CharField(
-        max_length=64,
+        max_length=MAX_QUALIFIER,
         blank=True,
         help_text="Username platform, hash algorithm, passport country or payment provider.",
     )
-    value = models.CharField(max_length=2048, help_text="Normalised value used for matching.")
-    canonical = models.CharField(
-        max_length=2048, help_text="Looser canonical form (e.g. provider-aware e-mail)."
+    value = models.CharField(
+        max_length=MAX_IDENTIFIER_VALUE, help_text="Normalised value used for matching."
     )
-    raw_value = models.CharField(max_length=2048, help_text="The value as first received.")
+    canonical = models.CharField(
+        max_length=MAX_IDENTIFIER_VALUE,
+        help_text="Looser canonical form (e.g. provider-aware e-mail).",
+    )
+    raw_value = models.CharField(
+        max_length=MAX_IDENTIFIER_VALUE, help_text="The value as first received."
+    )
     too_common_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -456,16 +402,6 @@ class Identifier(Removable):
         return f"{self.kind}:{self.value}"
 
 
-class SightingEvent(models.TextChoices):
-    REPORTED = "REPORTED", "Named in the report"
-    LOGIN = "LOGIN", "Login"
-    UPLOAD = "UPLOAD", "Upload"
-    REGISTRATION = "REGISTRATION", "Account registration"
-    MESSAGE = "MESSAGE", "Message sent"
-    PAYMENT = "PAYMENT", "Payment"
-    OTHER = "OTHER", "Other"
-
-
 class TipIdentifier(models.Model):
     """An identifier seen in a tip, with the event and the time it was captured."""
 
@@ -473,7 +409,9 @@ class TipIdentifier(models.Model):
     identifier = models.ForeignKey(Identifier, on_delete=models.PROTECT, related_name="sightings")
     event = models.CharField(max_length=16, choices=SightingEvent.choices, default="REPORTED")
     captured_at = models.DateTimeField(null=True, blank=True)
-    raw_value = models.CharField(max_length=2048, blank=True, help_text="The value as in this tip.")
+    raw_value = models.CharField(
+        max_length=MAX_IDENTIFIER_VALUE, blank=True, help_text="The value as in this tip."
+    )
 
     class Meta:
         ordering = ["id"]
@@ -701,8 +639,8 @@ class LinkExclusion(models.Model):
     """An identifier value analysts decided never to link on (e.g. a shared public Wi-Fi)."""
 
     kind = models.CharField(max_length=32, choices=IdentifierKind.choices)
-    qualifier = models.CharField(max_length=64, blank=True)
-    value = models.CharField(max_length=2048, help_text="Normalised value.")
+    qualifier = models.CharField(max_length=MAX_QUALIFIER, blank=True)
+    value = models.CharField(max_length=MAX_IDENTIFIER_VALUE, help_text="Normalised value.")
     reason = models.TextField()
     created_by = models.ForeignKey(
         USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

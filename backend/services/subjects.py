@@ -11,10 +11,9 @@ from backend.errors import InvalidInput
 from backend.models import Identifier, Subject, SubjectIdentifier, User
 from backend.services.guards import check_lengths
 from backend.services.identifiers import resolve_identifier
+from backend.vocabulary import MAX_ALIASES
 
 __all__ = ["add_identifier_to_subject", "create_subject", "update_subject"]
-
-MAX_ALIASES = 50
 
 
 def _clean_name(name: str, field: str) -> str:

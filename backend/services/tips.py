@@ -30,6 +30,7 @@ from backend.services.identifiers import resolve_identifier
 from backend.services.linking import link_tips
 from backend.services.priority import apply_priority
 from backend.states import TIP_MACHINE
+from backend.vocabulary import MAX_IDENTIFIERS_PER_TIP, MAX_SUBJECTS_PER_TIP
 
 __all__ = [
     "SightingSpec",
@@ -40,8 +41,8 @@ __all__ = [
     "update_tip",
 ]
 
-MAX_IDENTIFIERS_PER_CALL = 200
-MAX_SUBJECTS_PER_CALL = 50
+MAX_IDENTIFIERS_PER_CALL = MAX_IDENTIFIERS_PER_TIP
+MAX_SUBJECTS_PER_CALL = MAX_SUBJECTS_PER_TIP
 #: Editing one of these re-scores the tip's priority.
 PRIORITY_FACTOR_FIELDS = frozenset({"category", "escalated", "access_to_children", "hands_on"})
 

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from backend import models as m
-from backend.intake.importer import ImportInterrupted, ImportMode, import_tips
+from backend.intake import importer
+from backend.intake.importer import ImportMode, import_tips
 from backend.intake.records import IntakeIdentifier, IntakeSubject, IntakeTip, RowError
 from backend.services.tips import SightingSpec, create_tip
 from tests.factories import LeadFactory, OfficeFactory, SourceFactory, UserFactory
@@ -15,6 +16,28 @@ from tests.factories import LeadFactory, OfficeFactory, SourceFactory, UserFacto
 pytestmark = pytest.mark.django_db
 
 RECEIVED = dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.UTC)
+
+
+class SimulatedCrash(RuntimeError):
+    """A crash in the middle of a batch, injected by ``crash_in_batch``."""
+
+
+def crash_in_batch(monkeypatch: pytest.MonkeyPatch, batch: int) -> None:
+    """Make the importer crash in its ``batch``-th batch (from 1), after that batch's tips,
+    identifiers, sightings, subjects and links were written: the linking step the importer
+    runs for each batch does its work, then raises."""
+    real = importer.link_tips
+    calls = 0
+
+    def link_then_crash(**kwargs):
+        nonlocal calls
+        calls += 1
+        result = real(**kwargs)
+        if calls == batch:
+            raise SimulatedCrash(f"simulated crash in batch {batch}")
+        return result
+
+    monkeypatch.setattr(importer, "link_tips", link_then_crash)
 
 
 def tip(row: int, *, ref: str | None = None, email: str | None = None, **fields) -> IntakeTip:
@@ -164,19 +187,19 @@ def test_accept_valid_imports_the_rest_and_reports_the_bad_rows():
     assert set(m.Tip.objects.values_list("source_reference", flat=True)) == {"R-1", "R-4"}
 
 
-def test_crash_mid_batch_leaves_nothing_of_that_batch_and_a_rerun_completes_it():
-    # given five tips imported in batches of two, with a crash injected after three rows
+def test_crash_mid_batch_leaves_nothing_of_that_batch_and_a_rerun_completes_it(monkeypatch):
+    # given five tips imported in batches of two, with a crash injected in the second batch
     source = SourceFactory()
     records = [tip(n, email=f"p{n}@example.com") for n in range(1, 6)]
     progress: list[tuple[int, int]] = []
+    crash_in_batch(monkeypatch, 2)
     # when the import runs
-    with pytest.raises(ImportInterrupted):
+    with pytest.raises(SimulatedCrash):
         import_tips(
             records=records,
             source=source,
             by=None,
             batch_size=2,
-            fail_after=3,
             progress=lambda done, rejected: progress.append((done, rejected)),
         )
     # then the first batch is kept and nothing of the crashed batch (rows 3-4) persisted
@@ -186,7 +209,8 @@ def test_crash_mid_batch_leaves_nothing_of_that_batch_and_a_rerun_completes_it()
         "p1@example.com",
         "p2@example.com",
     }
-    # when the same file is imported again
+    # when the same file is imported again, without a crash
+    monkeypatch.undo()
     report = import_tips(records=records, source=source, by=None, batch_size=2)
     # then it completes the import without duplicating the first batch
     assert counts(report) == (3, 0, 2, 0)
@@ -194,19 +218,19 @@ def test_crash_mid_batch_leaves_nothing_of_that_batch_and_a_rerun_completes_it()
     assert m.TipIdentifier.objects.count() == 5
 
 
-def test_crash_in_all_or_nothing_mode_leaves_nothing():
+def test_crash_in_all_or_nothing_mode_leaves_nothing(monkeypatch):
     # given a whole-file import that crashes in its second batch
     source = SourceFactory()
     records = [tip(n) for n in range(1, 6)]
+    crash_in_batch(monkeypatch, 2)
     # when it runs
-    with pytest.raises(ImportInterrupted):
+    with pytest.raises(SimulatedCrash):
         import_tips(
             records=records,
             source=source,
             by=None,
             mode=ImportMode.ALL_OR_NOTHING,
             batch_size=2,
-            fail_after=2,
         )
     # then not even the first batch is kept
     assert m.Tip.objects.count() == 0

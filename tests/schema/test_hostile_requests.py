@@ -4,6 +4,7 @@ text, refused before it costs anything, and audited once with the right outcome.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ def test_an_invalid_regular_expression_is_refused_before_the_database_sees_it(
 ) -> None:
     literal = gql(f'{{ tips(filters: {{sourceReference: {{{lookup}: "("}}}}) {{ totalCount }} }}')
     error = refused(literal, "INVALID_INPUT")
-    assert error["extensions"]["field"] == f"filters.{lookup}"
+    assert error["extensions"]["field"] == f"filters.sourceReference.{lookup}"
     assert "not a valid regular expression" in error["message"]
     variable = gql(
         "query ($f: TipFilter) { tips(filters: $f) { totalCount } }",
@@ -302,6 +303,28 @@ def test_an_out_of_range_date_time_is_refused_in_our_words(
         assert "out of range" not in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("lookup", "field"),
+    [
+        ("{year: {exact: 0}}", "year.exact"),
+        ("{isoYear: {gt: 10000}}", "isoYear.gt"),
+        ("{year: {inList: [2020, -1]}}", "year.inList"),
+        ("{year: {range: {start: 2020, end: 10000}}}", "year.range.end"),
+    ],
+)
+def test_a_year_no_calendar_holds_is_invalid_input(gql: GraphQL, lookup: str, field: str) -> None:
+    # Django could not compute the bounds of year 0 or 10000 ("year 0 is out of range")
+    result = gql(f"{{ leads(filters: {{referredAt: {lookup}}}) {{ totalCount }} }}")
+    error = refused(result, "INVALID_INPUT")
+    assert error["extensions"]["field"] == f"filters.referredAt.{field}"
+    assert error["message"].endswith("a year must be from 1 to 9999.")
+
+
+def test_a_year_in_range_filters(gql: GraphQL) -> None:
+    result = gql("{ leads(filters: {referredAt: {year: {gte: 2020}}}) { totalCount } }")
+    assert result == {"data": {"leads": {"totalCount": 0}}}
+
+
 @pytest.mark.parametrize("value", ["0000-01-01", "2026-02-30", "1-1-1"])
 def test_an_impossible_date_is_refused_in_our_words(gql: GraphQL, value: str) -> None:
     result = gql(
@@ -360,6 +383,17 @@ def test_the_dashboard_queries_are_well_under_the_default_maximum() -> None:
     costs = {**_operations(folder / "tip_graph.graphql"), **_operations(folder / "trends.graphql")}
     assert set(costs) == {"TipGraphById", "TipGraphByReference", "DashboardTrends"}
     assert max(costs.values()) * 10 < settings.GRAPHQL_MAX_COST, costs
+
+
+def test_the_readme_examples_are_within_the_limits() -> None:
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    blocks = re.findall(r"```graphql\n(.*?)```", readme, flags=re.DOTALL)
+    assert len(blocks) >= 4
+    for block in blocks:
+        document = parse(block)
+        for operation in document.definitions:
+            assert isinstance(operation, OperationDefinitionNode)
+            assert estimate_cost(schema._schema, document, operation) <= settings.GRAPHQL_MAX_COST
 
 
 def test_a_deep_operation_is_refused_with_its_own_code(gql: GraphQL) -> None:

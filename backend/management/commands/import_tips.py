@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from backend import models as m
-from backend.intake.importer import ImportMode, import_tips
-from backend.intake.parse import detect_format, parse
+from backend.intake.entry import check_size, import_file
+from backend.intake.importer import ImportMode
 from backend.intake.records import FileRejected
 
 MAX_ERRORS_SHOWN = 50
@@ -117,24 +117,26 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
         size = path.stat().st_size
-        if size > settings.INTAKE_MAX_BYTES:
-            raise CommandError(
-                f"FILE_TOO_LARGE: {path} has {size} bytes; at most {settings.INTAKE_MAX_BYTES}"
-            )
+        try:
+            check_size(size)
+        except FileRejected as exc:
+            raise CommandError(f"{exc.code}: {path}: {exc.message}") from exc
         source = self._source(options["source_id"], options["source_name"])
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
         err = getattr(self.stderr, "_out", sys.stderr)
         try:
-            fmt = options["format"] or detect_format(path.name)
             with path.open("rb") as raw:
                 stream = _CountingReader(raw)
                 bar = _ProgressBar(stream, size, err)
-                report = import_tips(
-                    records=parse(stream, format=fmt, max_rows=options["max_rows"]),  # type: ignore[arg-type]
+                report = import_file(
+                    file=stream,  # type: ignore[arg-type]
+                    name=path.name,
+                    format=options["format"],
                     source=source,
                     by=None,
                     mode=options["mode"],
+                    max_rows=options["max_rows"],
                     batch_size=options["batch_size"],
                     progress=bar,
                 )

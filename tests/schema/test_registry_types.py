@@ -1,0 +1,56 @@
+"""backend/registry.py names each model's GraphQL type; this keeps the names and the schema in
+step, both ways."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Model
+from graphql import GraphQLObjectType
+
+from backend import models as m
+from backend.registry import REGISTRY, removable_models, type_names
+from schema import schema
+
+
+def _schema_types() -> dict[type[Model], set[str]]:
+    """Model -> the names of the schema's object types that declare it (strawberry-django)."""
+    found: dict[type[Model], set[str]] = defaultdict(set)
+    for name, graphql_type in schema._schema.type_map.items():
+        if not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        definition = (graphql_type.extensions or {}).get("strawberry-definition")
+        origin = getattr(definition, "origin", None)
+        django = getattr(origin, "__strawberry_django_definition__", None)
+        if django is not None and django.model is not None:
+            found[django.model].add(name)
+    return found
+
+
+def test_each_type_name_in_the_registry_is_a_schema_type_of_that_model():
+    # given the schema's object types and the models they declare
+    declared = _schema_types()
+    # when each registry entry's type name is looked up
+    wrong = {
+        model._meta.label: (name, sorted(declared.get(model, ())))
+        for model, name in type_names().items()
+        if name not in declared.get(model, ())
+    }
+    # then every name is a type of the schema for that very model
+    assert wrong == {}
+
+
+def test_every_model_with_a_schema_type_has_its_type_name_in_the_registry():
+    # given the models the schema's types declare
+    declared = _schema_types()
+    # then each has its type name in the registry
+    assert sorted(m._meta.label for m in declared if m not in type_names()) == []
+
+
+def test_type_names_are_unique():
+    names = [entry.type_name for entry in REGISTRY.values() if entry.type_name]
+    assert len(names) == len(set(names))
+
+
+def test_removable_models_are_the_removable_base_class_ones():
+    assert removable_models() == (m.Tip, m.Subject, m.Identifier, m.Lead, m.ResearchResult)
