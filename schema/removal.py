@@ -6,22 +6,12 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from backend import models as m
-from backend.errors import RecordNotFound
-from backend.registry import removable_models, type_name
-from backend.services.removal import remove_record
 from permissions.classes import allow
 from permissions.matrix import describe
-from resolvers.common import load, run
+from resolvers import removal as resolve
 from schema.base import MutationError, mutation_errors
 
 __all__ = ["RemovalMutation", "RemovalPayload"]
-
-#: Type name -> model of every removable record (``backend.registry.removable_models``).
-REMOVABLE: dict[str, type[m.Removable]] = {
-    type_name(model): model  # type: ignore[misc]
-    for model in removable_models()
-}
 
 
 @strawberry.type(description="The record removed, or why it was not.")
@@ -41,15 +31,5 @@ class RemovalMutation:
         ),
     )
     def remove_record(self, info: Info, id: relay.GlobalID, reason: str) -> RemovalPayload:
-        def action() -> relay.GlobalID:
-            model = REMOVABLE.get(id.type_name)
-            if model is None:
-                raise RecordNotFound(
-                    f"only {', '.join(REMOVABLE)} records can be removed", field="id"
-                )
-            record = load(info, id, model, field="id")
-            remove_record(by=info.context.request.user, record=record, reason=reason)
-            return id
-
-        removed, errors = run(action)
+        removed, errors = resolve.remove_record(info, id, reason)
         return RemovalPayload(removed_id=removed, errors=mutation_errors(errors))
