@@ -14,7 +14,6 @@ from permissions.matrix import NEED_TO_KNOW, OPERATIONS
 
 __all__ = [
     "NEED_TO_KNOW_NOTE",
-    "CanReviewPrivileges",
     "NeedToKnowPermission",
     "RolePermission",
     "allow",
@@ -24,22 +23,6 @@ __all__ = [
 
 def _user(info: Info) -> Any:
     return info.context.request.user
-
-
-class _RolePermission(BasePermission):
-    roles: ClassVar[frozenset[str]] = frozenset()
-    error_extensions: ClassVar[dict[str, Any]] = {"code": "FORBIDDEN"}
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        # Anonymous requests never get this far: the schema refuses them before execution.
-        return role_allows(_user(info), self.roles)
-
-
-class CanReviewPrivileges(_RolePermission):
-    """System administrators and program managers run the privilege review of accounts."""
-
-    roles = OPERATIONS["Query.privilegeReview"]
-    message = "Only system administrators and program managers may review privileges"
 
 
 class RolePermission(BasePermission):

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import strawberry
 
-from permissions.classes import CanReviewPrivileges
+from permissions.classes import allow
 from permissions.matrix import describe
 from permissions.review import ReviewFinding
 from resolvers import accounts as resolve
@@ -65,7 +65,7 @@ class PrivilegeFinding:
 @strawberry.type
 class AccountQuery:
     @strawberry.field(
-        permission_classes=[CanReviewPrivileges],
+        extensions=allow("Query.privilegeReview"),
         description=describe(
             "Query.privilegeReview",
             "The privilege review: active accounts whose privileges were not reviewed within "

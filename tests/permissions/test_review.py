@@ -273,7 +273,7 @@ def test_other_roles_are_refused_the_privilege_review(gql_as, role):
     assert result["data"] is None
     assert [(e["message"], e["extensions"]) for e in result["errors"]] == [
         (
-            "Only system administrators and program managers may review privileges",
+            "Your role may not use privilegeReview",
             {"code": "FORBIDDEN"},
         )
     ]
