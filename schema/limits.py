@@ -211,8 +211,9 @@ def _page_size(field: FieldNode, variables: Mapping[str, Any], limits: Limits) -
     return max(sizes) if sizes else limits.max_results
 
 
-#: Lists that are not connections but have a known bound, by (type, field).
 def _list_bounds(limits: Limits) -> dict[tuple[str, str], int]:
+    """Lists that are not connections but have a known bound, by (type, field); any other
+    list of objects counts as a full page."""
     lookup = limits.lookup_max_tips
     return {
         ("TravellerLookupResult", "matches"): lookup,
