@@ -17,6 +17,7 @@ username's sessions are refused as well.)
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import (
@@ -39,6 +40,7 @@ __all__ = [
     "AuthenticationFailed",
     "BearerTokenMiddleware",
     "SignInLockoutHandler",
+    "account_locked_out",
     "authenticate_bearer",
     "username_locked_out",
 ]
@@ -64,13 +66,24 @@ def authenticate_bearer(header: str) -> ApiToken:
         raise AuthenticationFailed("API token has expired", code="TOKEN_EXPIRED")
     if not token.user.is_active:
         raise AuthenticationFailed("the account of this API token is disabled")
-    if username_locked_out(token.user.get_username()):
+    if account_locked_out(token.user):
         raise AuthenticationFailed(
             "the account of this API token is locked after repeated failed sign-ins",
             code="LOCKED_OUT",
         )
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     return token
+
+
+def account_locked_out(user: Any) -> bool:
+    """``username_locked_out`` for an account, counted once per loaded user object: a bearer
+    token's check and the gate's (once per operation of a batch) share one query per request.
+    A new request, job or command loads the account afresh and counts again."""
+    locked = getattr(user, "_tipgraph_locked_out", None)
+    if locked is None:
+        locked = username_locked_out(user.get_username())
+        user._tipgraph_locked_out = locked
+    return locked
 
 
 def username_locked_out(username: str) -> bool:

@@ -36,7 +36,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from backend.models import Role
-from permissions.authentication import username_locked_out
+from permissions.authentication import account_locked_out
 from permissions.lifecycle import (
     ACCESS_NOT_APPROVED,
     TRAINING_LAPSED,
@@ -226,7 +226,7 @@ def check_access(user: Any, door: Door = GRAPHQL, *, now: dt.datetime | None = N
     problems: list[AccessProblem] = []
     if not user.is_active:
         problems.append(AccessProblem(ACCOUNT_DEACTIVATED, "the account has been deactivated"))
-    if username_locked_out(user.get_username()):
+    if account_locked_out(user):
         problems.append(
             AccessProblem(
                 LOCKED_OUT,

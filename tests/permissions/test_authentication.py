@@ -6,7 +6,9 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backend.models import ApiToken, Role
@@ -95,6 +97,25 @@ def test_bearer_token_authenticates_without_csrf():
     }
     token.refresh_from_db()
     assert token.last_used_at is not None
+
+
+def test_a_batch_by_bearer_token_counts_the_lockout_once():
+    # given a token for an analyst
+    user = UserFactory(username="tool", role=Role.ANALYST)
+    _, raw = ApiToken.issue(user=user, name="ci", days=5)
+    # when a batch of three operations is sent with it
+    with CaptureQueriesContext(connection) as queries:
+        response = Client().post(
+            "/graphql",
+            data=json.dumps([{"query": VIEWER}] * 3),
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {raw}"},
+        )
+    # then all three are answered, and the lockout count (the token's check and the gate's
+    # for every operation) ran once for the request
+    assert [r["data"]["viewer"]["username"] for r in response.json()] == ["tool"] * 3
+    lockout_counts = [q for q in queries if '"axes_accessattempt"' in q["sql"]]
+    assert len(lockout_counts) == 1
 
 
 def test_token_is_stored_hashed_only():
