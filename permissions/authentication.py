@@ -29,12 +29,14 @@ from axes.helpers import (
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, Sum
+from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from backend.models import ApiToken
 from backend.models.accounts import hash_token
+from permissions.lifecycle import ACTIVITY_WRITE_INTERVAL
 
 __all__ = [
     "AuthenticationFailed",
@@ -44,6 +46,11 @@ __all__ = [
     "authenticate_bearer",
     "username_locked_out",
 ]
+
+#: A token's ``last_used_at`` is written at most this often (the interval of an account's
+#: ``last_activity_at``): reading it is what it is for, and a write on every request cost a
+#: statement and a row version each time.
+TOKEN_USE_WRITE_INTERVAL = ACTIVITY_WRITE_INTERVAL
 
 
 class AuthenticationFailed(Exception):
@@ -55,23 +62,39 @@ class AuthenticationFailed(Exception):
 
 
 def authenticate_bearer(header: str) -> ApiToken:
-    """The token row for an ``Authorization`` header, or raise ``AuthenticationFailed``."""
+    """The token row for an ``Authorization`` header, or raise ``AuthenticationFailed``.
+
+    One statement reads the token, its account and the account's lockout count together
+    (the count is remembered on the account for the gate, ``account_locked_out``);
+    ``last_used_at`` is written only when it is older than ``TOKEN_USE_WRITE_INTERVAL``."""
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         raise AuthenticationFailed("Authorization header must be 'Bearer <token>'")
-    token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw.strip())).first()
+    tokens = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw.strip()))
+    if (failures := _failures_of(OuterRef("user__username"))) is not None:
+        tokens = tokens.annotate(
+            _lockout_failures=Coalesce(Subquery(failures), 0, output_field=IntegerField())
+        )
+    token = tokens.first()
     if token is None or token.revoked_at is not None:
         raise AuthenticationFailed("API token is unknown or revoked")
     if token.is_expired:
         raise AuthenticationFailed("API token has expired", code="TOKEN_EXPIRED")
     if not token.user.is_active:
         raise AuthenticationFailed("the account of this API token is disabled")
+    if failures is not None:
+        username = token.user.get_username()
+        limit = get_failure_limit(None, {"username": username})  # type: ignore[arg-type]
+        token.user._tipgraph_locked_out = token._lockout_failures >= limit
     if account_locked_out(token.user):
         raise AuthenticationFailed(
             "the account of this API token is locked after repeated failed sign-ins",
             code="LOCKED_OUT",
         )
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_WRITE_INTERVAL:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
     return token
 
 
@@ -93,19 +116,28 @@ def username_locked_out(username: str) -> bool:
     the username from any address, within the cool-off time and not expired, against
     ``AXES_FAILURE_LIMIT``. (A lockout of the client *address* does not stop tokens.)
     """
+    failures = _failures_of(username)
+    if failures is None:
+        return False
+    total = next(iter(failures.values_list("total", flat=True)), None) or 0
+    return total >= get_failure_limit(None, {"username": username})  # type: ignore[arg-type]
+
+
+def _failures_of(username: Any) -> QuerySet[AccessAttempt] | None:
+    """The failed sign-ins that count towards locking ``username`` (a value or an
+    ``OuterRef``) out, summed in one row of one column; None when no username lockout is
+    configured (axes off, or not locking by username)."""
     if not (settings.AXES_ENABLED and settings.AXES_LOCK_OUT_AT_FAILURE):
-        return False
-    credentials = {"username": username}
-    if "username" not in get_lockout_parameters(None, credentials):  # type: ignore[arg-type]
-        return False
+        return None
+    if "username" not in get_lockout_parameters(None, {"username": ""}):  # type: ignore[arg-type]
+        return None
     now = timezone.now()
     attempts = AccessAttempt.objects.filter(username=username)
     if (cool_off := get_cool_off()) is not None:
         attempts = attempts.filter(attempt_time__gte=now - cool_off)
     if settings.AXES_USE_ATTEMPT_EXPIRATION:
         attempts = attempts.filter(Q(expiration__isnull=True) | Q(expiration__expires_at__gt=now))
-    failures = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
-    return failures >= get_failure_limit(None, credentials)  # type: ignore[arg-type]
+    return attempts.values("username").annotate(total=Sum("failures_since_start")).values("total")
 
 
 class SignInLockoutHandler(AxesDatabaseHandler):

@@ -118,6 +118,50 @@ def test_a_batch_by_bearer_token_counts_the_lockout_once():
     assert len(lockout_counts) == 1
 
 
+def test_a_token_request_reads_token_account_and_lockout_in_one_statement():
+    # given a token for an analyst
+    user = UserFactory(username="tool", role=Role.ANALYST)
+    _, raw = ApiToken.issue(user=user, name="ci", days=5)
+    # when a request is sent with it
+    with CaptureQueriesContext(connection) as queries:
+        result = make_gql(Client(), Authorization=f"Bearer {raw}")(VIEWER)
+    # then it is answered, and one statement read the token, its account and the lockout count
+    assert result["data"]["viewer"]["username"] == "tool"
+    reads = [q["sql"] for q in queries if '"backend_apitoken"' in q["sql"]]
+    counts = [q["sql"] for q in queries if '"axes_accessattempt"' in q["sql"]]
+    assert len(counts) == 1
+    assert counts[0] in reads and '"backend_user"' in counts[0]
+
+
+def test_token_use_is_written_at_most_every_few_minutes():
+    from permissions.authentication import TOKEN_USE_WRITE_INTERVAL
+
+    user = UserFactory(username="tool", role=Role.ANALYST)
+    token, raw = ApiToken.issue(user=user, name="ci", days=5)
+    gql = make_gql(Client(), Authorization=f"Bearer {raw}")
+
+    def updates() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            gql(VIEWER)
+        return sum(q["sql"].startswith('UPDATE "backend_apitoken"') for q in queries)
+
+    # the first use is written, the next one right after is not
+    assert updates() == 1
+    token.refresh_from_db()
+    first = token.last_used_at
+    assert first is not None
+    assert updates() == 0
+    token.refresh_from_db()
+    assert token.last_used_at == first
+    # once the last write is older than the interval, the next use is written again
+    ApiToken.objects.filter(pk=token.pk).update(
+        last_used_at=first - TOKEN_USE_WRITE_INTERVAL - timedelta(seconds=1)
+    )
+    assert updates() == 1
+    token.refresh_from_db()
+    assert token.last_used_at > first
+
+
 def test_token_is_stored_hashed_only():
     token, raw = ApiToken.issue(user=UserFactory(), name="x", days=1)
     assert raw.startswith(ApiToken.PREFIX)
