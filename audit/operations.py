@@ -180,18 +180,6 @@ def _bounded(variables: dict[str, Any]) -> dict[str, Any]:
     return variables
 
 
-def _changed(context_id: Any) -> list[str]:
-    from audit.history import changes_in_context
-
-    return sorted(
-        {
-            f"{TABLE_TYPES[change.table_name]}:{change.row_id}"
-            for change in changes_in_context(context_id)
-            if change.table_name in TABLE_TYPES
-        }
-    )
-
-
 def _request_row(outcome: str, code: str) -> dict[str, Any]:
     """The row of a request that ran no operation."""
     return {
@@ -239,8 +227,9 @@ def flush(
     elif not pending and status_code >= 400:
         pending = [_request_row("INVALID", f"HTTP_{status_code}")]
     for row in pending:
-        changed = _changed(row["context_id"]) if row["context_id"] else []
-        write_event(kind="OPERATION", records_changed=changed, **who, **row)
+        if row["context_id"]:
+            write_event(kind="OPERATION", changes_named=TABLE_TYPES, **who, **row)
+        else:
+            write_event(kind="OPERATION", records_changed=[], **who, **row)
     request.audit_pending = []
-    set_context(None)
     return len(pending)

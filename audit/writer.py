@@ -26,9 +26,10 @@ from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connection, transaction
+from django.db import connection
+from django.db.models import NOT_PROVIDED
 
-from audit.models import AuditEvent, AuditQueryText
+from audit.models import AuditEvent, AuditQueryText, RecordChange
 
 __all__ = [
     "CONTEXT_SETTING",
@@ -60,7 +61,12 @@ def query_text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def write_event(*, query: str | None = None, **fields: Any) -> AuditEvent:
+def write_event(
+    *,
+    query: str | None = None,
+    changes_named: dict[str, str] | None = None,
+    **fields: Any,
+) -> AuditEvent:
     """Append one row to the audit log and return it as stored.
 
     ``fields`` are ``AuditEvent`` fields (``kind``, ``outcome``, ``user_id``, ``username``,
@@ -71,6 +77,11 @@ def write_event(*, query: str | None = None, **fields: Any) -> AuditEvent:
     ``AuditQueryText`` and the row refers to it by hash (an empty text is not stored).
     ``seq``, ``prev_hash`` and ``row_hash`` are set by the database and may not be given.
 
+    ``changes_named`` (table name -> type name) has the database fill ``records_changed``
+    itself: the records of those tables changed under the row's ``context_id``, as
+    ``"Type:id"``, sorted. The query text, the change lookup and the chained row are one
+    statement, one round trip.
+
     Values are made storable rather than refused, so that a hostile request cannot prevent
     its own audit row: NUL characters and lone surrogates (which PostgreSQL cannot store)
     become U+FFFD, text longer than its column (an operation name, say) is cut to fit (the
@@ -80,6 +91,8 @@ def write_event(*, query: str | None = None, **fields: Any) -> AuditEvent:
     chained = {"seq", "prev_hash", "row_hash", "pk", "id"} & fields.keys()
     if chained:
         raise TypeError(f"write_event: {sorted(chained)} are set by the database")
+    if changes_named is not None and "records_changed" in fields:
+        raise TypeError("write_event: records_changed is given or looked up, not both")
     fields = {name: _storable(value) for name, value in fields.items()}
     if "variables" in fields:
         fields["variables"] = _redact(fields["variables"] or {})
@@ -87,16 +100,78 @@ def write_event(*, query: str | None = None, **fields: Any) -> AuditEvent:
         if name in fields:
             fields[name] = _strings(fields[name])
     fields = {name: _fitted(name, value) for name, value in fields.items()}
-    with transaction.atomic():
-        if query:
-            text = _storable(query)
-            digest = query_text_hash(text)
-            AuditQueryText.objects.bulk_create(
-                [AuditQueryText(hash=digest, text=text)], ignore_conflicts=True
-            )
-            fields["query_hash_id"] = digest
-        # seq, prev_hash, row_hash and occurred_at (unless given) come back via RETURNING.
-        return AuditEvent.objects.create(**fields)
+    sql, params, text_params = [], [], []
+    columns: list[str] = []
+    for field in _WRITTEN_FIELDS:
+        if field.name in fields:
+            value = fields[field.name]
+        elif field.db_default is not NOT_PROVIDED:
+            continue  # the database's (the time of the row)
+        else:
+            value = field.get_default()  # as the ORM would: "" for text, [] for arrays...
+        columns.append(connection.ops.quote_name(field.column))
+        sql.append("%s")
+        params.append(field.get_db_prep_save(value, connection))
+    prefix = ""
+    if query:
+        text = _storable(query)
+        digest = query_text_hash(text)
+        prefix = (
+            f"WITH _text AS (INSERT INTO {AuditQueryText._meta.db_table} (hash, text) "
+            "VALUES (%s, %s) ON CONFLICT (hash) DO NOTHING) "
+        )
+        text_params = [digest, text]
+        columns.append("query_hash_id")
+        sql.append("%s")
+        params.append(digest)
+    columns.append("records_changed")
+    if changes_named is None:
+        sql.append("%s")
+        params.append(fields.get("records_changed", []))
+    else:
+        sql.append(_CHANGED_SQL)
+        params += [list(changes_named), list(changes_named.values()), fields.get("context_id")]
+    statement = (
+        f"{prefix}INSERT INTO {AuditEvent._meta.db_table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(sql)}) RETURNING {', '.join(_RETURNED)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*text_params, *params])
+        row = dict(zip(_RETURNED, cursor.fetchone(), strict=True))
+    event = AuditEvent(**{**fields, "id": row.pop("id")})
+    for name, value in row.items():
+        setattr(event, name, value)
+    if query:
+        event.query_hash_id = digest
+    event._state.adding = False
+    event._state.db = connection.alias
+    return event
+
+
+#: The columns ``write_event`` writes (the database sets the id, the chain and, by default, the
+#: time; the query text's hash and ``records_changed`` are written separately).
+_WRITTEN_FIELDS = [
+    field
+    for field in AuditEvent._meta.concrete_fields
+    if field.name not in {"id", "seq", "prev_hash", "row_hash", "query_hash", "records_changed"}
+]
+#: What the database decides, read back by ``RETURNING``.
+_RETURNED = ("id", "seq", "occurred_at", "prev_hash", "row_hash", "records_changed")
+#: ``records_changed`` looked up in the statement that writes the row: the records of the
+#: named tables changed under the row's context id, as "Type:id", distinct, sorted by code
+#: point (as Python sorts them), each cut to the column's length.
+_NAMED_LENGTH = AuditEvent._meta.get_field("records_changed").base_field.max_length
+_CHANGED_SQL = f"""COALESCE((
+    SELECT array_agg(LEFT(named, {_NAMED_LENGTH})
+                     ORDER BY named COLLATE "C")
+    FROM (
+        SELECT DISTINCT t.type_name || ':' || c.row_id AS named
+        FROM {RecordChange._meta.db_table} c
+        JOIN unnest(%s::text[], %s::text[]) AS t(table_name, type_name)
+          ON t.table_name = c.table_name
+        WHERE c.context_id = %s
+    ) AS changed
+), '{{}}')"""
 
 
 def new_context() -> uuid.UUID:

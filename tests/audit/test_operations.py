@@ -168,6 +168,31 @@ def test_mutation_records_the_changed_records_and_their_history(gql):
     )
 
 
+def test_an_operation_writes_its_row_text_and_changes_in_one_statement(gql):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # when an analyst creates two subjects in one operation (a new query text)
+    with CaptureQueriesContext(connection) as queries:
+        gql(
+            'mutation Two { a: createSubject(input: {fullName: "Ann A"}) { subject { id } } '
+            'b: createSubject(input: {fullName: "Bo B"}) { subject { id } } }'
+        )
+    # then one statement stored the query text, looked the changes up and wrote the row
+    audit_statements = [
+        q["sql"] for q in queries if "audit_" in q["sql"].replace("audit_context", "")
+    ]
+    writes = [sql for sql in audit_statements if "audit_auditevent" in sql]
+    assert len(writes) == 1, audit_statements
+    assert "audit_auditquerytext" in writes[0] and "audit_recordchange" in writes[0]
+    assert not [sql for sql in audit_statements if sql not in writes]
+    # and the row names both records, sorted, with its query text stored once
+    [row] = operations()
+    pks = sorted(f"Subject:{pk}" for pk in m.Subject.objects.values_list("pk", flat=True))
+    assert row.records_changed == sorted(pks) and len(pks) == 2
+    assert row.query_hash.text.startswith("mutation Two")
+
+
 def test_no_answer_leaves_without_its_audit_row(gql, monkeypatch):
     # given an audit log that cannot be written
     import audit.operations
