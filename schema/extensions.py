@@ -25,7 +25,12 @@ from backend.errors import DomainError
 from permissions.gate import GRAPHQL, check_request
 from permissions.lifecycle import record_activity
 
-__all__ = ["INTERNAL_MESSAGE", "ErrorCodes", "RequireAuthentication"]
+__all__ = ["INTERNAL_MESSAGE", "UNDO", "ErrorCodes", "RequireAuthentication"]
+
+#: Set on the HTTP request when an operation's statement failed in the database outside a
+#: savepoint: the view (``schema.view``) rolls the request back and writes its audit rows in
+#: a transaction of their own.
+UNDO = "graphql_undo"
 
 log = logging.getLogger(__name__)
 
@@ -115,19 +120,29 @@ class ErrorCodes(SchemaExtension):
     Codes set elsewhere (FORBIDDEN, QUERY_TOO_COSTLY, ...) stay as they are. Any other error is
     INTERNAL_ERROR, and its message is replaced by a fixed one (the original is logged).
 
-    Each operation runs in a savepoint: if the database refused a statement (the transaction
-    is then unusable), the operation is rolled back to it, answers ``data: null`` with one
-    INTERNAL_ERROR, and its audit row is still written."""
+    If the database refused a statement of an operation (the transaction is then unusable),
+    the operation is undone, answers ``data: null`` with one INTERNAL_ERROR, and its audit row
+    is still written: an operation of a batch runs in a savepoint of its own and is rolled
+    back to it; a request of one operation (no savepoint: each is a round trip) is marked
+    ``UNDO`` for the view to roll back as a whole."""
 
     def on_execute(self) -> Iterator[None]:
-        savepoint = transaction.savepoint() if connection.in_atomic_block else None
+        request = getattr(self.execution_context.context, "request", None)
+        batch = connection.in_atomic_block and getattr(request, "graphql_batch", False)
+        savepoint = transaction.savepoint() if batch else None
         yield
-        if savepoint is None:
-            return
         if not _transaction_failed():
-            transaction.savepoint_commit(savepoint)
+            if savepoint is not None:
+                transaction.savepoint_commit(savepoint)
             return
-        transaction.savepoint_rollback(savepoint)
+        if savepoint is not None:
+            transaction.savepoint_rollback(savepoint)
+            # Back at the savepoint the transaction is usable again, also when a service's
+            # block without a savepoint of its own (``atomic(savepoint=False)``) had marked it
+            # for rollback.
+            transaction.set_rollback(False)
+        elif request is not None:
+            setattr(request, UNDO, True)  # the view rolls the request back, then audits it
         log.error("An operation's statement failed in the database; the operation was undone")
         self.execution_context.result = ExecutionResult(
             data=None,

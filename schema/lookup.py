@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 import strawberry_django
 from django.db.models import QuerySet
 from strawberry import relay
 from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment
 
 from audit.operations import carries
 from backend import models as m
@@ -59,10 +60,31 @@ def _rows(info: Info, model: type, ids: list[int]) -> QuerySet:
     return scope_queryset(model.objects.filter(pk__in=ids), info.context.request.user)
 
 
-def _marked_rows(info: Info, model: type, ids: list[int]) -> QuerySet:
-    """``_rows`` with what each record's handling markings need, prefetched."""
-    user = info.context.request.user
-    return _rows(info, model, ids).prefetch_related(*marking_prefetches(model, user))
+def _selects(selections: list[Any], path: tuple[str, ...]) -> bool:
+    """Whether the selection (fragments looked through) asks for the field at ``path``."""
+    name, *rest = path
+    for selection in selections:
+        if isinstance(selection, FragmentSpread | InlineFragment):
+            if _selects(selection.selections, path):
+                return True
+        elif selection.name == name and (not rest or _selects(selection.selections, tuple(rest))):
+            return True
+    return False
+
+
+def _returned(
+    info: Info, model: type, ids: list[int], field: str, selections: list[Any]
+) -> dict[int, Any]:
+    """The records of ``ids`` a lookup returned, row-scoped, with what their handling markings
+    need only when the answer asks for those (the prefetches cost more than the rest of the
+    lookup's Python together)."""
+    if not ids:
+        return {}
+    records = _rows(info, model, ids)
+    if _selects(selections, (field, "handlingMarkings")):
+        user = info.context.request.user
+        records = records.prefetch_related(*marking_prefetches(model, user))
+    return {record.pk: record for record in records}
 
 
 @strawberry.type(
@@ -82,10 +104,7 @@ class MatchReasonType:
 def _matched_record(match: TravellerMatch) -> list[tuple[type, int | None]]:
     """The person (or identifier) a match is about: its score, reasons (the name matched),
     redress mark and markings are that record's data, whichever of them an answer holds."""
-    return [
-        (m.Subject, match.subject.pk if match.subject is not None else None),
-        (m.Identifier, match.identifier.pk if match.identifier is not None else None),
-    ]
+    return [(m.Subject, match.subject_id), (m.Identifier, match.identifier_id)]
 
 
 def _matched_records(result: TravellerLookupResult) -> list[tuple[type, int]]:
@@ -130,6 +149,8 @@ class TravellerMatch:
     tips: list[TipRef] = strawberry.field(
         description="The returned tips naming this person or containing this identifier."
     )
+    subject_id: strawberry.Private[int | None] = None
+    identifier_id: strawberry.Private[int | None] = None
 
 
 # Which criteria matched tells that the returned people and identifiers exist; whether a
@@ -171,10 +192,15 @@ class TravellerLookupResult:
         "marks and tips (as far as the caller may see them)."
     )
     def matches(self, info: Info) -> list[TravellerMatch]:
-        # one scoped query per model for all matches together, however many there are
-        subjects = {row.pk: row for row in _marked_rows(info, m.Subject, self.subject_ids)}
-        identifiers = {row.pk: row for row in _marked_rows(info, m.Identifier, self.identifier_ids)}
-        tips = {row.pk: row for row in _rows(info, m.Tip, self.tip_ids)}
+        # one query per model asked for, for all matches together, however many there are
+        asked = info.selected_fields[0].selections
+        subjects = _returned(info, m.Subject, self.subject_ids, "subject", asked)
+        identifiers = _returned(info, m.Identifier, self.identifier_ids, "identifier", asked)
+        tips = (
+            _returned(info, m.Tip, self.tip_ids, "tips", asked)
+            if _selects(asked, ("tips",))
+            else {}
+        )
         return [
             TravellerMatch(
                 score=match.score,
@@ -191,6 +217,8 @@ class TravellerLookupResult:
                 subject=subjects.get(match.subject_id),  # type: ignore[arg-type]
                 identifier=identifiers.get(match.identifier_id),  # type: ignore[arg-type]
                 tips=[tips[pk] for pk in match.tip_ids if pk in tips],
+                subject_id=match.subject_id,
+                identifier_id=match.identifier_id,
             )
             for match in self.found
             if match.subject_id in subjects or match.identifier_id in identifiers

@@ -43,7 +43,7 @@ from cross_web import HTTPException
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -66,10 +66,10 @@ from strawberry.types.graphql import OperationType
 
 from audit.history import changes_in_context
 from audit.operations import flush
-from audit.writer import set_context
 from backend.intake.uploads import UploadRef
 from backend.models import User
 from permissions.gate import GRAPHIQL, REFUSAL_CODES, UNAUTHENTICATED, check_request
+from schema.extensions import UNDO
 from schema.safe_methods import METHOD_NOT_ALLOWED, SAFE_METHODS
 
 __all__ = [
@@ -263,11 +263,9 @@ def _wrote(request: HttpRequest) -> list[str]:
     return changed
 
 
-def _clear_context() -> None:
-    try:
-        set_context(None)
-    except DatabaseError:  # the database is gone; its session setting went with it
-        log.warning("could not clear the audit context", exc_info=True)
+class _Undo(Exception):
+    """Raised inside the request's transaction to roll its operations back; carries the
+    response, error code and outcome the audit rows are then written with."""
 
 
 class TipGraphView(GraphQLView):
@@ -279,10 +277,13 @@ class TipGraphView(GraphQLView):
     nothing to protect (every operation refuses them). GET runs no mutation and no query that
     records something (``schema.safe_methods``).
 
-    Each request runs in one transaction together with its audit rows, its operations in a
-    savepoint: a request that fails as a whole (refused, or an unexpected error) has its
-    operations rolled back and still leaves its audit row; if the audit rows cannot be
-    written, the whole request is rolled back and the caller gets AUDIT_UNAVAILABLE.
+    Each request runs in one transaction together with its audit rows, with no savepoint
+    (each is a round trip): a request that fails as a whole (refused, an unexpected error, or
+    a statement the database refused in its operation) is rolled back and its audit rows are
+    written in a transaction of their own; only the operations of a batch run in savepoints
+    each (``schema.extensions.ErrorCodes``), so that one failing keeps the others. If the
+    audit rows cannot be written, the whole request is rolled back and the caller gets
+    AUDIT_UNAVAILABLE.
 
     Multipart requests (file uploads) follow the GraphQL multipart request spec; they are
     enabled in ``backend/urls.py`` and pass the same CSRF check as any other POST.
@@ -367,6 +368,7 @@ class TipGraphView(GraphQLView):
             if not data:
                 raise _refuse_json("A batch holds at least one request.")
             self._validate_batch_request(data, protocol="http")
+            http.graphql_batch = True  # type: ignore[attr-defined]  # (schema.extensions)
             return [_request_data(item) for item in data]
         return _request_data(data)
 
@@ -430,9 +432,21 @@ class TipGraphView(GraphQLView):
             return super().dispatch(request, *args, **kwargs)  # a page, not an operation
         request.audit_pending = []  # type: ignore[attr-defined]
         try:
-            with transaction.atomic():
-                response, code, outcome = self._answer(request)
-                flush(request, status_code=response.status_code, error_code=code, outcome=outcome)
+            try:
+                with transaction.atomic():
+                    response, code, outcome = self._answer(request)
+                    if code is not None or getattr(request, UNDO, False):
+                        raise _Undo(response, code, outcome)
+                    flush(
+                        request, status_code=response.status_code, error_code=code, outcome=outcome
+                    )
+            except _Undo as undo:
+                # The request's operations are rolled back; their rows are written anew.
+                response, code, outcome = undo.args
+                with transaction.atomic():
+                    flush(
+                        request, status_code=response.status_code, error_code=code, outcome=outcome
+                    )
         except Exception:
             log.exception("the audit rows of a GraphQL request could not be written; rolled back")
             return JsonResponse(
@@ -447,8 +461,6 @@ class TipGraphView(GraphQLView):
                 },
                 status=503,
             )
-        finally:
-            _clear_context()
         return response
 
     def opens_graphiql(self, request: HttpRequest) -> bool:
@@ -470,20 +482,20 @@ class TipGraphView(GraphQLView):
 
     def _answer(self, request: HttpRequest) -> tuple[HttpResponseBase, str | None, str | None]:
         """The response, and for a request refused or failed as a whole its error code and
-        audit outcome. Its operations run in a savepoint, rolled back when it fails."""
+        audit outcome (``dispatch`` then rolls its operations back)."""
         try:
-            with transaction.atomic():
-                self._check_csrf(request)
-                response = self.respond(request)
-                if request.method in SAFE_METHODS and (changed := _wrote(request)):
-                    log.error("a GET changed %s; rolled back and refused", ", ".join(changed))
-                    raise RequestRefused(
-                        405,
-                        METHOD_NOT_ALLOWED,
-                        "This operation records what it does: send it with POST, never GET.",
-                        outcome="FAILED",
-                        allow="POST",
-                    )
+            self._check_csrf(request)
+            response = self.respond(request)
+            undone = getattr(request, UNDO, False)
+            if request.method in SAFE_METHODS and not undone and (changed := _wrote(request)):
+                log.error("a GET changed %s; rolled back and refused", ", ".join(changed))
+                raise RequestRefused(
+                    405,
+                    METHOD_NOT_ALLOWED,
+                    "This operation records what it does: send it with POST, never GET.",
+                    outcome="FAILED",
+                    allow="POST",
+                )
         except RequestRefused as refusal:
             return self._refusal(refusal), refusal.code, refusal.outcome
         except (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):

@@ -32,7 +32,6 @@ def _contact(office: m.Office | None, user: m.User | None) -> str:
     return "unknown"
 
 
-@transaction.atomic
 def deconflict(
     *,
     identifier_ids: Iterable[int] = (),
@@ -63,6 +62,22 @@ def deconflict(
     if lead is not None:
         leads = leads.exclude(pk=lead.pk)
     trigger = {"triggered_by_tip": tip, "triggered_by_lead": lead, "triggered_by_lookup": lookup}
+    active_leads = list(leads)
+    if not active_leads:
+        return []  # the usual case: read only, no transaction or savepoint of its own
+    with transaction.atomic():
+        return _raise_notices(active_leads, trigger, identifier_ids, subject_ids, origin_office, by)
+
+
+def _raise_notices(
+    leads: list[m.Lead],
+    trigger: dict[str, Any],
+    identifier_ids: set[int],
+    subject_ids: set[int],
+    origin_office: m.Office | None,
+    by: m.User | None,
+) -> list[m.DeconflictionNotice]:
+    tip, lead = trigger["triggered_by_tip"], trigger["triggered_by_lead"]
     notices = []
     for active in leads:
         if m.DeconflictionNotice.objects.filter(lead=active, **trigger).exists():

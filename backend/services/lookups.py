@@ -23,6 +23,7 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from backend import models as m
 from backend.errors import InvalidInput
@@ -195,7 +196,8 @@ def _name_matches(folded: str, dob: date) -> dict[int, _NameHit]:
     narrows the rows; the score is the best plain similarity to any one name or alias.
     """
     threshold = float(settings.LOOKUP_NAME_THRESHOLD)
-    with connection.cursor() as cursor:
+    # The threshold is a transaction's setting: in the caller's transaction, or one of its own.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
             "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(threshold)]
         )
@@ -216,7 +218,6 @@ def _combine(evidence: list[float]) -> float:
     return round(1.0 - remaining, 3)
 
 
-@transaction.atomic
 def traveller_lookup(*, by: m.User, criteria: LookupCriteria) -> LookupOutcome:
     """Run a traveller query and record what it disclosed.
 
@@ -294,19 +295,27 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria) -> LookupOutcome:
         )
         - {""}
     )
-    lookup = m.TravellerLookup.objects.create(
-        user=by, criteria=normalised, subject_hits=len(subjects), tip_hits=len(tip_ids)
-    )
-    _disclose(lookup, by, m.Tip, tip_ids)
-    _disclose(lookup, by, m.Subject, sorted(subjects))
-    _disclose(lookup, by, m.Identifier, sorted(identifiers))
-    deconflict(
-        identifier_ids=identifiers,
-        subject_ids=subjects,
-        origin_office=by.office,
-        by=by,
-        lookup=lookup,
-    )
+    # Only writes from here: no refusal can follow, so no savepoint of its own is needed
+    # inside a caller's transaction (a database error fails the caller's whole operation).
+    with transaction.atomic(savepoint=False):
+        lookup = _record(
+            by,
+            normalised,
+            subject_hits=len(subjects),
+            tip_hits=len(tip_ids),
+            disclosed={
+                m.Tip: tip_ids,
+                m.Subject: sorted(subjects),
+                m.Identifier: sorted(identifiers),
+            },
+        )
+        deconflict(
+            identifier_ids=identifiers,
+            subject_ids=subjects,
+            origin_office=by.office,
+            by=by,
+            lookup=lookup,
+        )
     return LookupOutcome(
         lookup=lookup,
         tip_ids=tip_ids,
@@ -432,11 +441,61 @@ def _markings(tip_ids: list[int], tip_caveats: dict[int, str]) -> list[str]:
     return [caveat for caveat in m.HandlingCaveat.values if caveat in present]
 
 
-def _disclose(lookup: m.TravellerLookup, user: m.User, model: type, ids: list[int]) -> None:
-    content_type = ContentType.objects.get_for_model(model)
-    m.Disclosure.objects.bulk_create(
-        [
-            m.Disclosure(lookup=lookup, user=user, content_type=content_type, object_id=pk)
-            for pk in ids
-        ]
+_RECORD_SQL = f"""
+WITH lookup AS (
+    INSERT INTO {m.TravellerLookup._meta.db_table}
+        (user_id, created_at, criteria, subject_hits, tip_hits)
+    VALUES (%(user)s, %(now)s, %(criteria)s, %(subject_hits)s, %(tip_hits)s)
+    RETURNING id
+), disclosed AS (
+    INSERT INTO {m.Disclosure._meta.db_table}
+        (lookup_id, user_id, content_type_id, object_id, created_at)
+    SELECT lookup.id, %(user)s, d.content_type_id, d.object_id, %(now)s
+    FROM lookup, unnest(%(types)s::integer[], %(ids)s::bigint[]) AS d(content_type_id, object_id)
+)
+SELECT id FROM lookup
+"""
+
+
+def _record(
+    by: m.User,
+    criteria: dict[str, Any],
+    *,
+    subject_hits: int,
+    tip_hits: int,
+    disclosed: dict[type, list[int]],
+) -> m.TravellerLookup:
+    """Write the lookup row and one disclosure per returned record, in one statement."""
+    now = timezone.now()
+    types: list[int] = []
+    ids: list[int] = []
+    content_types = ContentType.objects.get_for_models(*disclosed)  # cached after first use
+    for model, pks in disclosed.items():
+        types += [content_types[model].pk] * len(pks)
+        ids += pks
+    field = m.TravellerLookup._meta.get_field("criteria")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECORD_SQL,
+            {
+                "user": by.pk,
+                "now": now,
+                "criteria": field.get_db_prep_save(criteria, connection),
+                "subject_hits": subject_hits,
+                "tip_hits": tip_hits,
+                "types": types,
+                "ids": ids,
+            },
+        )
+        (pk,) = cursor.fetchone()
+    lookup = m.TravellerLookup(
+        pk=pk,
+        user=by,
+        created_at=now,
+        criteria=criteria,
+        subject_hits=subject_hits,
+        tip_hits=tip_hits,
     )
+    lookup._state.adding = False
+    lookup._state.db = connection.alias
+    return lookup

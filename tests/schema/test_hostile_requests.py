@@ -7,6 +7,7 @@ import json
 import re
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -439,7 +440,8 @@ def test_a_statement_the_database_refuses_undoes_the_operation_and_is_audited(
         return created
 
     monkeypatch.setattr(sources, "create_source", write_then_fail)
-    monkeypatch.setattr("resolvers.common.transaction.atomic", _no_savepoint)
+    # (only the resolvers' module: the view's own transaction stays real)
+    monkeypatch.setattr("resolvers.common.transaction", SimpleNamespace(atomic=_no_savepoint))
     # when it runs
     result = gql('mutation { createSource(input: {kind: NGO, name: "Y"}) { errors { code } } }')
     # then nothing of the operation is kept, the answer is coded, and the row is written
@@ -448,6 +450,68 @@ def test_a_statement_the_database_refuses_undoes_the_operation_and_is_audited(
     assert "division" not in json.dumps(result)
     assert not m.Source.objects.filter(name="Y").exists()
     assert (last_row().outcome, last_row().records_changed) == ("FAILED", [])
+
+
+def test_in_a_batch_only_the_operation_the_database_refused_is_undone(analyst, monkeypatch) -> None:
+    # given a service that fails in the database for one name only
+    from django.db import connection
+
+    from backend.services import sources
+
+    real = sources.create_source
+
+    def fail_for_y(**kwargs: Any) -> m.Source:
+        created = real(**kwargs)
+        if kwargs.get("name") == "Y":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 / 0")
+        return created
+
+    monkeypatch.setattr(sources, "create_source", fail_for_y)
+    monkeypatch.setattr("resolvers.common.transaction", SimpleNamespace(atomic=_no_savepoint))
+    make = 'mutation {{ createSource(input: {{kind: NGO, name: "{}"}}) {{ errors {{ code }} }} }}'
+    # when a batch creates X, then Y, then Z
+    analyst_client = Client()
+    analyst_client.force_login(analyst)
+    response = analyst_client.post(
+        "/graphql",
+        data=json.dumps([{"query": make.format(name)} for name in "XYZ"]),
+        content_type="application/json",
+    )
+    # then X and Z are kept, Y is undone and answered INTERNAL_ERROR, and all three are audited
+    answers = response.json()
+    assert [codes(answer) for answer in answers] == [[], ["INTERNAL_ERROR"], []]
+    assert sorted(m.Source.objects.values_list("name", flat=True)) == ["X", "Z"]
+    rows = list(AuditEvent.objects.filter(kind="OPERATION").order_by("seq"))
+    assert [row.outcome for row in rows] == ["ALLOWED", "FAILED", "ALLOWED"]
+
+
+def test_a_lookup_whose_write_the_database_refuses_is_undone_and_audited(
+    gql: GraphQL, monkeypatch
+) -> None:
+    # given a lookup whose writes (no savepoint of their own) meet a statement the database
+    # refuses, after it already wrote its lookup row
+    from django.db import connection
+
+    from backend.services import lookups
+
+    real = lookups._record
+
+    def record_then_fail(*args: Any, **kwargs: Any) -> m.TravellerLookup:
+        recorded = real(*args, **kwargs)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")
+        return recorded
+
+    monkeypatch.setattr(lookups, "_record", record_then_fail)
+    # when an analyst looks a traveller up
+    result = gql('{ travellerLookup(input: {email: "x@example.com"}) { matchedOn } }')
+    # then the answer is coded, nothing of the lookup is kept, and its audit row is written
+    assert result["data"] is None
+    assert codes(result) == ["INTERNAL_ERROR"]
+    assert not m.TravellerLookup.objects.exists()
+    assert last_row().outcome == "FAILED"
+    assert last_row().operation_type == "query"
 
 
 class _no_savepoint:  # noqa: N801 - stands in for transaction.atomic
