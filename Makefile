@@ -69,11 +69,13 @@ static: $(STAMP) $(NODE_STAMP)
 
 serve: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py load_documents
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(GUNICORN) backend.wsgi:application
 
 serve-asgi: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py load_documents
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	TIPGRAPH_DB_POOL_MAX=$(DB_POOL_MAX) $(GUNICORN) -k uvicorn_worker.UvicornWorker \
 		backend.asgi:application

@@ -26,6 +26,7 @@ from audit.writer import new_context, set_context, write_event
 from backend.errors import REQUEST_ERROR_CODES
 from backend.registry import audit_type_names
 from permissions.gate import REFUSAL_CODES
+from permissions.matrix import DOCUMENT_NOT_TRUSTED
 
 __all__ = [
     "DENIED_CODES",
@@ -47,8 +48,8 @@ TABLE_TYPES: dict[str, str] = {model._meta.db_table: name for model, name in TYP
 
 #: Error codes that make an operation's outcome DENIED: every refusal of the one gate
 #: (``permissions.gate``: not signed in, token expired, deactivated, locked out, not approved,
-#: training lapsed, role) and need-to-know.
-DENIED_CODES = REFUSAL_CODES | {"NEED_TO_KNOW"}
+#: training lapsed, role), need-to-know, and a document a partner tool may not run.
+DENIED_CODES = REFUSAL_CODES | {"NEED_TO_KNOW", DOCUMENT_NOT_TRUSTED}
 MAX_VARIABLES_CHARS = 20_000
 
 

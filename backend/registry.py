@@ -145,6 +145,10 @@ REGISTRY: dict[str, Entry] = {
     "backend.ImportJob": Tracked(type_name="ImportJob"),
     "backend.TravellerLookup": Tracked(),
     "backend.Disclosure": Tracked(),
+    # The documents partner tools may run (``manage.py load_documents``): the table decides
+    # what a partner may ask, like an account's role, so when a document was registered or
+    # retired, and by which connection, is kept in record history.
+    "backend.TrustedDocument": Tracked(),
     # The audit log itself.
     "audit.AuditQueryText": Exempt(
         append_only=True, reason="part of the audit log: append-only and hash-chained"

@@ -237,6 +237,11 @@ GRAPHQL_MAX_BATCH = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_BATCH", "10"))
 GRAPHQL_MAX_COST = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_COST", "50000"))
 GRAPHQL_MAX_STRING_LENGTH = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_STRING_LENGTH", "100000"))
 GRAPHQL_MAX_LIST_LENGTH = int(os.environ.get("TIPGRAPH_GRAPHQL_MAX_LIST_LENGTH", "1000"))
+# Trusted documents (schema.trusted_documents): the committed folder `manage.py
+# load_documents` loads, and how many other documents' parses each process keeps
+# (schema.document_cache, least recently used first out; registered ones are always kept).
+GRAPHQL_DOCUMENTS_DIR = BASE_DIR / "schema" / "documents"
+GRAPHQL_DOCUMENT_CACHE_SIZE = int(os.environ.get("TIPGRAPH_GRAPHQL_DOCUMENT_CACHE_SIZE", "256"))
 
 # Traveller lookups (backend.services.lookups): a name matches a person's name or alias when
 # their pg_trgm similarity is at least LOOKUP_NAME_THRESHOLD (with the exact date of birth); a

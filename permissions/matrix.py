@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from backend.models import Role
 
-__all__ = ["NEED_TO_KNOW", "OPERATIONS", "ROLE_NAMES", "WRITING_QUERIES", "describe"]
+__all__ = [
+    "DOCUMENT_NOT_TRUSTED",
+    "NEED_TO_KNOW",
+    "OPERATIONS",
+    "ROLE_NAMES",
+    "TRUSTED_DOCUMENTS_ONLY",
+    "WRITING_QUERIES",
+    "describe",
+]
 
 A, INV, PM = Role.ANALYST, Role.INVESTIGATOR, Role.PROGRAM_MANAGER
 SA, AU, RC = Role.SYSTEM_ADMINISTRATOR, Role.AUDITOR, Role.REPORTING_CLIENT
@@ -78,6 +86,14 @@ OPERATIONS: dict[str, frozenset[str]] = {
 #: could make a signed-in browser run them. ``schema.safe_methods`` refuses them over GET
 #: (HTTP 405, ``METHOD_NOT_ALLOWED``), and their schema descriptions say so.
 WRITING_QUERIES: frozenset[str] = frozenset({"Query.travellerLookup"})
+
+#: Roles whose clients are tools outside the platform (a partner agency's targeting system, a
+#: statistics client): they may run only the registered documents of ``schema/documents/``
+#: (``schema.trusted_documents``; a free text equal to one counts), never a document of their
+#: own (``DOCUMENT_NOT_TRUSTED``). Every other role may run any document.
+TRUSTED_DOCUMENTS_ONLY: frozenset[str] = frozenset({INV, RC})
+#: The error code of a document such a role may not run (audited DENIED).
+DOCUMENT_NOT_TRUSTED = "DOCUMENT_NOT_TRUSTED"
 
 #: Fields beyond a partner-agency investigator's need to know: refused to investigators,
 #: field by field, with extensions.code NEED_TO_KNOW.

@@ -19,6 +19,7 @@ from schema.audit import AuditQuery
 from schema.caveat import DisseminationCaveat
 from schema.cluster import ClusterMutation, ClusterQuery
 from schema.deconfliction import DeconflictionMutation, DeconflictionQuery
+from schema.document_cache import CachedDocuments
 from schema.extensions import ErrorCodes, RequireAuthentication
 from schema.identifier import IdentifierMutation, IdentifierQuery
 from schema.intake import IntakeMutation, IntakeQuery
@@ -34,6 +35,7 @@ from schema.source import SourceMutation, SourceQuery
 from schema.statistics import StatisticsQuery
 from schema.subject import SubjectMutation, SubjectQuery
 from schema.tip import TipMutation, TipQuery
+from schema.trusted_documents import TrustedDocuments
 from schema.viewer import ViewerQuery
 
 __all__ = ["schema"]
@@ -96,11 +98,13 @@ schema = strawberry.Schema(
         AuditExtension,
         ErrorCodes,  # inside the audit extension: the audit row records the codes it sets
         RequireAuthentication,
+        TrustedDocuments,  # a hash runs its registered text; partner tools run nothing else
         RefuseWritesOverGet,  # GET runs no mutation and no query that records something
         DisseminationCaveat,
         OperationLimits,  # depth, cost, page sizes, cursors, input sizes: before anything runs
         lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
+        CachedDocuments,  # after every extension adding validation rules: it runs them
         DjangoOptimizerExtension,
     ],
 )

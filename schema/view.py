@@ -27,7 +27,8 @@ Responses follow GraphQL over HTTP: a client whose ``Accept`` prefers
 ``application/graphql-response+json`` gets that media type, and an operation refused before
 it ran (unparsable, invalid, variables that do not coerce, a caller the gate refuses) comes
 with no ``data`` and status 400 (401 ``UNAUTHENTICATED``/``TOKEN_EXPIRED``, 403 for the
-gate's other refusals, 405 ``METHOD_NOT_ALLOWED``); every other client gets
+gate's other refusals and ``DOCUMENT_NOT_TRUSTED``, 404 ``PERSISTED_QUERY_NOT_FOUND``, 405
+``METHOD_NOT_ALLOWED``; ``schema.trusted_documents``); every other client gets
 ``application/json`` and status 200 for every GraphQL answer, except 405 for an operation
 GET may not run.
 """
@@ -71,6 +72,12 @@ from backend.models import User
 from permissions.gate import GRAPHIQL, REFUSAL_CODES, UNAUTHENTICATED, check_request
 from schema.extensions import UNDO
 from schema.safe_methods import METHOD_NOT_ALLOWED, SAFE_METHODS
+from schema.trusted_documents import (
+    STATUS_OF_CODES,
+    names_document,
+    trust_server_document,
+    with_document_id,
+)
 
 __all__ = [
     "APPLICATION_JSON",
@@ -112,6 +119,7 @@ _REQUEST_ERROR_STATUS = {
     UNAUTHENTICATED: 401,
     "TOKEN_EXPIRED": 401,
     **{code: 403 for code in sorted(REFUSAL_CODES - {UNAUTHENTICATED, "TOKEN_EXPIRED"})},
+    **STATUS_OF_CODES,  # DOCUMENT_NOT_TRUSTED 403, PERSISTED_QUERY_NOT_FOUND 404
 }
 
 
@@ -214,6 +222,7 @@ def _request_data(item: object) -> GraphQLRequestData:
         "operationName": (str,),
         "variables": (dict,),
         "extensions": (dict,),
+        "documentId": (str,),  # a trusted document's id (schema.trusted_documents)
     }
     for name, types in expected.items():
         value = item.get(name)
@@ -224,7 +233,7 @@ def _request_data(item: object) -> GraphQLRequestData:
         query=item.get("query"),
         variables=item.get("variables"),
         operation_name=item.get("operationName"),
-        extensions=item.get("extensions"),
+        extensions=with_document_id(item.get("extensions"), item.get("documentId")),
     )
 
 
@@ -319,6 +328,12 @@ class TipGraphView(GraphQLView):
             )
         context = {"csrf_cookie_name": settings.CSRF_COOKIE_NAME, "csrf_token": get_token(request)}
         return render(request, "graphql/graphiql.html", context)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a GET naming a document by its hash, which has no ``query`` either."""
+        return super().should_render_graphql_ide(request) and not names_document(
+            request.query_params
+        )
 
     def parse_multipart(self, request: Any) -> dict[str, Any]:
         operations = self.parse_json(request.post_data.get("operations", "{}"))
@@ -602,6 +617,7 @@ class StatisticsCsvView(TipGraphView):
         query["variables"] = json.dumps({name: request.GET[name] for name in names})
         query["operationName"] = f"{field}Csv"
         request.GET = query
+        trust_server_document(request, document)  # partner tools may run it: we wrote it
         response = super().respond(request)
         try:
             body = json.loads(response.content)  # type: ignore[attr-defined]

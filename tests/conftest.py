@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from backend.models import Role, User
+from permissions.matrix import TRUSTED_DOCUMENTS_ONLY
 from tests.factories import UserFactory
 
 GraphQL = Callable[..., dict[str, Any]]
@@ -91,14 +92,41 @@ def analyst(user_of: Callable[[str], User]) -> User:
     return user_of(Role.ANALYST)
 
 
+def register_document(query: str) -> None:
+    """Register ``query`` as a trusted document, as ``manage.py load_documents`` would: one
+    SQL statement whether or not it is registered already, so query counts stay comparable."""
+    from backend.documents import document_hash
+    from backend.models import TrustedDocument
+
+    digest = document_hash(query)
+    TrustedDocument.objects.bulk_create(
+        [TrustedDocument(hash=digest, name=f"test_{digest[:16]}", document=query)],
+        ignore_conflicts=True,
+    )
+
+
+def registering(gql: GraphQL) -> GraphQL:
+    """``gql`` that first registers each document it sends: the client of a role that may run
+    only trusted documents (``permissions.matrix.TRUSTED_DOCUMENTS_ONLY``), whose tool's
+    documents are registered. ``tests/schema/test_trusted_documents.py`` sends the others."""
+
+    def send(query: str, variables: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+        register_document(query)
+        return gql(query, variables, **extra)
+
+    return send
+
+
 @pytest.fixture
 def gql_as(client: Client, user_of: Callable[[str], User]) -> Callable[[str], GraphQL]:
-    """``gql_as(Role.ANALYST)`` signs a fresh client in with that role and returns a caller."""
+    """``gql_as(Role.ANALYST)`` signs a fresh client in with that role and returns a caller.
+    For a role that may run only trusted documents, each document sent is registered first."""
 
     def sign_in(role: str) -> GraphQL:
         c = Client()
         c.force_login(user_of(role))
-        return make_gql(c)
+        gql = make_gql(c)
+        return registering(gql) if role in TRUSTED_DOCUMENTS_ONLY else gql
 
     return sign_in
 

@@ -1,6 +1,7 @@
 """All models of the platform's domain."""
 
 from backend.models.accounts import ApiToken, Role, User
+from backend.models.documents import TrustedDocument
 from backend.models.graph import (
     Cluster,
     DeconflictionNotice,
@@ -73,5 +74,6 @@ __all__ = [
     "TipStatus",
     "TipSubject",
     "TravellerLookup",
+    "TrustedDocument",
     "User",
 ]

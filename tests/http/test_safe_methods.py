@@ -13,6 +13,7 @@ from audit.models import AuditEvent
 from backend import models as m
 from permissions.matrix import OPERATIONS, WRITING_QUERIES
 from schema import schema
+from tests.conftest import register_document
 from tests.factories import (
     IdentifierFactory,
     SightingFactory,
@@ -44,6 +45,28 @@ def suspect_tip() -> m.Tip:
     return sighting.tip
 
 
+#: A lookup written every way the GET guard must see through.
+LOOKUPS_HOWEVER_WRITTEN = [
+    # through a named fragment, an inline fragment, an alias, beside a harmless field
+    f'query F {{ ...L }} fragment L on Query {{ travellerLookup(input: {{email: "{EMAIL}"}}) '
+    "{ matchedOn } }",
+    f'query I {{ ... on Query {{ travellerLookup(input: {{email: "{EMAIL}"}}) '
+    "{ matchedOn } } }",
+    f'query A {{ viewer {{ username }} x: travellerLookup(input: {{email: "{EMAIL}"}}) '
+    "{ matchedOn } }",
+    # skipped by a directive: the check does not guess
+    f'query S {{ travellerLookup(input: {{email: "{EMAIL}"}}) @skip(if: false) {{ matchedOn }} }}',
+]
+
+
+@pytest.fixture(autouse=True)
+def registered_lookups() -> None:
+    """The lookups the investigator sends are registered, as a partner tool's are: what is
+    tested here is the GET guard, not the trusted-documents rule."""
+    for query in (LOOKUP, *LOOKUPS_HOWEVER_WRITTEN):
+        register_document(query)
+
+
 def investigator() -> Client:
     client = Client()
     client.force_login(UserFactory(username="get-investigator", role=m.Role.INVESTIGATOR))
@@ -72,11 +95,9 @@ def test_a_traveller_lookup_over_get_is_refused_and_records_nothing(suspect_tip:
     # and nothing was recorded: no lookup, no disclosure, no notice
     assert nothing_recorded()
     # so the tip is not opened to the investigator
-    opened = client.post(
-        "/graphql",
-        {"query": f'{{ node(id: "{GlobalID("Tip", str(suspect_tip.pk))}") {{ id }} }}'},
-        content_type="application/json",
-    )
+    node = f'{{ node(id: "{GlobalID("Tip", str(suspect_tip.pk))}") {{ id }} }}'
+    register_document(node)
+    opened = client.post("/graphql", {"query": node}, content_type="application/json")
     assert opened.json()["data"]["node"] is None
     # and the refusal has its audit row, naming the operation
     refusal = operations()[0]
@@ -93,21 +114,7 @@ def test_the_same_lookup_over_post_runs_and_is_recorded(suspect_tip: m.Tip) -> N
     assert m.Disclosure.objects.filter(object_id=suspect_tip.pk).exists()
 
 
-@pytest.mark.parametrize(
-    "query",
-    [
-        # through a named fragment, an inline fragment, an alias, beside a harmless field
-        f'query F {{ ...L }} fragment L on Query {{ travellerLookup(input: {{email: "{EMAIL}"}}) '
-        "{ matchedOn } }",
-        f'query I {{ ... on Query {{ travellerLookup(input: {{email: "{EMAIL}"}}) '
-        "{ matchedOn } } }",
-        f'query A {{ viewer {{ username }} x: travellerLookup(input: {{email: "{EMAIL}"}}) '
-        "{ matchedOn } }",
-        # skipped by a directive: the check does not guess
-        f'query S {{ travellerLookup(input: {{email: "{EMAIL}"}}) @skip(if: false) '
-        "{ matchedOn } }",
-    ],
-)
+@pytest.mark.parametrize("query", LOOKUPS_HOWEVER_WRITTEN)
 def test_a_lookup_over_get_is_refused_however_it_is_written(suspect_tip: m.Tip, query: str) -> None:
     response = investigator().get("/graphql", {"query": query}, headers=BROWSER)
     assert response.status_code == 405

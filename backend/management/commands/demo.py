@@ -1,4 +1,5 @@
-"""Set up (and optionally serve) the demo: migrate, one user per role, fake data."""
+"""Set up (and optionally serve) the demo: migrate, the trusted documents, one user per role,
+fake data."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ class _ProgressBar:
 
 class Command(BaseCommand):
     help = (
-        "Demo mode only (TIPGRAPH_DEBUG=1): migrate the database, create one demo user per role "
+        "Demo mode only (TIPGRAPH_DEBUG=1): migrate the database, load the trusted documents "
+        "(load_documents), create one demo user per role "
         "(credentials printed once, when created), load a generated, clearly fake data set, and "
         "with --serve start the development server with GraphiQL."
     )
@@ -61,6 +63,7 @@ class Command(BaseCommand):
             raise CommandError("--tips must be between 1 and 200000")
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("database migrated")
+        call_command("load_documents", stdout=self.stdout)  # what the partner roles may run
         self._users(reset=options["reset_passwords"])
         if m.Tip.objects.filter(source__name__startswith=DEMO_SOURCE_PREFIX).exists():
             self.stdout.write("demo data already loaded (delete ./var/pgdata to start over)")
