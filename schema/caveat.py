@@ -60,6 +60,8 @@ class DisseminationCaveat(SchemaExtension):
         self.partner = getattr(user, "role", None) == m.Role.INVESTIGATOR
         self.seen: dict[type[Model], set[Any]] = defaultdict(set)
         self.marked_tips: dict[Any, str] = {}
+        #: Markings read off records as they were resolved: (model, pk) -> caveats.
+        self.known: dict[tuple[type[Model], Any], list[str]] = {}
         yield
 
     def resolve(
@@ -67,7 +69,12 @@ class DisseminationCaveat(SchemaExtension):
     ) -> Any:
         if getattr(self, "partner", False):
             if isinstance(root, MARKABLE):
-                self.seen[type(root)].add(root.pk)
+                if (type(root), root.pk) not in self.known:
+                    marks = _loaded_markings(root)
+                    if marks is None:
+                        self.seen[type(root)].add(root.pk)
+                    else:
+                        self.known[(type(root), root.pk)] = marks
             elif isinstance(marked := getattr(root, MARKED_TIPS_ATTRIBUTE, None), dict):
                 self.marked_tips.update(marked)
         return _next(root, info, *args, **kwargs)
@@ -76,10 +83,15 @@ class DisseminationCaveat(SchemaExtension):
         records: dict[str, set[str]] = defaultdict(set)
         for pk, caveat in self.marked_tips.items():
             records[caveat].add(str(relay.GlobalID(type_name(m.Tip), str(pk))))
-        for model, ids in self.seen.items():
-            for pk, caveats in markings_of(model, ids, self.user).items():
-                for caveat in caveats:
-                    records[caveat].add(str(relay.GlobalID(type_name(model), str(pk))))
+        looked_up = {
+            (model, pk): caveats
+            for model, ids in self.seen.items()
+            if (missing := [pk for pk in ids if (model, pk) not in self.known])
+            for pk, caveats in markings_of(model, missing, self.user).items()
+        }
+        for (model, pk), caveats in {**self.known, **looked_up}.items():
+            for caveat in caveats:
+                records[caveat].add(str(relay.GlobalID(type_name(model), str(pk))))
         return [
             {
                 "caveat": caveat,
@@ -98,6 +110,14 @@ class DisseminationCaveat(SchemaExtension):
         if markings := self._markings():
             results["handlingMarkings"] = markings
         return results
+
+
+def _loaded_markings(record: Model) -> list[str] | None:
+    """The markings of ``record`` when what they need is already loaded on it (a tip's own
+    caveat, or a person's or identifier's prefetched links), else None: never a query."""
+    if isinstance(record, m.Tip) and "handling_caveat" not in record.__dict__:
+        return None
+    return markings_from(record)
 
 
 _MARKINGS_DESCRIPTION = {

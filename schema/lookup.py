@@ -194,8 +194,11 @@ class TravellerLookupResult:
     def matches(self, info: Info) -> list[TravellerMatch]:
         # one query per model asked for, for all matches together, however many there are
         asked = info.selected_fields[0].selections
-        subjects = _returned(info, m.Subject, self.subject_ids, "subject", asked)
-        identifiers = _returned(info, m.Identifier, self.identifier_ids, "identifier", asked)
+        # (a person's match is about the person; only identifier-only matches need theirs)
+        subject_ids = [x.subject_id for x in self.found if x.subject_id is not None]
+        identifier_ids = [x.identifier_id for x in self.found if x.identifier_id is not None]
+        subjects = _returned(info, m.Subject, subject_ids, "subject", asked)
+        identifiers = _returned(info, m.Identifier, identifier_ids, "identifier", asked)
         tips = (
             _returned(info, m.Tip, self.tip_ids, "tips", asked)
             if _selects(asked, ("tips",))

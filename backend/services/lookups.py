@@ -22,7 +22,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from backend import models as m
@@ -36,7 +35,7 @@ from backend.services.identifiers import (
     MAX_VALUE_LENGTH,
     normalise_or_raise,
 )
-from permissions.partner import lookup_reach
+from permissions.partner import ReachSql, lookup_reach_sql
 
 __all__ = [
     "EVIDENCE",
@@ -124,8 +123,11 @@ class _NameHit:
     primary: bool
 
 
-def _identifier_query(criteria: LookupCriteria) -> tuple[Q | None, list[str], dict[str, Any]]:
-    """A filter over Identifier for the identifiers asked by, the kinds asked, the criteria."""
+def _identifier_query(
+    criteria: LookupCriteria,
+) -> tuple[tuple[str, list[Any]] | None, list[str], dict[str, Any]]:
+    """A condition over identifiers (``i``) for those asked by, with its parameters; the kinds
+    asked; the normalised criteria."""
     asked: list[tuple[str, str, str, str]] = []
     if criteria.email.strip():
         asked.append((IdentifierKind.EMAIL, criteria.email, "", "email"))
@@ -139,17 +141,21 @@ def _identifier_query(criteria: LookupCriteria) -> tuple[Q | None, list[str], di
         asked.append(
             (IdentifierKind.PASSPORT, criteria.passport, criteria.passport_country, "passport")
         )
-    query: Q | None = None
+    conditions: list[str] = []
+    params: list[Any] = []
     kinds: list[str] = []
     normalised: dict[str, Any] = {}
     for kind, raw, qualifier, field_name in asked:
         norm = normalise_or_raise(kind=kind, value=raw, qualifier=qualifier, field=field_name)
-        condition = Q(kind=norm.kind.value, value=norm.value)
         if norm.qualifier:
-            condition &= Q(qualifier=norm.qualifier)
-        query = condition if query is None else query | condition
+            conditions.append("(i.kind = %s AND i.value = %s AND i.qualifier = %s)")
+            params += [norm.kind.value, norm.value, norm.qualifier]
+        else:
+            conditions.append("(i.kind = %s AND i.value = %s)")
+            params += [norm.kind.value, norm.value]
         kinds.append(norm.kind.value)
         normalised[field_name] = norm.value if not norm.qualifier else [norm.value, norm.qualifier]
+    query = (" OR ".join(conditions), params) if conditions else None
     return query, kinds, normalised
 
 
@@ -176,38 +182,150 @@ def _check(criteria: LookupCriteria) -> None:
         )
 
 
-_NAME_SQL = f"""
-SELECT s.id, MAX(similarity(%(q)s, n.name)) AS score,
-       (ARRAY_AGG(n.name ORDER BY similarity(%(q)s, n.name) DESC, n.pos))[1] AS best,
-       (ARRAY_AGG(n.pos ORDER BY similarity(%(q)s, n.name) DESC, n.pos))[1] AS pos
+def _name_sql(reach: ReachSql) -> tuple[str, tuple[Any, ...]]:
+    """The name search within the reach's people; positional parameters: the folded name
+    (four times), the separator, the date of birth, the reach's own, the threshold."""
+    reach_sql, reach_params = reach.subjects
+    sql = f"""
+SELECT s.id, MAX(similarity(%s, n.name)) AS score,
+       (ARRAY_AGG(n.name ORDER BY similarity(%s, n.name) DESC, n.pos))[1] AS best,
+       (ARRAY_AGG(n.pos ORDER BY similarity(%s, n.name) DESC, n.pos))[1] AS pos
 FROM {m.Subject._meta.db_table} s
-CROSS JOIN LATERAL unnest(string_to_array(s.names_folded, %(sep)s))
+CROSS JOIN LATERAL unnest(string_to_array(s.names_folded, %s))
      WITH ORDINALITY AS n(name, pos)
-WHERE s.date_of_birth = %(dob)s AND s.removed_at IS NULL AND %(q)s <%% s.names_folded
+WHERE s.date_of_birth = %s AND s.removed_at IS NULL AND %s <%% s.names_folded
+  AND s.id IN ({reach_sql})
 GROUP BY s.id
-HAVING MAX(similarity(%(q)s, n.name)) >= %(threshold)s
+HAVING MAX(similarity(%s, n.name)) >= %s
 """
+    return sql, reach_params
 
 
-def _name_matches(folded: str, dob: date) -> dict[int, _NameHit]:
-    """Subjects born on ``dob`` whose folded name or an alias is similar enough to ``folded``.
+def _name_matches(folded: str, dob: date, reach: ReachSql) -> dict[int, _NameHit]:
+    """People within ``reach`` born on ``dob`` whose folded name or an alias is similar
+    enough to ``folded``.
 
     ``<%`` (word similarity against all of a person's names, served by the trigram index)
     narrows the rows; the score is the best plain similarity to any one name or alias.
     """
     threshold = float(settings.LOOKUP_NAME_THRESHOLD)
+    sql, reach_params = _name_sql(reach)
+    params = [folded, folded, folded, NAME_SEPARATOR, dob, folded, *reach_params, folded, threshold]
     # The threshold is a transaction's setting: in the caller's transaction, or one of its own.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
             "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(threshold)]
         )
-        cursor.execute(
-            _NAME_SQL, {"q": folded, "sep": NAME_SEPARATOR, "dob": dob, "threshold": threshold}
-        )
+        cursor.execute(sql, params)
         return {
             pk: _NameHit(score=float(score), best=best, primary=pos == 1)
             for pk, score, best, pos in cursor.fetchall()
         }
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What one lookup reads, from one statement (``_read``)."""
+
+    identifiers: list[tuple[int, str, str]]  # (id, kind, value) asked for, within reach
+    holders: list[tuple[int, int]]  # (subject, identifier): reached people holding them
+    tips: list[tuple[int, str]]  # (id, caveat) returned, at most the cap + 1
+    links: list[tuple[int, int]]  # (tip, subject): a returned person in a returned tip
+    sightings: list[tuple[int, int]]  # (tip, identifier): a returned identifier in one
+    marks: list[tuple[int, bool, str]]  # (subject, known misidentification, redress case)
+    contacts: list[str]  # contact points of offices with an active lead on a returned tip
+
+
+def _read_sql(reach: ReachSql, condition: str) -> tuple[str, list[Any]]:
+    """The statement of ``_read`` and the reach's parameters in the order it takes them."""
+    ids_sql, ids_params = reach.identifiers
+    subjects_sql, subjects_params = reach.subjects
+    links_sql, links_params = reach.tip_subjects
+    tips_sql, tips_params = reach.tips
+    active = ", ".join(f"'{status}'" for status in ACTIVE_LEAD_STATUSES)
+    sql = f"""
+WITH found AS (
+    SELECT i.id, i.kind, i.value FROM {m.Identifier._meta.db_table} i
+    WHERE ({condition}) AND i.id IN ({ids_sql})
+), named AS (
+    SELECT unnest(%s::bigint[]) AS id
+), holders AS (
+    SELECT h.subject_id, h.identifier_id FROM {m.SubjectIdentifier._meta.db_table} h
+    WHERE h.identifier_id IN (SELECT id FROM found) AND h.subject_id IN ({subjects_sql})
+), people AS (
+    SELECT id FROM named UNION SELECT subject_id FROM holders
+), links AS (
+    SELECT l.tip_id, l.subject_id FROM {m.TipSubject._meta.db_table} l
+    WHERE l.subject_id IN (SELECT id FROM people) AND l.id IN ({links_sql})
+), tips AS (
+    SELECT t.id, t.handling_caveat FROM {m.Tip._meta.db_table} t
+    WHERE t.id IN ({tips_sql})
+      AND (t.id IN (SELECT s.tip_id FROM {m.TipIdentifier._meta.db_table} s
+                    WHERE s.identifier_id IN (SELECT id FROM found))
+           OR t.id IN (SELECT tip_id FROM links))
+    LIMIT %s
+)
+SELECT
+    (SELECT COALESCE(json_agg(json_build_array(id, kind, value)), '[]') FROM found),
+    (SELECT COALESCE(json_agg(json_build_array(subject_id, identifier_id)), '[]')
+     FROM holders),
+    (SELECT COALESCE(json_agg(json_build_array(id, handling_caveat)), '[]') FROM tips),
+    (SELECT COALESCE(json_agg(json_build_array(tip_id, subject_id)), '[]') FROM links
+     WHERE tip_id IN (SELECT id FROM tips)),
+    (SELECT COALESCE(json_agg(json_build_array(s.tip_id, s.identifier_id)), '[]')
+     FROM {m.TipIdentifier._meta.db_table} s
+     WHERE s.tip_id IN (SELECT id FROM tips) AND s.identifier_id IN (SELECT id FROM found)),
+    (SELECT COALESCE(json_agg(json_build_array(p.id, p.known_misidentification,
+                                               p.redress_case_number)), '[]')
+     FROM {m.Subject._meta.db_table} p WHERE p.id IN (SELECT id FROM people)),
+    (SELECT COALESCE(array_agg(DISTINCT o.contact_point), '{{}}')
+     FROM {m.Lead._meta.db_table} d
+     JOIN {m.Lead.tips.through._meta.db_table} dt ON dt.lead_id = d.id
+     JOIN {m.Office._meta.db_table} o ON o.id = d.office_id
+     WHERE dt.tip_id IN (SELECT id FROM tips) AND d.status IN ({active})
+       AND d.removed_at IS NULL)
+"""
+    return sql, [*ids_params, *subjects_params, *links_params, *tips_params]
+
+
+def _read(
+    reach: ReachSql,
+    id_query: tuple[str, list[Any]] | None,
+    people: list[int],
+    max_tips: int,
+) -> _Read:
+    """Everything a lookup reads after the name search, in one statement: the identifiers
+    asked for and the people holding them, the tips (at most ``max_tips`` + 1, enough to
+    refuse an over-broad lookup), which returned person and identifier is in which tip, the
+    redress marks and the contact points of active leads. Each set stays within ``reach``
+    (``permissions.partner``, compiled once per process), as the querysets did."""
+    condition, condition_params = id_query if id_query is not None else ("FALSE", [])
+    sql, reach_params = _read_sql(reach, condition)
+    ids_n = len(reach.identifiers[1])
+    subjects_n = len(reach.subjects[1])
+    links_n = len(reach.tip_subjects[1])
+    params = [
+        *condition_params,
+        *reach_params[:ids_n],
+        people,
+        *reach_params[ids_n : ids_n + subjects_n],
+        *reach_params[ids_n + subjects_n : ids_n + subjects_n + links_n],
+        *reach_params[ids_n + subjects_n + links_n :],
+        max_tips + 1,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    identifiers, holders, tips, links, sightings, marks, contacts = row
+    return _Read(
+        identifiers=[tuple(x) for x in identifiers],  # type: ignore[misc]
+        holders=[tuple(x) for x in holders],  # type: ignore[misc]
+        tips=[tuple(x) for x in tips],  # type: ignore[misc]
+        links=[tuple(x) for x in links],  # type: ignore[misc]
+        sightings=[tuple(x) for x in sightings],  # type: ignore[misc]
+        marks=[tuple(x) for x in marks],  # type: ignore[misc]
+        contacts=list(contacts),
+    )
 
 
 def _combine(evidence: list[float]) -> float:
@@ -236,65 +354,36 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria) -> LookupOutcome:
             "birth",
             field="input",
         )
-    reach = lookup_reach(by)
-
-    found = (
-        {row["pk"]: row for row in reach.identifiers.filter(id_query).values("pk", "kind", "value")}
-        if id_query is not None
-        else {}
-    )
-    identifiers = set(found)
+    reach = lookup_reach_sql(by)
     name_hits: dict[int, _NameHit] = {}
     if folded:
         normalised["name"] = folded
         normalised["dateOfBirth"] = criteria.date_of_birth.isoformat()  # type: ignore[union-attr]
-        similar = _name_matches(folded, criteria.date_of_birth)  # type: ignore[arg-type]
-        reachable = set(
-            reach.subjects.filter(pk__in=list(similar)).values_list("pk", flat=True)
-            if similar
-            else []
-        )
-        name_hits = {pk: hit for pk, hit in similar.items() if pk in reachable}
-    holders = list(
-        m.SubjectIdentifier.objects.filter(
-            identifier__in=identifiers, subject__in=reach.subjects
-        ).values_list("subject_id", "identifier_id")
-    )
-    subjects = set(name_hits) | {s for s, _ in holders}
-    links = reach.tip_subjects.filter(subject__in=subjects)
-    tips = reach.tips.filter(
-        Q(sightings__identifier__in=identifiers) | Q(pk__in=links.values("tip_id"))
-    )
-    returned = set(tips.values_list("pk", "handling_caveat"))
-    tip_ids = sorted({pk for pk, _ in returned})
+        name_hits = _name_matches(folded, criteria.date_of_birth, reach)  # type: ignore[arg-type]
     max_tips = int(settings.LOOKUP_MAX_TIPS)
-    if len(tip_ids) > max_tips:
+    read = _read(reach, id_query, list(name_hits), max_tips)
+    if len(read.tips) > max_tips:
         raise InvalidInput(
             f"the lookup matches more than {max_tips} tips; narrow it down", field="input"
         )
-    tip_caveats = {pk: caveat for pk, caveat in returned if caveat != m.HandlingCaveat.NONE}
+    found = {pk: {"kind": kind, "value": value} for pk, kind, value in read.identifiers}
+    identifiers = set(found)
+    holders = [(subject, identifier) for subject, identifier in read.holders]
+    subjects = set(name_hits) | {s for s, _ in holders}
+    tip_ids = sorted(pk for pk, _ in read.tips)
+    tip_caveats = {pk: caveat for pk, caveat in read.tips if caveat != m.HandlingCaveat.NONE}
     matches = _rank(
         subjects=subjects,
         identifiers=identifiers,
         found=found,
         holders=holders,
-        links=links,
+        read=read,
         name_hits=name_hits,
         folded=folded,
         date_of_birth=criteria.date_of_birth,
-        tip_ids=tip_ids,
         tip_caveats=tip_caveats,
     )
-    contacts = sorted(
-        set(
-            m.Lead.objects.filter(
-                tips__in=tip_ids, status__in=ACTIVE_LEAD_STATUSES, removed_at__isnull=True
-            )
-            .exclude(office=None)
-            .values_list("office__contact_point", flat=True)
-        )
-        - {""}
-    )
+    contacts = sorted(set(read.contacts) - {""})
     # Only writes from here: no refusal can follow, so no savepoint of its own is needed
     # inside a caller's transaction (a database error fails the caller's whole operation).
     with transaction.atomic(savepoint=False):
@@ -350,11 +439,10 @@ def _rank(
     identifiers: set[int],
     found: dict[int, dict[str, Any]],
     holders: list[tuple[int, int]],
-    links: QuerySet[m.TipSubject],
+    read: _Read,
     name_hits: dict[int, _NameHit],
     folded: str,
     date_of_birth: date | None,
-    tip_ids: list[int],
     tip_caveats: dict[int, str],
 ) -> list[LookupMatch]:
     """One match per returned person, and per returned identifier no returned person holds,
@@ -364,18 +452,14 @@ def _rank(
         if subject_id in subjects and identifier_id in identifiers:
             held[subject_id].append(identifier_id)
     tips_of_subject: dict[int, set[int]] = defaultdict(set)
-    for tip_id, subject_id in links.filter(tip__in=tip_ids).values_list("tip_id", "subject_id"):
+    for tip_id, subject_id in read.links:
         tips_of_subject[subject_id].add(tip_id)
     tips_of_identifier: dict[int, set[int]] = defaultdict(set)
-    for tip_id, identifier_id in m.TipIdentifier.objects.filter(
-        tip__in=tip_ids, identifier__in=identifiers
-    ).values_list("tip_id", "identifier_id"):
+    for tip_id, identifier_id in read.sightings:
         tips_of_identifier[identifier_id].add(tip_id)
     marks = {
-        row["pk"]: row
-        for row in m.Subject.objects.filter(pk__in=subjects).values(
-            "pk", "known_misidentification", "redress_case_number"
-        )
+        pk: {"known_misidentification": misidentified, "redress_case_number": case}
+        for pk, misidentified, case in read.marks
     }
 
     def identifier_reason(identifier_id: int) -> MatchReason:

@@ -353,3 +353,39 @@ def test_lookup_reach_binds_everyone_but_the_owning_agency(role, partner):
     # then the owning agency reaches her; everyone else is bound by the partner rule
     assert reach.partner is partner
     assert reach.subjects.filter(pk=marta.pk).exists() is not partner
+
+
+@pytest.mark.parametrize("role", [m.Role.INVESTIGATOR, m.Role.ANALYST])
+def test_the_compiled_reach_selects_exactly_what_the_rule_selects(role):
+    from django.db import connection
+
+    from permissions.partner import lookup_reach_sql
+
+    # given people in every role on visible, owner-only and removed tips, with identifiers
+    # held and seen
+    for subject_role in m.SubjectRole.values:
+        for caveat in (m.HandlingCaveat.NONE, m.HandlingCaveat.OWNER_ONLY):
+            tip = TipFactory(handling_caveat=caveat)
+            subject = SubjectFactory()
+            TipSubjectFactory(tip=tip, subject=subject, role=subject_role)
+            held = IdentifierFactory()
+            m.SubjectIdentifier.objects.create(subject=subject, identifier=held)
+            SightingFactory(tip=tip, identifier=held)
+            SightingFactory(tip=tip, identifier=IdentifierFactory())
+    gone = TipFactory(removed_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    TipSubjectFactory(tip=gone, subject=SubjectFactory())
+    user = UserFactory(role=role)
+    # when the reach is compiled to SQL (once per process) and run
+    reach, compiled = lookup_reach(user), lookup_reach_sql(user)
+
+    def ids(sql_and_params):
+        sql, params = sql_and_params
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return {pk for (pk,) in cursor.fetchall()}
+
+    # then each set holds exactly the rows of the rule's querysets, and not nothing
+    for name in ("tips", "tip_subjects", "subjects", "identifiers"):
+        expected = set(getattr(reach, name).values_list("pk", flat=True))
+        assert expected, name
+        assert ids(getattr(compiled, name)) == expected, name

@@ -16,6 +16,7 @@ from tests.factories import (
     SubjectFactory,
     TipFactory,
     TipSubjectFactory,
+    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -244,3 +245,33 @@ def test_matches_with_subject_and_tips_run_a_constant_number_of_queries(gql_as, 
         counts.append(len(captured))
     # and the SQL count does not grow with the number of matches
     assert counts[0] == counts[1], counts
+
+
+def test_an_audited_partner_lookup_by_token_runs_a_small_fixed_number_of_statements():
+    from django.test import Client
+
+    from tests.conftest import make_gql, register_document
+
+    # given a partner investigator's tool with a token, a registered lookup document, and a
+    # suspect's e-mail seen in two tips
+    investigator = UserFactory(username="partner", role=m.Role.INVESTIGATOR)
+    _, raw = m.ApiToken.issue(user=investigator, name="tool", days=1)
+    register_document(MATCHES)
+    subject, _ = named("José Álvarez", "JOSE-BUDGET")
+    TipSubjectFactory(tip=TipFactory(), subject=subject)
+    identifier = IdentifierFactory(raw_value="jose@example.com")
+    m.SubjectIdentifier.objects.create(subject=subject, identifier=identifier)
+    gql = make_gql(Client(), Authorization=f"Bearer {raw}")
+    variables = {"input": {"email": "JOSE@example.com"}}
+    gql(MATCHES, variables)  # once, to fill the per-process caches
+    # when the lookup is run again
+    with CaptureQueriesContext(connection) as captured:
+        result = gql(MATCHES, variables)
+    # then it matched, and the whole request took at most 13 statements: the token (with its
+    # account and lockout count), the transaction's start and end, the audit context, the
+    # trusted document, the lookup's reads (one), its row and disclosures (one), the
+    # deconfliction check, the answer's people and tips, the people's handling markings for
+    # the response's extensions (two), and the audit row (one)
+    assert "errors" not in result, result
+    assert result["data"]["travellerLookup"]["matches"][0]["subject"]["fullName"] == "José Álvarez"
+    assert len(captured) <= 13, "\n".join(q["sql"][:100].replace("\n", " ") for q in captured)
