@@ -9,9 +9,9 @@ same links, clusters, priority score and deconfliction notices.
 
 Idempotent: a tip is keyed by (source, source reference). Re-importing a tip that is already
 stored compares it: identical is *unchanged*; a different narrative, category, handling caveat,
-escalation, receipt time or (when the file gives one) priority, or identifiers and subjects the
-stored tip does not have yet, is *updated* (new sightings and subjects are added; nothing is
-duplicated and nothing is taken away).
+escalation, receipt time, (when the file gives one) priority or raw record, or identifiers and
+subjects the stored tip does not have yet, is *updated* (new sightings and subjects are added;
+nothing is duplicated and nothing is taken away).
 
 Subjects are matched, not duplicated: a person with a date of birth is the stored subject with
 the same folded name (``backend.names.fold_name``) and date of birth; a person without one is
@@ -282,6 +282,8 @@ def _tip_changes(tip: m.Tip, row: _Row) -> dict[str, Any]:
     }
     if given.priority is not None:
         wanted["priority"] = given.priority
+    if given.raw_record is not None:
+        wanted["raw_record"] = given.raw_record
     return {name: value for name, value in wanted.items() if getattr(tip, name) != value}
 
 
@@ -523,6 +525,7 @@ def _write_batch(
                 priority=given.priority if given.priority is not None else 3,
                 handling_caveat=given.handling_caveat,
                 escalated=given.escalated,
+                raw_record=given.raw_record or {},
                 created_by=by,
             )
         )

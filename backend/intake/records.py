@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 __all__ = [
     "FileRejected",
@@ -60,6 +60,10 @@ class IntakeTip:
     escalated: bool = False
     identifiers: tuple[IntakeIdentifier, ...] = field(default_factory=tuple)
     subjects: tuple[IntakeSubject, ...] = field(default_factory=tuple)
+    #: The record as the source sent it, stored as the tip's ``raw_record`` (a JSON object);
+    #: None when the format keeps none (CSV, JSON). Not compared: two tips are equal when
+    #: what they say is.
+    raw_record: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

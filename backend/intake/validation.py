@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from backend.identifiers import IdentifierKind, InvalidIdentifier, normalise
 from backend.intake.records import IntakeIdentifier, IntakeSubject, IntakeTip, RowError
@@ -245,6 +246,8 @@ class RawTip:
     names: dict[str, str] = field(default_factory=dict)
     # problems the format reader found itself (e.g. a JSON value of the wrong type)
     errors: list[RowError] = field(default_factory=list)
+    # the record as received, passed on unchecked as IntakeTip.raw_record
+    raw_record: dict[str, Any] | None = None
 
 
 class _Collector:
@@ -474,4 +477,5 @@ def build_tip(raw: RawTip) -> IntakeTip | list[RowError]:
         escalated=escalated,
         identifiers=tuple(i for i in identifiers if i is not None),
         subjects=tuple(s for s in subjects if s is not None),
+        raw_record=raw.raw_record,
     )

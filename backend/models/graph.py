@@ -234,6 +234,12 @@ class Tip(Removable):
     )
     priority_score = models.FloatField(null=True, blank=True)
     priority_factors = models.JSONField(default=list, blank=True)
+    raw_record = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The report as the source sent it, when a bulk format keeps it (CyberTipline "
+        "XML: every element, mapped or not, and the paths of those not mapped); empty otherwise.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
