@@ -1,4 +1,5 @@
-"""Clusters: the connected components of tips over their non-removed links, kept incrementally.
+"""Clusters: the connected components of tips over their non-removed links, kept incrementally,
+and the locks that let several processes write links and clusters at once.
 
 - When links are added, ``merge_clusters_of`` gives every touched tip a cluster (size 1 for an
   unlinked tip) and unions the clusters its links join: each group of joined clusters is merged
@@ -7,40 +8,237 @@
 - When links are removed, ``split_cluster`` recomputes only the affected cluster over its
   remaining links and moves every part but the largest into a new cluster.
 
-Every writer of links or clusters first takes ``lock_tip_graph()``, a transaction-level advisory
-lock held until commit. Linking is serialised, so a transaction always sees the committed
-sightings of the one before it: two tips sharing a new identifier, added at the same moment,
-end in one cluster. The cost is that linking writes run one at a time (each takes
-milliseconds); every GraphQL operation already serialises on the audit chain's lock anyway.
+Locks (all transaction-level advisory locks, held until commit or rollback):
+
+- **The graph lock** (``LINK_LOCK_KEY``). The services that write sightings, tip subjects,
+  links or clusters hold it: *shared* by the fine-grained writers below, which therefore run
+  side by side, *exclusive* (``lock_tip_graph``) by the coarse ones, which run alone:
+  rebuilding every cluster, linking more than ``MAX_FINE_KEYS`` identifiers and subjects at
+  once, and each batch of the bulk importer (``backend.intake.importer``: a batch touches
+  thousands of identifiers, subjects and clusters, more keys than PostgreSQL's shared lock
+  table is sized for per transaction, so one lock for the batch; the price is that tips
+  entered meanwhile wait for the batch to commit). ``enter_tip_graph`` takes it shared at the
+  start of a tip write, before the first row it changes.
+- **Link keys** (``lock_link_keys``): one per identifier and per subject whose sightings a
+  transaction links through, so two tips sharing an identifier or subject serialise: the later
+  one's link query sees the earlier one's committed sightings. The link queries only link
+  through identifiers and subjects whose keys are held (``backend.services.linking``).
+- **Cluster keys**: one per cluster a merge or split touches, and one per touched tip that has
+  no cluster yet. A tip's cluster only changes under the keys of its old and new cluster (or
+  its own key while it has none), and a link is only added or removed by a transaction that
+  then locks the clusters of both its tips. ``lock_clusters_of`` reads the clusters of the
+  tips and their linked tips, locks them, and reads again: if anything moved in between (a
+  concurrent merge or split committed), it rolls back to a savepoint taken just before, which
+  releases those keys, and starts over. Once the two reads agree, the clusters it holds can
+  change under no one else.
+
+Every transaction takes these in one order: the graph lock, link keys (identifiers, then
+subjects, each ascending), cluster keys (clusters, then tips, ascending), and last the audit
+chain's lock (``audit.writer``, at the end of a request). Keys are always requested in
+ascending order within a step, and a retried step first gives back what it took, so no
+transaction ever waits for a key while holding a later one: two transactions cannot wait for
+each other. Row locks do not add a cycle: identifier rows are written (created, first/last
+seen) before the link keys, in ascending order of their normalised value
+(``backend.services.tips``; the importer writes them under the exclusive lock); links and
+clusters only under their keys; the too-common mark skips an identifier row another
+transaction holds rather than wait for it (the next transaction that links through it marks
+it). A service that writes such rows without the graph lock (correcting an identifier,
+removing a record) waits for nothing but the audit chain's lock.
+
+Disjoint work runs concurrently: two tips with no identifier, subject or cluster in common
+share no key. Tips that share anything serialise on it, including a tip that merges two
+clusters and another tip that joins one of them at the same moment (they meet on that
+cluster's key). A transaction that writes the graph more than once (several tip mutations in
+one GraphQL document, or an upload after one) takes its later keys after its earlier cluster
+keys, or asks for the exclusive lock while holding the shared one; should that close a cycle,
+PostgreSQL's deadlock detector rolls one of the transactions back, and nothing is
+half-written.
+
+``settings.LINK_LOCKS = "global"`` (read by ``bench/linking_concurrency_bench.py`` only)
+brings back the single exclusive lock for every linking transaction, for comparison.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from backend.models import Cluster, Tip, TipLink
 
 __all__ = [
     "LINK_LOCK_KEY",
+    "MAX_FINE_KEYS",
+    "LockClass",
     "components",
+    "enter_tip_graph",
+    "lock_clusters_of",
+    "lock_key",
+    "lock_link_keys",
     "lock_tip_graph",
     "merge_clusters_of",
     "rebuild_clusters",
     "split_cluster",
 ]
 
-#: The advisory lock key of writers of links and clusters: the bytes of "tglinks" as a bigint.
+#: The graph lock's advisory key: the bytes of "tglinks" as a bigint.
 LINK_LOCK_KEY = 32764812621409139
+#: More keys than this in one ``lock_link_keys`` call and it takes the graph lock exclusively
+#: instead (a bulk call; a single tip has at most 200 identifiers and 50 subjects).
+MAX_FINE_KEYS = 512
+#: The transaction-local setting that records that this transaction holds the graph lock
+#: exclusively (``SET LOCAL`` semantics: gone at commit, rollback, or rollback to savepoint).
+_EXCLUSIVE_FLAG = "tipgraph.graph_lock"
+_KEY_SHIFT = 56
+
+
+class LockClass(enum.IntEnum):
+    """What a fine-grained key names; also the order in which keys are taken."""
+
+    IDENTIFIER = 1
+    SUBJECT = 2
+    CLUSTER = 3
+    TIP = 4
+
+
+def lock_key(kind: LockClass, pk: int) -> int:
+    """The advisory key of one record: its class in the top byte, its id below. Never equal to
+    ``LINK_LOCK_KEY`` or the audit chain's key (whose top byte is 0)."""
+    if not 0 < pk < 1 << _KEY_SHIFT:
+        raise ValueError(f"{kind.name.lower()} id {pk} does not fit a lock key")
+    return (int(kind) << _KEY_SHIFT) | pk
+
+
+def _in_transaction(name: str) -> None:
+    if connection.get_autocommit():
+        raise RuntimeError(f"{name}() needs a transaction: use transaction.atomic()")
+
+
+def _global_mode() -> bool:
+    return getattr(settings, "LINK_LOCKS", "fine") == "global"
 
 
 def lock_tip_graph() -> None:
-    """Wait for, then hold until the transaction ends, the lock of link and cluster writers."""
-    if connection.get_autocommit():
-        raise RuntimeError("lock_tip_graph() needs a transaction: use transaction.atomic()")
+    """Wait for, then hold exclusively until the transaction ends, the graph lock: no other
+    writer of links or clusters runs meanwhile, and this transaction needs no other key."""
+    _in_transaction("lock_tip_graph")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LINK_LOCK_KEY])
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s), set_config(%s, 'exclusive', true)",
+            [LINK_LOCK_KEY, _EXCLUSIVE_FLAG],
+        )
+
+
+def enter_tip_graph() -> bool:
+    """Hold the graph lock shared (unless this transaction holds it exclusively); returns
+    whether it is held exclusively, in which case no finer key is needed. Called at the start
+    of a tip write, before its first row, so that a coarse writer never waits for a row of
+    a writer that waits for it."""
+    _in_transaction("enter_tip_graph")
+    if _global_mode():
+        return False
+    with connection.cursor() as cursor:
+        # CASE evaluates its branches in order: no shared lock when already exclusive
+        cursor.execute(
+            "SELECT CASE WHEN current_setting(%s, true) = 'exclusive' THEN true "
+            "ELSE (SELECT false FROM pg_advisory_xact_lock_shared(%s)) END",
+            [_EXCLUSIVE_FLAG, LINK_LOCK_KEY],
+        )
+        return bool(cursor.fetchone()[0])
+
+
+def _lock_keys(keys: Iterable[int]) -> None:
+    """Take the advisory keys in ascending order, one after the other, in one statement."""
+    ordered = sorted(set(keys))
+    if not ordered:
+        return
+    with connection.cursor() as cursor:
+        # unnest yields the array in order, and each row's lock is taken before the next row
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", [ordered]
+        )
+
+
+def lock_link_keys(*, identifier_ids: Iterable[int], subject_ids: Iterable[int]) -> None:
+    """Hold the keys of these identifiers and subjects (and the graph lock shared). With more
+    than ``MAX_FINE_KEYS`` of them, or ``LINK_LOCKS = "global"``, takes the graph lock
+    exclusively instead; with the graph lock already exclusive, takes nothing."""
+    keys = [lock_key(LockClass.IDENTIFIER, pk) for pk in set(identifier_ids)]
+    keys += [lock_key(LockClass.SUBJECT, pk) for pk in set(subject_ids)]
+    if _global_mode() or len(keys) > MAX_FINE_KEYS:
+        lock_tip_graph()
+        return
+    if enter_tip_graph():
+        return
+    _lock_keys(keys)
+
+
+_CLUSTER_STATE_SQL = """
+WITH pairs AS MATERIALIZED (
+    SELECT DISTINCT from_tip_id, to_tip_id FROM backend_tiplink
+    WHERE from_tip_id = ANY(%(ids)s) AND removed_at IS NULL
+)
+SELECT true, from_tip_id, to_tip_id FROM pairs
+UNION ALL
+SELECT false, t.id, t.cluster_id FROM backend_tip t
+WHERE t.id = ANY(%(ids)s) OR t.id IN (SELECT to_tip_id FROM pairs)
+"""
+
+
+def _cluster_state(
+    ids: list[int],
+) -> tuple[frozenset[tuple[int, int]], dict[int, int | None]]:
+    """The non-removed links from ``ids``, and the cluster of every tip they touch (one
+    statement: one snapshot)."""
+    pairs: set[tuple[int, int]] = set()
+    cluster_of: dict[int, int | None] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_CLUSTER_STATE_SQL, {"ids": ids})
+        for is_link, a, b in cursor.fetchall():
+            if is_link:
+                pairs.add((a, b))
+            else:
+                cluster_of[a] = b
+    return frozenset(pairs), cluster_of
+
+
+def _cluster_keys(cluster_of: dict[int, int | None]) -> set[int]:
+    return {
+        lock_key(LockClass.CLUSTER, c) if c is not None else lock_key(LockClass.TIP, t)
+        for t, c in cluster_of.items()
+    }
+
+
+class _Moved(Exception):
+    """A cluster moved between reading it and locking it: give the keys back and retry."""
+
+
+def lock_clusters_of(
+    tip_ids: Iterable[int],
+) -> tuple[frozenset[tuple[int, int]], dict[int, int | None]]:
+    """Hold the keys of the clusters of ``tip_ids`` and of every tip linked to them (a tip
+    without a cluster: its own key), and return what was read under them: the non-removed
+    links from ``tip_ids`` and the cluster of each touched tip. See the module docstring."""
+    _in_transaction("lock_clusters_of")
+    ids = sorted(set(tip_ids))
+    if _global_mode():
+        lock_tip_graph()
+        return _cluster_state(ids)
+    if enter_tip_graph():
+        return _cluster_state(ids)
+    while True:
+        state = _cluster_state(ids)
+        try:
+            # a savepoint: rolling back to it releases the keys taken inside
+            with transaction.atomic():
+                _lock_keys(_cluster_keys(state[1]))
+                if _cluster_state(ids) != state:
+                    raise _Moved
+                return state
+        except _Moved:
+            continue
 
 
 def components(nodes: Iterable[int], edges: Iterable[tuple[int, int]]) -> list[set[int]]:
@@ -114,14 +312,7 @@ def merge_clusters_of(*, tip_ids: Iterable[int]) -> set[int]:
     if not ids:
         return set()
     with transaction.atomic():
-        lock_tip_graph()
-        pairs = list(
-            TipLink.objects.filter(from_tip_id__in=ids, removed_at__isnull=True)
-            .values_list("from_tip_id", "to_tip_id")
-            .distinct()
-        )
-        touched = set(ids) | {b for _, b in pairs}
-        cluster_of = dict(Tip.objects.filter(pk__in=touched).values_list("pk", "cluster_id"))
+        pairs, cluster_of = lock_clusters_of(ids)
 
         # An unclustered tip first gets a cluster of its own (size 1).
         bare = sorted(pk for pk, c in cluster_of.items() if c is None)
@@ -158,7 +349,11 @@ def split_cluster(*, cluster_id: int) -> list[int]:
     cluster per connected part: the largest part keeps the cluster, each other part gets a new
     one. Returns the ids of the resulting clusters, largest first."""
     with transaction.atomic():
-        lock_tip_graph()
+        if _global_mode():
+            lock_tip_graph()
+        elif not enter_tip_graph():
+            # its tips move only under this key, so the members read next stay its members
+            _lock_keys([lock_key(LockClass.CLUSTER, cluster_id)])
         members = list(Tip.objects.filter(cluster_id=cluster_id).values_list("pk", flat=True))
         if not members:
             Cluster.objects.filter(pk=cluster_id).delete()

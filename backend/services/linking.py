@@ -18,6 +18,13 @@ directions. The rules:
 
 Links change clusters (``backend.services.clusters``): adding links merges them, removing
 one splits its cluster when it falls apart.
+
+Concurrency (the locks are described in ``backend.services.clusters``): ``link_tips`` holds the
+key of every identifier and subject of its tips, and its queries link only through those, so
+two transactions linking tips that share an identifier or subject run one after the other and
+the second sees the first's sightings: no link is lost. Tips that share nothing link at the
+same time. Manual links and removals hold the keys of the clusters of their two tips before
+they read or write the link.
 """
 
 from __future__ import annotations
@@ -30,8 +37,21 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend.errors import DuplicateRecord, InvalidInput
-from backend.models import Identifier, LinkExclusion, Tip, TipIdentifier, TipLink, TipLinkKind, User
-from backend.services.clusters import lock_tip_graph, merge_clusters_of, split_cluster
+from backend.models import (
+    Identifier,
+    LinkExclusion,
+    Tip,
+    TipIdentifier,
+    TipLink,
+    TipLinkKind,
+    User,
+)
+from backend.services.clusters import (
+    lock_clusters_of,
+    lock_link_keys,
+    merge_clusters_of,
+    split_cluster,
+)
 from backend.services.guards import check_text, refusing_duplicates
 from backend.services.identifiers import normalise_or_raise
 
@@ -49,6 +69,7 @@ WITH touched AS (
     FROM backend_tipidentifier s
     JOIN backend_identifier i ON i.id = s.identifier_id
     WHERE s.tip_id = ANY(%(ids)s)
+      AND s.identifier_id = ANY(%(identifiers)s)
       AND i.too_common_at IS NULL
       AND i.removed_at IS NULL
       AND NOT EXISTS (
@@ -106,7 +127,8 @@ touched AS (
     SELECT DISTINCT ts.subject_id
     FROM backend_tipsubject ts
     JOIN backend_subject s ON s.id = ts.subject_id
-    WHERE ts.tip_id IN (SELECT tip_id FROM batch) AND s.removed_at IS NULL
+    WHERE ts.tip_id IN (SELECT tip_id FROM batch) AND ts.subject_id = ANY(%(subjects)s)
+      AND s.removed_at IS NULL
 )
 INSERT INTO backend_tiplink
     (from_tip_id, to_tip_id, kind, identifier_id, subject_id, reason, created_at)
@@ -122,19 +144,29 @@ ON CONFLICT DO NOTHING
 
 # Joins over materialised steps, never IN-subqueries: with the statistics of small or freshly
 # emptied tables the planner once ran the nested IN form as a subplan per row (minutes for a
-# few hundred tips).
+# few hundred tips). An identifier row another transaction is writing (a tip being recorded
+# with it, before that transaction takes the identifier's key) is skipped rather than waited
+# for, which could close a cycle with that transaction; the next transaction that links
+# through the identifier marks it. The cap never depends on the mark: only the first tips of
+# an identifier (by id) link in any case.
 _MARK_TOO_COMMON_SQL = """
 WITH touched AS MATERIALIZED (
-    SELECT DISTINCT identifier_id FROM backend_tipidentifier WHERE tip_id = ANY(%(ids)s)
+    SELECT DISTINCT identifier_id FROM backend_tipidentifier
+    WHERE tip_id = ANY(%(ids)s) AND identifier_id = ANY(%(identifiers)s)
 ), counted AS MATERIALIZED (
     SELECT s.identifier_id
     FROM backend_tipidentifier s JOIN touched t ON t.identifier_id = s.identifier_id
     GROUP BY s.identifier_id
     HAVING count(DISTINCT s.tip_id) > %(cap)s
+), free AS MATERIALIZED (
+    SELECT i.id
+    FROM backend_identifier i JOIN counted c ON c.identifier_id = i.id
+    WHERE i.too_common_at IS NULL
+    FOR NO KEY UPDATE OF i SKIP LOCKED
 ), over_cap AS (
     UPDATE backend_identifier i SET too_common_at = now()
-    FROM counted c
-    WHERE i.id = c.identifier_id AND i.too_common_at IS NULL
+    FROM free f
+    WHERE i.id = f.id
     RETURNING i.id
 )
 UPDATE backend_tiplink l
@@ -145,21 +177,44 @@ WHERE l.identifier_id = o.id
 """
 
 
+_CARRIED_SQL = """
+SELECT DISTINCT 'I', identifier_id FROM backend_tipidentifier WHERE tip_id = ANY(%(ids)s)
+UNION ALL
+SELECT DISTINCT 'S', subject_id FROM backend_tipsubject WHERE tip_id = ANY(%(ids)s)
+"""
+
+
+def _carried_by(ids: list[int]) -> tuple[list[int], list[int]]:
+    """The ids of the identifiers and of the subjects of these tips, ascending."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CARRIED_SQL, {"ids": ids})
+        rows = cursor.fetchall()
+    return (
+        sorted(pk for what, pk in rows if what == "I"),
+        sorted(pk for what, pk in rows if what == "S"),
+    )
+
+
 def link_tips(*, tip_ids: Iterable[int]) -> int:
     """Create the missing automatic links of ``tip_ids`` and update their clusters; returns how
     many link rows were added."""
     ids = sorted(set(tip_ids))
     if not ids:
         return 0
-    params = {
-        "ids": ids,
-        "cap": settings.LINK_MAX_TIPS_PER_IDENTIFIER,
-        "window": settings.LINK_IP_WINDOW_HOURS,
-    }
     added = 0
     with transaction.atomic():
-        # Taken before reading anything: the next writer then sees this one's sightings.
-        lock_tip_graph()
+        identifier_ids, subject_ids = _carried_by(ids)
+        # Taken before the link queries: a writer that shares one of these waits, and then
+        # sees this one's sightings. The queries link through these identifiers and subjects
+        # only (another one of these tips may have gained since: its writer links it).
+        lock_link_keys(identifier_ids=identifier_ids, subject_ids=subject_ids)
+        params = {
+            "ids": ids,
+            "identifiers": identifier_ids,
+            "subjects": subject_ids,
+            "cap": settings.LINK_MAX_TIPS_PER_IDENTIFIER,
+            "window": settings.LINK_IP_WINDOW_HOURS,
+        }
         with connection.cursor() as cursor:
             for sql in (_SHARED_IDENTIFIER_SQL, _SHARED_SUBJECT_SQL):
                 cursor.execute(sql, params)
@@ -184,7 +239,8 @@ def add_manual_link(*, by: User | None, from_tip: Tip, to_tip: Tip, reason: str)
     text = _reason(reason)
     if from_tip.pk == to_tip.pk:
         raise InvalidInput("a tip cannot be linked to itself", field="toTipId")
-    lock_tip_graph()
+    # the clusters of both tips: a concurrent manual link of the same pair waits here
+    lock_clusters_of([from_tip.pk, to_tip.pk])
     pair = Q(from_tip=from_tip, to_tip=to_tip) | Q(from_tip=to_tip, to_tip=from_tip)
     existing = TipLink.objects.filter(pair, kind=TipLinkKind.MANUAL)
     if existing.filter(removed_at__isnull=True).exists():
@@ -214,7 +270,8 @@ def remove_link(*, by: User | None, link: TipLink, reason: str) -> TipLink:
     """Remove a wrong link (both directions), with the reason; the cluster is split if it fell
     apart. A removed automatic link is never re-created by later linking."""
     text = _reason(reason)
-    lock_tip_graph()
+    # the clusters of both tips, before the link is read: no merge or split runs beside this
+    lock_clusters_of([link.from_tip_id, link.to_tip_id])
     halves = TipLink.objects.filter(
         Q(from_tip_id=link.from_tip_id, to_tip_id=link.to_tip_id)
         | Q(from_tip_id=link.to_tip_id, to_tip_id=link.from_tip_id),

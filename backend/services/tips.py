@@ -13,6 +13,7 @@ from django.utils import timezone
 from backend.errors import DuplicateRecord, InvalidInput
 from backend.models import (
     HandlingCaveat,
+    Identifier,
     SightingEvent,
     Source,
     Subject,
@@ -24,9 +25,10 @@ from backend.models import (
     TipSubject,
     User,
 )
+from backend.services.clusters import enter_tip_graph
 from backend.services.deconfliction import deconflict
 from backend.services.guards import check_lengths, refusing_duplicates
-from backend.services.identifiers import resolve_identifier
+from backend.services.identifiers import normalise_or_raise, resolve_identifier
 from backend.services.linking import link_tips
 from backend.services.priority import apply_priority
 from backend.states import TIP_MACHINE
@@ -71,24 +73,42 @@ def _check_priority(priority: int) -> None:
         )
 
 
-def _attach_identifier(tip: Tip, spec: SightingSpec, index: int | None = None) -> TipIdentifier:
-    field = "identifiers" if index is None else f"identifiers[{index}]"
-    _check_choice(spec.event, SightingEvent, f"{field}.event")
-    identifier, _ = resolve_identifier(
-        kind=spec.kind,
-        value=spec.value,
-        qualifier=spec.qualifier,
-        seen_at=spec.captured_at or tip.received_at,
-        field=f"{field}.value",
-    )
-    sighting, _ = TipIdentifier.objects.get_or_create(
-        tip=tip,
-        identifier=identifier,
-        event=spec.event,
-        captured_at=spec.captured_at,
-        defaults={"raw_value": spec.value.strip()},
-    )
-    return sighting
+def _attach_identifiers(
+    tip: Tip, specs: Sequence[SightingSpec], *, indexed: bool = True
+) -> list[TipIdentifier]:
+    """Check ``specs`` in the order given, write their identifier rows in the order of their
+    normalised values, then add the sightings in the order given. Writing identifier rows (a
+    new row, or first/last seen) locks them until commit: in one order for every writer, two
+    tips sharing identifiers never wait for each other's rows crosswise."""
+    fields = [f"identifiers[{i}]" if indexed else "identifiers" for i in range(len(specs))]
+    order: list[tuple[str, str, str]] = []
+    for spec, where in zip(specs, fields, strict=True):
+        _check_choice(spec.event, SightingEvent, f"{where}.event")
+        norm = normalise_or_raise(
+            kind=spec.kind, value=spec.value, qualifier=spec.qualifier, field=f"{where}.value"
+        )
+        order.append((norm.kind.value, norm.qualifier, norm.value))
+    resolved: dict[int, Identifier] = {}
+    for index in sorted(range(len(specs)), key=order.__getitem__):
+        spec = specs[index]
+        resolved[index], _ = resolve_identifier(
+            kind=spec.kind,
+            value=spec.value,
+            qualifier=spec.qualifier,
+            seen_at=spec.captured_at or tip.received_at,
+            field=f"{fields[index]}.value",
+        )
+    sightings = []
+    for index, spec in enumerate(specs):
+        sighting, _ = TipIdentifier.objects.get_or_create(
+            tip=tip,
+            identifier=resolved[index],
+            event=spec.event,
+            captured_at=spec.captured_at,
+            defaults={"raw_value": spec.value.strip()},
+        )
+        sightings.append(sighting)
+    return sightings
 
 
 def _attach_subject(tip: Tip, subject: Subject, role: str) -> TipSubject:
@@ -133,6 +153,8 @@ def create_tip(
     duplicate = f"source {source.name!r} already sent a tip with reference {reference!r}"
     if Tip.objects.filter(source=source, source_reference=reference).exists():
         raise DuplicateRecord(duplicate, field="sourceReference")
+    # the graph lock, shared, before the first row (backend.services.clusters)
+    enter_tip_graph()
     # a concurrent request may insert the same tip between the check and the insert
     with refusing_duplicates({"tip_source_reference_unique": (duplicate, "sourceReference")}):
         tip = Tip.objects.create(
@@ -148,8 +170,7 @@ def create_tip(
             access_to_children=access_to_children,
             hands_on=hands_on,
         )
-    for index, spec in enumerate(identifiers):
-        _attach_identifier(tip, spec, index)
+    _attach_identifiers(tip, identifiers)
     for subject, role in subjects:
         _attach_subject(tip, subject, role)
     link_tips(tip_ids=[tip.pk])
@@ -243,7 +264,8 @@ def add_identifier_to_tip(
     *, tip: Tip, sighting: SightingSpec, by: User | None = None
 ) -> TipIdentifier:
     """Add one identifier sighting to a tip and link the tip to others that share it."""
-    result = _attach_identifier(tip, sighting)
+    enter_tip_graph()
+    (result,) = _attach_identifiers(tip, [sighting], indexed=False)
     link_tips(tip_ids=[tip.pk])
     apply_priority(tip=tip)
     deconflict_tip(tip=tip, by=by)
@@ -255,6 +277,7 @@ def add_subject_to_tip(
     *, tip: Tip, subject: Subject, role: str = SubjectRole.SUSPECT, by: User | None = None
 ) -> TipSubject:
     """Name a subject in a tip and link the tip to others naming the same subject."""
+    enter_tip_graph()
     result = _attach_subject(tip, subject, role)
     link_tips(tip_ids=[tip.pk])
     apply_priority(tip=tip)
