@@ -23,6 +23,7 @@ __all__ = [
     "TipFactory",
     "TipSubjectFactory",
     "UserFactory",
+    "service_tip",
 ]
 
 
@@ -149,3 +150,29 @@ class ResearchResultFactory(factory.django.DjangoModelFactory):
     served_on = "Example ISP"
     findings = "Subscriber: fake record."
     identifier = factory.SubFactory(IdentifierFactory)
+
+
+#: When a tip made by ``service_tip`` was received, unless told otherwise.
+SERVICE_RECEIVED = dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def service_tip(
+    reference: str,
+    *,
+    identifiers: object = (),
+    subjects: object = (),
+    received_at: dt.datetime = SERVICE_RECEIVED,
+) -> m.Tip:
+    """A tip of category OTHER from a new source, created through the tip service as intake
+    would create it: its identifiers and subjects linked, its cluster kept."""
+    from backend.services.tips import create_tip
+
+    return create_tip(
+        by=None,
+        source=SourceFactory(),
+        source_reference=reference,
+        received_at=received_at,
+        category=m.TipCategory.OTHER,
+        identifiers=identifiers,  # type: ignore[arg-type]
+        subjects=subjects,  # type: ignore[arg-type]
+    )

@@ -20,21 +20,20 @@ from backend.services.linking import (
     remove_link_exclusion,
 )
 from backend.services.tips import SightingSpec, add_identifier_to_tip, create_tip
-from tests.factories import IdentifierFactory, SightingFactory, SourceFactory, TipFactory
+from tests.factories import (
+    IdentifierFactory,
+    SightingFactory,
+    SourceFactory,
+    TipFactory,
+    service_tip,
+)
 
 RECEIVED = dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.UTC)
 TIMEOUT = 30
 
 
 def _tip(reference: str, *specs: SightingSpec, received_at: dt.datetime = RECEIVED) -> Tip:
-    return create_tip(
-        by=None,
-        source=SourceFactory(),
-        source_reference=reference,
-        received_at=received_at,
-        category=TipCategory.OTHER,
-        identifiers=specs,
-    )
+    return service_tip(reference, identifiers=specs, received_at=received_at)
 
 
 def _email(value: str) -> SightingSpec:

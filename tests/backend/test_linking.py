@@ -6,16 +6,16 @@ import datetime as dt
 
 import pytest
 
-from backend.models import SubjectRole, Tip, TipCategory, TipLink, TipLinkKind
+from backend.models import SubjectRole, Tip, TipLink, TipLinkKind
 from backend.services.linking import link_tips
-from backend.services.tips import SightingSpec, create_tip
+from backend.services.tips import SightingSpec
 from tests.factories import (
     IdentifierFactory,
     SightingFactory,
-    SourceFactory,
     SubjectFactory,
     TipFactory,
     TipSubjectFactory,
+    service_tip,
 )
 
 pytestmark = pytest.mark.django_db
@@ -24,15 +24,7 @@ RECEIVED = dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.UTC)
 
 
 def _tip(reference: str, *, identifiers=(), subjects=()) -> Tip:
-    return create_tip(
-        by=None,
-        source=SourceFactory(),
-        source_reference=reference,
-        received_at=RECEIVED,
-        category=TipCategory.OTHER,
-        identifiers=identifiers,
-        subjects=subjects,
-    )
+    return service_tip(reference, identifiers=identifiers, subjects=subjects)
 
 
 def _links() -> set[tuple[int, int, str, int | None, int | None, str]]:

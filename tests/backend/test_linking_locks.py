@@ -24,8 +24,8 @@ from backend.intake.importer import import_tips
 from backend.intake.records import IntakeIdentifier, IntakeTip
 from backend.models import Cluster, Tip, TipCategory, TipLink
 from backend.services.linking import remove_link
-from backend.services.tips import SightingSpec, create_tip
-from tests.factories import SourceFactory, SubjectFactory
+from backend.services.tips import SightingSpec
+from tests.factories import SourceFactory, SubjectFactory, service_tip
 
 RECEIVED = dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.UTC)
 TIMEOUT = 30
@@ -38,15 +38,7 @@ def _email(value: str) -> SightingSpec:
 
 
 def _tip(reference: str, *specs: SightingSpec, subjects=()) -> Tip:
-    return create_tip(
-        by=None,
-        source=SourceFactory(),
-        source_reference=reference,
-        received_at=RECEIVED,
-        category=TipCategory.OTHER,
-        identifiers=specs,
-        subjects=[(s, "SUSPECT") for s in subjects],
-    )
+    return service_tip(reference, identifiers=specs, subjects=[(s, "SUSPECT") for s in subjects])
 
 
 def _clusters() -> set[frozenset[int]]:

@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from backend.models import Cluster, LinkExclusion, Role, TipCategory, TipLink
-from backend.services.tips import SightingSpec, create_tip
-from tests.factories import SourceFactory
+from backend.models import Cluster, LinkExclusion, Role, TipLink
+from backend.services.tips import SightingSpec
+from tests.factories import service_tip
 from tests.schema.mutation_helpers import (
     ERRORS,
     NON_WRITER_ROLES,
@@ -37,14 +37,7 @@ CLUSTERS = """{ clusters(first: 50) { totalCount edges { node {
 
 
 def _tip(reference: str, *emails: str):
-    return create_tip(
-        by=None,
-        source=SourceFactory(),
-        source_reference=reference,
-        received_at=RECEIVED,
-        category=TipCategory.OTHER,
-        identifiers=[SightingSpec(kind="EMAIL", value=e) for e in emails],
-    )
+    return service_tip(reference, identifiers=[SightingSpec(kind="EMAIL", value=e) for e in emails])
 
 
 def test_clusters_lists_largest_first_with_their_tips(gql):
