@@ -16,9 +16,19 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db.models import Model
 from django.http import HttpRequest
-from graphql import GraphQLError, GraphQLObjectType
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLObjectType,
+    InlineFragmentNode,
+    get_operation_ast,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
@@ -50,7 +60,16 @@ TABLE_TYPES: dict[str, str] = {model._meta.db_table: name for model, name in TYP
 #: (``permissions.gate``: not signed in, token expired, deactivated, locked out, not approved,
 #: training lapsed, role), need-to-know, and a document a partner tool may not run.
 DENIED_CODES = REFUSAL_CODES | {"NEED_TO_KNOW", DOCUMENT_NOT_TRUSTED}
+#: An operation's variables are kept in its audit row up to this many characters (of their
+#: ``repr``), else cut to this many.
 MAX_VARIABLES_CHARS = 20_000
+#: Root fields whose operation's audit row keeps the variables whole: a passenger screening
+#: (``screenPassengers``) lists up to SCREENING_MAX_TRAVELLERS travellers, and its row must
+#: name every traveller searched. Theirs are kept up to ``WHOLE_VARIABLES_FACTOR`` times the
+#: largest request body the view accepts (``DATA_UPLOAD_MAX_MEMORY_SIZE``): the ``repr`` of
+#: decoded JSON is at most 2.5 times as long as its text, so they are never cut.
+WHOLE_VARIABLES_FIELDS = frozenset({"screenPassengers"})
+WHOLE_VARIABLES_FACTOR = 3
 
 
 #: What a field carries besides its own object: ``(model, pk)`` of each record whose data it
@@ -152,7 +171,7 @@ class AuditExtension(SchemaExtension):
                 "operation_type": operation_type,
                 "operation_name": ctx.operation_name or "",
                 "query": ctx.query or "",
-                "variables": _bounded(ctx.variables or {}),
+                "variables": _bounded(ctx.variables or {}, _variables_bound(ctx)),
                 "outcome": outcome,
                 "error_codes": codes,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
@@ -174,11 +193,45 @@ class AuditExtension(SchemaExtension):
         return _next(root, info, *args, **kwargs)
 
 
-def _bounded(variables: dict[str, Any]) -> dict[str, Any]:
+def _bounded(variables: dict[str, Any], bound: int = MAX_VARIABLES_CHARS) -> dict[str, Any]:
     text = repr(variables)
-    if len(text) > MAX_VARIABLES_CHARS:
-        return {"_truncated": text[:MAX_VARIABLES_CHARS]}
+    if len(text) > bound:
+        return {"_truncated": text[:bound]}
     return variables
+
+
+def _variables_bound(ctx: Any) -> int:
+    """How much of the operation's variables its audit row keeps (``WHOLE_VARIABLES_FIELDS``)."""
+    if WHOLE_VARIABLES_FIELDS & _root_fields(getattr(ctx, "graphql_document", None), ctx):
+        return WHOLE_VARIABLES_FACTOR * settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return MAX_VARIABLES_CHARS
+
+
+def _root_fields(document: DocumentNode | None, ctx: Any) -> set[str]:
+    """The root fields the operation that ran asks for, through fragments."""
+    if document is None:
+        return set()
+    operation = get_operation_ast(document, ctx.operation_name)
+    if operation is None:
+        return set()
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    names: set[str] = set()
+    seen: set[str] = set()
+    pending = [operation.selection_set]
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                names.add(selection.name.value)
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in seen and name in fragments:
+                    seen.add(name)
+                    pending.append(fragments[name].selection_set)
+    return names
 
 
 def _request_row(outcome: str, code: str) -> dict[str, Any]:

@@ -11,8 +11,9 @@ class BackendConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # The model registry's system checks, and the grants made after every migrate.
-        from backend import database_roles, registry  # noqa: F401
+        # The model registry's and the retention schedule's system checks, and the grants
+        # made after every migrate.
+        from backend import database_roles, registry, retention  # noqa: F401
 
         database_roles.connect_signals()
 

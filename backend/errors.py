@@ -4,11 +4,14 @@ from __future__ import annotations
 
 __all__ = [
     "REQUEST_ERROR_CODES",
+    "AlreadyHeld",
     "DomainError",
     "DuplicateRecord",
+    "InvalidId",
     "InvalidIdentifierValue",
     "InvalidInput",
     "InvalidTransition",
+    "NotHeld",
     "RecordNotFound",
 ]
 
@@ -32,6 +35,8 @@ REQUEST_ERROR_CODES = frozenset(
         "INVALID_TRANSITION",
         "DUPLICATE",
         "NOT_FOUND",
+        "ALREADY_HELD",
+        "NOT_HELD",
         # refused at the HTTP level (schema.view), before any operation
         "BAD_REQUEST",
         "PAYLOAD_TOO_LARGE",
@@ -56,6 +61,12 @@ class InvalidInput(DomainError):
     code = "INVALID_INPUT"
 
 
+class InvalidId(DomainError):
+    """A record id that is malformed, or names a kind of record the request cannot take."""
+
+    code = "INVALID_ID"
+
+
 class InvalidIdentifierValue(DomainError):
     code = "INVALID_IDENTIFIER"
 
@@ -70,3 +81,15 @@ class DuplicateRecord(DomainError):
 
 class RecordNotFound(DomainError):
     code = "NOT_FOUND"
+
+
+class AlreadyHeld(DomainError):
+    """The record is already under an active legal hold for the same matter."""
+
+    code = "ALREADY_HELD"
+
+
+class NotHeld(DomainError):
+    """The legal hold was lifted already."""
+
+    code = "NOT_HELD"

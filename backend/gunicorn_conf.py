@@ -83,6 +83,11 @@ def on_starting(server: Any) -> None:
     if debug:
         server.log.warning("TIPGRAPH_DEBUG is on: development mode, not for production")
     asgi = "uvicorn" in str(server.cfg.worker_class_str).lower()
+    if asgi:
+        # An ASGI worker keeps its clients' connections open (keep-alive, later websockets): a
+        # recycle would cut requests in flight on them (16 clients for 60 s saw read errors at
+        # each recycle). Its memory is bounded by the connection pool; it is not recycled.
+        server.cfg.set("max_requests", 0)
     if asgi and "pool" not in settings.DATABASES["default"]["OPTIONS"]:
         server.log.warning(
             "ASGI workers without TIPGRAPH_DB_POOL_MAX: a database connection per concurrent "

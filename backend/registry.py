@@ -15,10 +15,19 @@ An entry also names the model's GraphQL type (``type_name``: the type name of it
 which the mutation look-ups (``resolvers.common.load``), notes, removal and the audit's record
 names read, and says whether an operation's audit row names the records of it that the answer
 returned or the operation changed (``named_in_audit``); ``tests/schema/test_registry_types.py``
-checks each name against the schema. Whether a model is removable (soft delete by the program
-manager) is its being a ``backend.models.Removable``, asked through ``removable_models``.
+checks each name against the schema, and the schema's types take their names from here.
+Whether a model is removable (soft delete by the program manager) is its being a
+``backend.models.Removable``, asked through ``removable_models``.
 
-A model is tracked unless it is exempt, and an exemption carries its reason.
+An edge model (a row joining two records, such as a tip and an identifier seen in it) names
+its ``ends``: the foreign keys to the records it joins. Row scoping (``permissions.scoping``)
+shows an edge's rows only where the records at its ends are visible, so a new edge model is
+scoped by its entry; ``tests/permissions/test_edge_scoping.py`` fails for an edge model (two
+required foreign keys to removable records) whose entry names no ends.
+
+A model is tracked unless it is exempt, and an exemption carries its reason. Every model also
+has a retention decision, kept beside the schedule in ``backend/retention.py`` (``MODELS``) and
+checked the same way (``backend.E003``).
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ __all__ = [
     "Exempt",
     "Tracked",
     "audit_type_names",
+    "edge_ends",
     "entry_for",
     "missing_entries",
     "model_for_type",
@@ -58,6 +68,9 @@ class Entry:
     #: An operation's audit row names each record of this model that its answer returned or
     #: it changed (``records_returned``, ``records_changed``). Needs ``type_name``.
     named_in_audit: bool = False
+    #: An edge's foreign keys to the records at its ends: its rows are visible only where
+    #: those records are (``permissions.scoping``). Empty for a model that is no edge.
+    ends: tuple[str, ...] = ()
 
     @property
     def tracked(self) -> bool:
@@ -66,6 +79,8 @@ class Entry:
     def __post_init__(self) -> None:
         if self.named_in_audit and not self.type_name:
             raise ValueError("a model named in the audit needs its GraphQL type name")
+        if self.ends and len(self.ends) != 2:
+            raise ValueError("an edge joins two records: name its two ends")
 
 
 @dataclass(frozen=True)
@@ -126,13 +141,21 @@ REGISTRY: dict[str, Entry] = {
     "backend.Tip": Tracked(type_name="Tip", named_in_audit=True),
     "backend.Subject": Tracked(type_name="Subject", named_in_audit=True),
     "backend.Identifier": Tracked(type_name="Identifier", named_in_audit=True),
-    "backend.TipIdentifier": Tracked(type_name="Sighting", named_in_audit=True),
-    "backend.TipSubject": Tracked(type_name="TipSubject", named_in_audit=True),
-    "backend.SubjectIdentifier": Tracked(type_name="SubjectIdentifier", named_in_audit=True),
-    "backend.TipLink": Tracked(type_name="TipLink", named_in_audit=True),
+    "backend.TipIdentifier": Tracked(
+        type_name="Sighting", named_in_audit=True, ends=("tip", "identifier")
+    ),
+    "backend.TipSubject": Tracked(
+        type_name="TipSubject", named_in_audit=True, ends=("tip", "subject")
+    ),
+    "backend.SubjectIdentifier": Tracked(
+        type_name="SubjectIdentifier", named_in_audit=True, ends=("subject", "identifier")
+    ),
+    "backend.TipLink": Tracked(
+        type_name="TipLink", named_in_audit=True, ends=("from_tip", "to_tip")
+    ),
     "backend.Lead": Tracked(type_name="Lead", named_in_audit=True),
-    "backend.Lead_tips": Tracked(),
-    "backend.Lead_subjects": Tracked(),
+    "backend.Lead_tips": Tracked(ends=("lead", "tip")),
+    "backend.Lead_subjects": Tracked(ends=("lead", "subject")),
     # Append-only by its own trigger (backend 0002), which refuses UPDATE and DELETE of any
     # note; the DELETE privilege stays so that deleting a record with no notes still works.
     "backend.Note": Tracked(type_name="Note", named_in_audit=True),
@@ -145,6 +168,9 @@ REGISTRY: dict[str, Entry] = {
     "backend.ImportJob": Tracked(type_name="ImportJob"),
     "backend.TravellerLookup": Tracked(),
     "backend.Disclosure": Tracked(),
+    # Retention: a legal hold keeps a record past its period; placing and lifting it are
+    # changes like any other (backend.retention has every model's retention decision).
+    "backend.LegalHold": Tracked(type_name="LegalHold", named_in_audit=True),
     # The documents partner tools may run (``manage.py load_documents``): the table decides
     # what a partner may ask, like an account's role, so when a document was registered or
     # retired, and by which connection, is kept in record history.
@@ -223,6 +249,19 @@ def type_name(model: type[models.Model]) -> str:
 def model_for_type(name: str) -> type[models.Model] | None:
     """The model whose GraphQL type is ``name``, or None."""
     return next((model for model, typed in _typed() if typed == name), None)
+
+
+@cache
+def edge_ends(model: type[models.Model]) -> tuple[tuple[str, type[models.Model]], ...]:
+    """The ends of the edge ``model``: each foreign key its entry names, with the model of the
+    record it leads to; empty when the model is no edge (or has no entry)."""
+    entry = REGISTRY.get(model._meta.label)
+    if entry is None:
+        return ()
+    return tuple(
+        (end, model._meta.get_field(end).related_model)  # type: ignore[misc]
+        for end in entry.ends
+    )
 
 
 @cache

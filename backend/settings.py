@@ -19,6 +19,8 @@
   within this many hours of each other (default 24).
 - ``TIPGRAPH_DISCLOSURE_REOPEN_DAYS``: how long a partner-agency investigator may reopen what a
   traveller lookup of theirs returned before they must look it up again (default 30 days).
+- ``TIPGRAPH_RETENTION_<CATEGORY>_DAYS``: the agency's retention period of a record category
+  (``backend.retention``; the categories and defaults are in docs/retention.md).
 - ``TIPGRAPH_STATS_MIN_GROUP``: statistics groups smaller than this are suppressed for reporting
   clients (default 10); ``TIPGRAPH_STATS_MAX_ROWS``: most rows one statistics query returns
   (default 5000); ``TIPGRAPH_STATS_TIME_ZONE``: the IANA time zone whose whole days the
@@ -147,6 +149,13 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_settings(BASE_DIR)}
+# Hot read statements run prepared (backend.prepared): off for a pooler that cannot keep
+# prepared statements (PgBouncer before 1.21 in transaction mode).
+DATABASE_PREPARED_STATEMENTS = os.environ.get("TIPGRAPH_DB_PREPARED_STATEMENTS", "1") != "0"
+if DATABASE_PREPARED_STATEMENTS:
+    # Django turns psycopg's prepared statements off (prepare_threshold None); this turns them
+    # on for the statements that ask (prepare=True), and for nothing else.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 # DATABASE_REPLICA_URL: a streaming replica (hot standby) of the same database, as the
 # application role. Only statistics read from it, and only through
 # backend.replicas.reading_from_replica(); writes, the audit log and everything else stay on
@@ -248,6 +257,16 @@ GRAPHQL_DOCUMENT_CACHE_SIZE = int(os.environ.get("TIPGRAPH_GRAPHQL_DOCUMENT_CACH
 # lookup matching more than LOOKUP_MAX_TIPS tips is refused as too broad.
 LOOKUP_NAME_THRESHOLD = float(os.environ.get("TIPGRAPH_LOOKUP_NAME_THRESHOLD", "0.45"))
 LOOKUP_MAX_TIPS = int(os.environ.get("TIPGRAPH_LOOKUP_MAX_TIPS", "200"))
+# Passenger-list screening (backend.services.screening): at most SCREENING_MAX_TRAVELLERS
+# travellers per list, each looked up as a traveller lookup. What one screening answers over
+# all its travellers together is bounded as well (the cost limit, schema.limits, counts on
+# it): SCREENING_MAX_MATCHES matches (and as many people, and identifiers), SCREENING_MAX_TIPS
+# tips, SCREENING_MAX_MATCH_TIPS tips listed under the matches. Past these, the travellers
+# matching most are left out, each with an error saying to look them up one at a time.
+SCREENING_MAX_TRAVELLERS = int(os.environ.get("TIPGRAPH_SCREENING_MAX_TRAVELLERS", "500"))
+SCREENING_MAX_MATCHES = int(os.environ.get("TIPGRAPH_SCREENING_MAX_MATCHES", "1000"))
+SCREENING_MAX_TIPS = int(os.environ.get("TIPGRAPH_SCREENING_MAX_TIPS", "2000"))
+SCREENING_MAX_MATCH_TIPS = int(os.environ.get("TIPGRAPH_SCREENING_MAX_MATCH_TIPS", "5000"))
 # A partner-agency investigator may reopen what a lookup of theirs returned for this many days
 # (permissions.scoping), then must look the traveller up again.
 DISCLOSURE_REOPEN_DAYS = float(os.environ.get("TIPGRAPH_DISCLOSURE_REOPEN_DAYS", "30"))
@@ -287,6 +306,26 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # API tokens expire after this many days unless a shorter expiry is asked for.
 API_TOKEN_MAX_DAYS = 90
+
+
+# Retention (backend.retention): the agency's period, in days, of each record category of the
+# schedule (NARA N1-567-10-014 gives none in the PIA), from TIPGRAPH_RETENTION_<CATEGORY>_DAYS
+# (for example TIPGRAPH_RETENTION_LOOKUPS_WITHOUT_HITS_DAYS=30); a category not named keeps its
+# documented default (docs/retention.md). A name that is no category fails the system check.
+def _retention_days(prefix: str = "TIPGRAPH_RETENTION_", suffix: str = "_DAYS") -> dict[str, int]:
+    found: dict[str, int] = {}
+    for name, value in os.environ.items():
+        if name.startswith(prefix) and name.endswith(suffix) and len(name) > len(prefix + suffix):
+            try:
+                found[name[len(prefix) : -len(suffix)]] = int(value)
+            except ValueError:
+                raise ImproperlyConfigured(
+                    f"{name} must be a whole number of days, got {value!r}"
+                ) from None
+    return found
+
+
+RETENTION_DAYS: dict[str, int] = _retention_days()
 
 # Access lifecycle (permissions.lifecycle, permissions.review): annual privacy and security
 # training lapses after ANNUAL_TRAINING_DAYS; privileges are due for review every

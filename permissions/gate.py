@@ -3,10 +3,10 @@
 Every entry point asks ``check_access`` (or ``check_request``, which first reads how the
 request authenticated), and nothing else decides: GraphQL (``schema.extensions``, whose root
 fields then ask ``role_allows`` with their row of ``permissions.matrix.OPERATIONS``), the
-statistics CSV download (it runs through GraphQL), the audit CSV export, the dashboard,
-GraphiQL, the Django admin and the management commands that act for an account
-(``issue_token``, and ``run_import_worker`` for each job's uploader). An account may act when
-all of these hold:
+statistics CSV download (it runs through GraphQL), the audit CSV export, the accounting of
+disclosures CSV download, the dashboard, GraphiQL, the Django admin and the management
+commands that act for an account (``issue_token``, ``dispose``, and ``run_import_worker`` for
+each job's uploader). An account may act when all of these hold:
 
 1. it is signed in (or sent a valid bearer token);
 2. it is active (not deactivated, i.e. not removed);
@@ -52,6 +52,8 @@ __all__ = [
     "API_TOKEN",
     "AUDIT_EXPORT",
     "DASHBOARD",
+    "DISCLOSURE_ACCOUNTING",
+    "DISPOSAL",
     "FORBIDDEN",
     "GRAPHIQL",
     "GRAPHQL",
@@ -113,6 +115,15 @@ GRAPHQL = Door("graphql", "the GraphQL API", OPERATIONS["Query.viewer"])
 GRAPHIQL = Door("graphiql", "GraphiQL", OPERATIONS["Query.viewer"])
 #: ``/audit/export.csv``: the ``auditEvents`` search as a file.
 AUDIT_EXPORT = Door("auditExportCsv", "the audit log export", OPERATIONS["Query.auditEvents"])
+#: ``/disclosures/<record id>.csv``: the ``accountingOfDisclosures`` query as a file.
+DISCLOSURE_ACCOUNTING = Door(
+    "accountingOfDisclosuresCsv",
+    "the accounting of disclosures",
+    OPERATIONS["Query.accountingOfDisclosures"],
+)
+#: ``manage.py dispose --dry-run --user USERNAME``: the ``disposalPreview`` query on the
+#: command line, for the program manager named.
+DISPOSAL = Door("dispose", "the disposal preview", OPERATIONS["Query.disposalPreview"])
 #: ``/dashboard/``: its script browses the tip graph (``tips``, ``node``).
 DASHBOARD = Door("dashboard", "the tip graph", OPERATIONS["Query.tips"])
 #: ``/admin/``: account management (``permissions.admin_access`` says who does what there).

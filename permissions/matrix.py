@@ -26,6 +26,8 @@ EVERYONE = frozenset(Role)
 GRAPH = frozenset({A, PM})
 #: Aggregates: reporting clients get them with small groups suppressed (permissions.scoping).
 STATISTICS = frozenset({A, PM, RC})
+#: Traveller lookups, one at a time or a passenger list at once (the same lookups).
+LOOKUPS = frozenset({A, INV})
 
 #: Root fields ("Query.x", "Mutation.y") and the roles that may call them.
 OPERATIONS: dict[str, frozenset[str]] = {
@@ -41,11 +43,14 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "Query.researchResults": GRAPH,
     "Query.clusters": GRAPH,
     "Query.linkExclusions": GRAPH,
-    "Query.travellerLookup": frozenset({A, INV}),
+    "Query.travellerLookup": LOOKUPS,
+    "Query.screenPassengers": LOOKUPS,
     "Query.privilegeReview": frozenset({SA, PM}),
     "Query.auditEvents": frozenset({AU, SA}),
     "Query.deconflictionNotices": GRAPH,
     "Query.investigatorQueryVolume": frozenset({AU, SA}),
+    #: The Privacy Act accounting of disclosures (also its CSV download, permissions.gate).
+    "Query.accountingOfDisclosures": frozenset({AU, PM}),
     "Query.importJob": frozenset({A}),
     "Query.tipStatistics": STATISTICS,
     "Query.actionableShare": STATISTICS,
@@ -54,6 +59,8 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "Query.lookupStatistics": STATISTICS,
     "Query.screeningOutcomes": STATISTICS,
     "Query.clusterSizes": STATISTICS,
+    #: A partner agency's own aggregates (permissions.agency: an investigator's own agency).
+    "Query.partnerStatistics": frozenset({INV, PM}),
     "Mutation.createTip": frozenset({A}),
     "Mutation.updateTip": frozenset({A}),
     "Mutation.changeTipStatus": frozenset({A}),
@@ -76,6 +83,12 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "Mutation.addLinkExclusion": frozenset({A}),
     "Mutation.removeLinkExclusion": frozenset({A}),
     "Mutation.removeRecord": frozenset({PM}),
+    #: Retention: legal holds and the disposal preview (also ``manage.py dispose --dry-run``,
+    #: permissions.gate.DISPOSAL); auditors read the holds, only program managers decide.
+    "Query.legalHolds": frozenset({PM, AU}),
+    "Query.disposalPreview": frozenset({PM}),
+    "Mutation.placeLegalHold": frozenset({PM}),
+    "Mutation.liftLegalHold": frozenset({PM}),
     "Mutation.acknowledgeNotice": frozenset({A}),
     "Mutation.uploadTips": frozenset({A}),
 }
@@ -85,7 +98,7 @@ OPERATIONS: dict[str, frozenset[str]] = {
 #: run over POST only: a GET must change nothing, or a link or an image on another site
 #: could make a signed-in browser run them. ``schema.safe_methods`` refuses them over GET
 #: (HTTP 405, ``METHOD_NOT_ALLOWED``), and their schema descriptions say so.
-WRITING_QUERIES: frozenset[str] = frozenset({"Query.travellerLookup"})
+WRITING_QUERIES: frozenset[str] = frozenset({"Query.travellerLookup", "Query.screenPassengers"})
 
 #: Roles whose clients are tools outside the platform (a partner agency's targeting system, a
 #: statistics client): they may run only the registered documents of ``schema/documents/``

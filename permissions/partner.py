@@ -7,7 +7,8 @@ suspect on a tip they may see. The rule is written here once, and used twice:
   lookup may match, count, name in ``matchedOn`` and its reasons, count towards the tip cap,
   and disclose;
 - by row scoping (``permissions.scoping``): what an investigator may open afterwards, which
-  is this rule together with "a lookup of theirs returned it, within the reopening window".
+  is this rule (``PARTNER_RULES``) together with "a lookup of theirs returned it, within the
+  reopening window" (a record) or "the records at both its ends are visible" (an edge).
 
 The rule:
 
@@ -20,7 +21,10 @@ The rule:
 - an **identifier** when it is linked (``SubjectIdentifier``) to a person the partner may
   learn about, or was seen in a visible tip (a tip identifier, found through that tip) and
   belongs to no person the partner may not learn about: a victim's or witness's e-mail is
-  never found, even where a tip mentions it.
+  never found, even where a tip mentions it;
+- an identifier's **sighting** in a tip and a person's **identifier** (``TipIdentifier``,
+  ``SubjectIdentifier``) where both of its ends are visible;
+- nothing else: no links between tips, leads, sources, offices or research results.
 
 The owning agency's analysts are not bound by it: their lookups reach every live record.
 """
@@ -28,15 +32,19 @@ The owning agency's analysts are not bound by it: their lookups reach every live
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from backend import models as m
 
 __all__ = [
+    "CANDIDATES",
     "OWNING_AGENCY",
+    "PARTNER_RULES",
     "PARTNER_SUBJECT_ROLES",
     "LookupReach",
     "ReachSql",
@@ -111,6 +119,25 @@ def partner_identifiers(
     )
 
 
+def _every_row(queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """No rule of its own: an edge bound only by its ends."""
+    return queryset
+
+
+#: Every model a partner may ever learn rows of, with the rule for its rows; a partner learns
+#: nothing of any other model. Row scoping adds the rest for an investigator: a record only
+#: where a lookup of theirs returned it, an edge (``backend.registry``'s ``ends``) only where
+#: the records at both of its ends are visible to them.
+PARTNER_RULES: dict[type[Model], Callable[[QuerySet[Any]], QuerySet[Any]]] = {
+    m.Tip: partner_tips,
+    m.Subject: partner_subjects,
+    m.Identifier: partner_identifiers,
+    m.TipIdentifier: _every_row,
+    m.TipSubject: partner_tip_subjects,
+    m.SubjectIdentifier: _every_row,
+}
+
+
 @dataclass(frozen=True)
 class LookupReach:
     """What one caller's traveller lookup may match, count and return.
@@ -149,10 +176,22 @@ def lookup_reach(user: Any) -> LookupReach:
     )
 
 
+#: The candidates each compiled set of a ``ReachSql`` is checked for: a statement that uses a
+#: set first names the rows it asks about in a CTE of this name (``SELECT id``), so the rule is
+#: checked for those rows only, by index, never evaluated over the whole table.
+CANDIDATES = {
+    "tips": "_tip_candidates",
+    "tip_subjects": "_link_candidates",
+    "subjects": "_subject_candidates",
+    "identifiers": "_identifier_candidates",
+}
+
+
 @dataclass(frozen=True)
 class ReachSql:
-    """A ``LookupReach`` as SQL: for each of its sets, a ``SELECT`` of the ids in it and the
-    parameters (``%s`` placeholders) that go with it, to use as ``id IN (...)``."""
+    """A ``LookupReach`` as SQL: for each of its sets, a ``SELECT`` of the ids in it among the
+    rows of its ``CANDIDATES`` CTE, and the parameters (``%s`` placeholders) that go with it,
+    to use as ``id IN (...)`` in a statement that defines that CTE."""
 
     tips: tuple[str, tuple[Any, ...]]
     tip_subjects: tuple[str, tuple[Any, ...]]
@@ -174,16 +213,13 @@ def _compiled_reach(partner: bool) -> ReachSql:
     reach = lookup_reach(None if partner else _OwningAgencyCaller())
     assert reach.partner is partner
 
-    def ids(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
-        sql, params = queryset.values("pk").query.sql_with_params()
+    def ids(name: str) -> tuple[str, tuple[Any, ...]]:
+        among = RawSQL(f"SELECT id FROM {CANDIDATES[name]}", [])
+        queryset = getattr(reach, name).filter(pk__in=among).order_by().values("pk")
+        sql, params = queryset.query.sql_with_params()
         return sql, tuple(params)
 
-    return ReachSql(
-        tips=ids(reach.tips),
-        tip_subjects=ids(reach.tip_subjects),
-        subjects=ids(reach.subjects),
-        identifiers=ids(reach.identifiers),
-    )
+    return ReachSql(*(ids(name) for name in ("tips", "tip_subjects", "subjects", "identifiers")))
 
 
 class _OwningAgencyCaller:

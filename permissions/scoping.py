@@ -13,14 +13,21 @@ Lists, node fetches, nested relations and mutation look-ups all pass through
   witness, reporting person or other), no leads, sources, offices or research results, and
   of the notes on their records only targeting notes and notes by investigators;
 - auditors and system administrators see the audit log, and nobody else does;
+- program managers (who place them) and auditors see legal holds, and nobody else does;
 - every other role sees no rows of the graph at all.
 
 Edge rows (a tip's identifiers, subjects and links) are visible only when the records at
-both ends are, so a nested relation never leads from a visible record to a hidden one.
+both ends are, so a nested relation never leads from a visible record to a hidden one. Which
+models are edges, and which foreign keys lead to their ends, is each model's entry in
+``backend/registry.py`` (``ends``): for the owning agency an edge's rows are live when the
+edge itself is not removed and the records at its ends are live; for an investigator, when
+the partner rule lets a partner learn the edge at all (``permissions.partner.PARTNER_RULES``)
+and the records at both ends are visible to them.
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -30,20 +37,15 @@ from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from backend import models as m
-from backend.registry import removable_models
-from permissions.partner import (
-    OWNING_AGENCY,
-    partner_identifiers,
-    partner_subjects,
-    partner_tip_subjects,
-    partner_tips,
-)
+from backend.registry import edge_ends, removable_models
+from permissions.partner import OWNING_AGENCY, PARTNER_RULES
 
 __all__ = ["disclosure_cutoff", "scope_queryset", "statistics_threshold"]
 
 M = TypeVar("M", bound=Model)
 
 _AUDIT_READERS = frozenset({m.Role.AUDITOR, m.Role.SYSTEM_ADMINISTRATOR})
+_HOLD_READERS = frozenset({m.Role.PROGRAM_MANAGER, m.Role.AUDITOR})
 _DISCLOSABLE = (m.Tip, m.Subject, m.Identifier)
 
 
@@ -83,52 +85,41 @@ def _note_records(user: Any) -> Q:
     return condition
 
 
+@functools.cache
+def _removable(model: type[Model]) -> bool:
+    """Whether rows of ``model`` can be removed, and so are hidden once they are: the removable
+    records (``backend.registry.removable_models``) and any other row with a ``removed_at``
+    (the tip links an analyst removed as wrong)."""
+    return model in removable_models() or any(
+        field.name == "removed_at" for field in model._meta.concrete_fields
+    )
+
+
+def _live(model: type[Model], path: str = "") -> dict[str, bool]:
+    """The conditions under which a row of ``model`` (reached through ``path``) is live: not
+    removed, and, for an edge, the records at its ends live too."""
+    conditions = {f"{path}removed_at__isnull": True} if _removable(model) else {}
+    for end, end_model in edge_ends(model):
+        conditions |= _live(end_model, f"{path}{end}__")
+    return conditions
+
+
 def _owning_agency(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
-    model = queryset.model
     if user.role == m.Role.PROGRAM_MANAGER:
         return queryset
-    if model in removable_models():
-        queryset = queryset.filter(removed_at__isnull=True)
-    if model is m.TipIdentifier:
-        return queryset.filter(tip__removed_at__isnull=True, identifier__removed_at__isnull=True)
-    if model is m.TipSubject:
-        return queryset.filter(tip__removed_at__isnull=True, subject__removed_at__isnull=True)
-    if model is m.SubjectIdentifier:
-        return queryset.filter(
-            subject__removed_at__isnull=True, identifier__removed_at__isnull=True
-        )
-    if model is m.TipLink:
-        return queryset.filter(
-            removed_at__isnull=True,
-            from_tip__removed_at__isnull=True,
-            to_tip__removed_at__isnull=True,
-        )
-    return queryset
-
-
-#: The partner rule for each record a lookup can disclose (permissions.partner).
-_PARTNER_RULE = {
-    m.Tip: partner_tips,
-    m.Subject: partner_subjects,
-    m.Identifier: partner_identifiers,
-}
+    conditions = _live(queryset.model)
+    return queryset.filter(**conditions) if conditions else queryset
 
 
 def _investigator(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     model = queryset.model
-    if model in _DISCLOSABLE:
-        return _PARTNER_RULE[model](queryset).filter(pk__in=_disclosed(model, user))  # type: ignore[operator]
-    if model is m.TipIdentifier:
-        return queryset.filter(
-            tip__in=_visible(m.Tip, user), identifier__in=_visible(m.Identifier, user)
-        )
-    if model is m.TipSubject:
-        return partner_tip_subjects(queryset).filter(  # type: ignore[return-value]
-            tip__in=_visible(m.Tip, user), subject__in=_visible(m.Subject, user)
-        )
-    if model is m.SubjectIdentifier:
-        return queryset.filter(
-            subject__in=_visible(m.Subject, user), identifier__in=_visible(m.Identifier, user)
+    rule = PARTNER_RULES.get(model)
+    if rule is not None and model in _DISCLOSABLE:
+        return rule(queryset).filter(pk__in=_disclosed(model, user))
+    ends = edge_ends(model)
+    if rule is not None and ends:
+        return rule(queryset).filter(
+            **{f"{end}__in": _visible(end_model, user) for end, end_model in ends}
         )
     if model is m.Note:
         return queryset.filter(
@@ -143,6 +134,8 @@ def scope_queryset(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
         return queryset.none()
     if queryset.model._meta.app_label == "audit":
         return queryset if user.role in _AUDIT_READERS else queryset.none()
+    if queryset.model is m.LegalHold:
+        return queryset if user.role in _HOLD_READERS else queryset.none()
     if user.role in OWNING_AGENCY:
         return _owning_agency(queryset, user)
     if user.role == m.Role.INVESTIGATOR:
@@ -153,8 +146,9 @@ def scope_queryset(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
 def statistics_threshold(user: Any) -> int:
     """The smallest group whose figures ``user`` may see in statistics: 0 (everything) for the
     owning agency's analysts and program managers, who may read the records themselves;
-    ``STATS_MIN_GROUP_SIZE`` for everyone else (reporting clients), so that no person can be
-    singled out from an aggregate."""
+    ``STATS_MIN_GROUP_SIZE`` for everyone else (reporting clients, and partner investigators
+    reading their agency's ``partnerStatistics``), so that no person can be singled out from
+    an aggregate."""
     if _active(user) and user.role in OWNING_AGENCY:
         return 0
     return settings.STATS_MIN_GROUP_SIZE

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from strawberry import relay
 from strawberry.types import Info
 
@@ -11,41 +9,38 @@ from backend import models as m
 from backend.services import linking as service
 from resolvers.common import Outcome, acting_user, load, run
 
-if TYPE_CHECKING:
-    from schema.cluster import AddLinkExclusionInput, AddTipLinkInput, RemoveTipLinkInput
-
 __all__ = ["add_link_exclusion", "add_tip_link", "remove_link_exclusion", "remove_tip_link"]
 
 
-def add_tip_link(info: Info, data: AddTipLinkInput) -> Outcome:
+def add_tip_link(
+    info: Info, *, from_tip_id: relay.GlobalID, to_tip_id: relay.GlobalID, reason: str
+) -> Outcome:
     return run(
         lambda: service.add_manual_link(
             by=acting_user(info),
-            from_tip=load(info, data.from_tip_id, m.Tip, field="fromTipId"),
-            to_tip=load(info, data.to_tip_id, m.Tip, field="toTipId"),
-            reason=data.reason,
+            from_tip=load(info, from_tip_id, m.Tip, field="fromTipId"),
+            to_tip=load(info, to_tip_id, m.Tip, field="toTipId"),
+            reason=reason,
         )
     )
 
 
-def remove_tip_link(info: Info, data: RemoveTipLinkInput) -> Outcome:
+def remove_tip_link(info: Info, *, link_id: relay.GlobalID, reason: str) -> Outcome:
     return run(
         lambda: service.remove_link(
             by=acting_user(info),
-            link=load(info, data.link_id, m.TipLink, field="linkId"),
-            reason=data.reason,
+            link=load(info, link_id, m.TipLink, field="linkId"),
+            reason=reason,
         )
     )
 
 
-def add_link_exclusion(info: Info, data: AddLinkExclusionInput) -> Outcome:
+def add_link_exclusion(
+    info: Info, *, kind: str, value: str, qualifier: str, reason: str
+) -> Outcome:
     return run(
         lambda: service.add_link_exclusion(
-            by=acting_user(info),
-            kind=data.kind.value,
-            value=data.value,
-            qualifier=data.qualifier,
-            reason=data.reason,
+            by=acting_user(info), kind=kind, value=value, qualifier=qualifier, reason=reason
         )
     )
 

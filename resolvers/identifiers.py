@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry import relay
@@ -13,9 +13,6 @@ from backend.identifiers import InvalidIdentifier, normalise
 from backend.services import identifiers as service
 from permissions.scoping import scope_queryset
 from resolvers.common import Failure, Outcome, acting_user, load, run
-
-if TYPE_CHECKING:
-    from schema.identifier import IdentifierInput
 
 __all__ = ["by_value", "create", "update"]
 
@@ -32,23 +29,21 @@ def by_value(info: Info, *, kind: str, value: str, qualifier: str) -> m.Identifi
     return scope_queryset(queryset, acting_user(info)).first()
 
 
-def create(info: Info, data: IdentifierInput) -> tuple[Any, bool, list[Failure]]:
+def create(info: Info, *, kind: str, value: str, qualifier: str) -> tuple[Any, bool, list[Failure]]:
     result, errors = run(
-        lambda: service.resolve_identifier(
-            kind=data.kind.value, value=data.value, qualifier=data.qualifier or ""
-        )
+        lambda: service.resolve_identifier(kind=kind, value=value, qualifier=qualifier)
     )
     if result is None:
         return None, False, errors
     return result[0], result[1], errors
 
 
-def update(info: Info, gid: relay.GlobalID, data: IdentifierInput) -> Outcome:
+def update(info: Info, gid: relay.GlobalID, *, kind: str, value: str, qualifier: str) -> Outcome:
     return run(
         lambda: service.update_identifier(
             identifier=load(info, gid, m.Identifier, field="id"),
-            kind=data.kind.value,
-            value=data.value,
-            qualifier=data.qualifier or "",
+            kind=kind,
+            value=value,
+            qualifier=qualifier,
         )
     )

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from strawberry import relay
 from strawberry.types import Info
 
 from backend import models as m
 from backend.services import leads as service
 from resolvers.common import Outcome, acting_user, load, load_many, run
-
-if TYPE_CHECKING:
-    from schema.lead import CreateLeadInput, UpdateLeadInput
 
 __all__ = ["change_status", "create", "update"]
 
@@ -21,20 +16,39 @@ def _office(info: Info, gid: relay.GlobalID | None, field: str) -> m.Office | No
     return None if gid is None else load(info, gid, m.Office, field=field)
 
 
-def create(info: Info, data: CreateLeadInput) -> Outcome:
+def create(
+    info: Info,
+    *,
+    title: str,
+    summary: str,
+    office_id: relay.GlobalID | None,
+    tip_ids: list[relay.GlobalID],
+    subject_ids: list[relay.GlobalID],
+) -> Outcome:
     return run(
         lambda: service.create_lead(
             by=acting_user(info),
-            title=data.title,
-            summary=data.summary,
-            office=_office(info, data.office_id, "officeId"),
-            tips=load_many(info, data.tip_ids, m.Tip, field="tipIds"),
-            subjects=load_many(info, data.subject_ids, m.Subject, field="subjectIds"),
+            title=title,
+            summary=summary,
+            office=_office(info, office_id, "officeId"),
+            tips=load_many(info, tip_ids, m.Tip, field="tipIds"),
+            subjects=load_many(info, subject_ids, m.Subject, field="subjectIds"),
         )
     )
 
 
-def update(info: Info, data: UpdateLeadInput) -> Outcome:
+def update(
+    info: Info,
+    *,
+    lead_id: relay.GlobalID,
+    title: str | None,
+    summary: str | None,
+    office_id: relay.GlobalID | None,
+    add_tip_ids: list[relay.GlobalID],
+    remove_tip_ids: list[relay.GlobalID],
+    add_subject_ids: list[relay.GlobalID],
+    remove_subject_ids: list[relay.GlobalID],
+) -> Outcome:
     def tips(ids: list[relay.GlobalID], field: str) -> list[m.Tip]:
         return load_many(info, ids, m.Tip, field=field)
 
@@ -43,26 +57,31 @@ def update(info: Info, data: UpdateLeadInput) -> Outcome:
 
     return run(
         lambda: service.update_lead(
-            lead=load(info, data.id, m.Lead, field="id"),
-            title=data.title,
-            summary=data.summary,
-            office=_office(info, data.office_id, "officeId"),
-            add_tips=tips(data.add_tip_ids, "addTipIds"),
-            remove_tips=tips(data.remove_tip_ids, "removeTipIds"),
-            add_subjects=subjects(data.add_subject_ids, "addSubjectIds"),
-            remove_subjects=subjects(data.remove_subject_ids, "removeSubjectIds"),
+            lead=load(info, lead_id, m.Lead, field="id"),
+            title=title,
+            summary=summary,
+            office=_office(info, office_id, "officeId"),
+            add_tips=tips(add_tip_ids, "addTipIds"),
+            remove_tips=tips(remove_tip_ids, "removeTipIds"),
+            add_subjects=subjects(add_subject_ids, "addSubjectIds"),
+            remove_subjects=subjects(remove_subject_ids, "removeSubjectIds"),
         )
     )
 
 
 def change_status(
-    info: Info, gid: relay.GlobalID, status: Any, outcome: Any, outcome_notes: str | None
+    info: Info,
+    gid: relay.GlobalID,
+    *,
+    status: str,
+    outcome: str | None,
+    outcome_notes: str | None,
 ) -> Outcome:
     return run(
         lambda: service.change_lead_status(
             lead=load(info, gid, m.Lead, field="id"),
-            status=status.value,
-            outcome=None if outcome is None else outcome.value,
+            status=status,
+            outcome=outcome,
             outcome_notes=outcome_notes,
         )
     )

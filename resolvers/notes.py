@@ -2,51 +2,37 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.db.models import Model
+from strawberry import relay
 from strawberry.types import Info
 
 from backend import models as m
 from backend.errors import RecordNotFound
 from backend.registry import type_name
 from backend.services import notes as service
+from backend.services.notes import TravelSpec
 from resolvers.common import Outcome, acting_user, load, run
 
-if TYPE_CHECKING:
-    from schema.note import AddNoteInput
-
-__all__ = ["TYPE_NAMES", "add"]
+__all__ = ["TYPE_NAMES", "TravelSpec", "add"]
 
 #: GraphQL type name of every model a note may be attached to.
 TYPE_NAMES: dict[type[Model], str] = {model: type_name(model) for model in service.NOTABLE_MODELS}
 _MODELS = {name: model for model, name in TYPE_NAMES.items()}
 
 
-def add(info: Info, data: AddNoteInput) -> Outcome:
+def add(
+    info: Info, *, record_id: relay.GlobalID, body: str, kind: str, travel: TravelSpec | None
+) -> Outcome:
     def action() -> m.Note:
-        model = _MODELS.get(data.record_id.type_name)
+        model = _MODELS.get(record_id.type_name)
         if model is None:
             raise RecordNotFound(
-                f"notes go on {', '.join(_MODELS)}; got a {data.record_id.type_name}",
+                f"notes go on {', '.join(_MODELS)}; got a {record_id.type_name}",
                 field="recordId",
             )
-        record = load(info, data.record_id, model, field="recordId")
-        travel = data.travel
+        record = load(info, record_id, model, field="recordId")
         return service.add_note(
-            by=acting_user(info),
-            record=record,
-            body=data.body,
-            kind=data.kind.value,
-            travel=None
-            if travel is None
-            else service.TravelSpec(
-                screening_outcome=travel.screening_outcome.value,
-                carrier=travel.carrier,
-                flight_number=travel.flight_number,
-                travel_date=travel.travel_date,
-                port=travel.port,
-            ),
+            by=acting_user(info), record=record, body=body, kind=kind, travel=travel
         )
 
     return run(action)

@@ -19,6 +19,7 @@ from schema.audit import AuditQuery
 from schema.caveat import DisseminationCaveat
 from schema.cluster import ClusterMutation, ClusterQuery
 from schema.deconfliction import DeconflictionMutation, DeconflictionQuery
+from schema.disclosure import DisclosureQuery
 from schema.document_cache import CachedDocuments
 from schema.extensions import ErrorCodes, RequireAuthentication
 from schema.identifier import IdentifierMutation, IdentifierQuery
@@ -27,10 +28,13 @@ from schema.lead import LeadMutation, LeadQuery
 from schema.limits import OperationLimits
 from schema.lookup import LookupQuery
 from schema.note import NoteMutation
+from schema.partner_statistics import PartnerStatisticsQuery
 from schema.removal import RemovalMutation
 from schema.research import ResearchMutation, ResearchQuery
+from schema.retention import RetentionMutation, RetentionQuery
 from schema.safe_methods import RefuseWritesOverGet
 from schema.scalars import SCALAR_OVERRIDES
+from schema.screening import ScreeningQuery
 from schema.source import SourceMutation, SourceQuery
 from schema.statistics import StatisticsQuery
 from schema.subject import SubjectMutation, SubjectQuery
@@ -62,11 +66,15 @@ Query = merge_types(
         ResearchQuery,
         ClusterQuery,
         LookupQuery,
+        ScreeningQuery,
         AccountQuery,
         AuditQuery,
         DeconflictionQuery,
         IntakeQuery,
         StatisticsQuery,
+        RetentionQuery,
+        DisclosureQuery,
+        PartnerStatisticsQuery,
     ),
 )
 Mutation = merge_types(
@@ -83,6 +91,7 @@ Mutation = merge_types(
         ClusterMutation,
         DeconflictionMutation,
         IntakeMutation,
+        RetentionMutation,
     ),
 )
 

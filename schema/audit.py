@@ -17,12 +17,12 @@ from audit.search import AuditSearch
 from permissions.classes import allow
 from permissions.matrix import describe
 from resolvers import audit as resolve
-from schema.base import ScopedNode
+from schema.base import ScopedNode, model_type
 
 __all__ = ["AuditEventFilterInput", "AuditEventType", "AuditQuery", "InvestigatorDay"]
 
 
-@strawberry_django.type(AuditEvent, name="AuditEvent")
+@model_type(AuditEvent)
 class AuditEventType(ScopedNode):
     """One audited operation, login, logout, failed login or lockout."""
 

@@ -8,13 +8,15 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import strawberry
-from django.db.models import QuerySet
+import strawberry_django
+from django.db.models import Model, QuerySet
 from strawberry import relay
 from strawberry.relay.types import GlobalIDValueError
 from strawberry.types import Info
 from strawberry_django.relay import resolve_model_node, resolve_model_nodes
 
 from backend import models as m
+from backend.registry import type_name
 from permissions.scoping import scope_queryset
 
 if TYPE_CHECKING:
@@ -37,6 +39,8 @@ __all__ = [
     "TipCategoryEnum",
     "TipLinkKindEnum",
     "TipStatusEnum",
+    "enum_value",
+    "model_type",
     "mutation_errors",
 ]
 
@@ -74,6 +78,12 @@ class ScopedNode(relay.Node):
     def resolve_node(cls, node_id: str, *, info: Info, required: bool = False) -> Any:
         """The record of ``node_id`` (row-scoped), or None; INVALID_ID as ``resolve_nodes``."""
         return resolve_model_node(cls, _record_number(cls, node_id), info=info, required=required)
+
+
+def model_type(model: type[Model], **options: Any) -> Any:
+    """``strawberry_django.type`` for ``model``'s rows, named as ``backend/registry.py`` names
+    them (``type_name``: the type name of their global ids), so the name is typed once."""
+    return strawberry_django.type(model, name=type_name(model), **options)
 
 
 def _record_number(node_type: type[relay.Node], node_id: Any) -> str:
@@ -129,6 +139,10 @@ class ErrorCode(Enum):
     INVALID_TRANSITION = "INVALID_TRANSITION"
     DUPLICATE = "DUPLICATE"
     NOT_FOUND = "NOT_FOUND"
+    ALREADY_HELD = strawberry.enum_value(
+        "ALREADY_HELD", description="The record is already held for that legal matter."
+    )
+    NOT_HELD = strawberry.enum_value("NOT_HELD", description="The legal hold was lifted already.")
 
 
 @strawberry.type(description="Why a mutation did not happen. Nothing was changed.")
@@ -138,6 +152,11 @@ class MutationError:
     field: str | None = strawberry.field(
         default=None, description="The input field at fault, in the mutation's camelCase names."
     )
+
+
+def enum_value(member: Enum | None) -> Any:
+    """The plain value of an optional enum argument, for the resolvers."""
+    return None if member is None else member.value
 
 
 def mutation_errors(failures: Iterable[Failure]) -> list[MutationError]:

@@ -16,7 +16,7 @@ from backend.registry import type_name
 from permissions.classes import allow
 from permissions.matrix import describe
 from resolvers import clusters as resolve
-from schema.base import IdentifierKindEnum, MutationError, ScopedNode, mutation_errors
+from schema.base import IdentifierKindEnum, MutationError, ScopedNode, model_type, mutation_errors
 
 if TYPE_CHECKING:
     from schema.tip import TipLinkType, TipType
@@ -52,7 +52,7 @@ class ClusterOrder:
     updated_at: auto
 
 
-@strawberry_django.type(m.Cluster, name="Cluster", filters=ClusterFilter, ordering=ClusterOrder)
+@model_type(m.Cluster, filters=ClusterFilter, ordering=ClusterOrder)
 class ClusterType(ScopedNode):
     """A matter: the tips connected by links (shared identifiers, shared subjects, manual
     links), kept up to date as tips arrive and links are removed."""
@@ -67,7 +67,7 @@ class ClusterType(ScopedNode):
     )
 
 
-@strawberry_django.type(m.LinkExclusion, name="LinkExclusion")
+@model_type(m.LinkExclusion)
 class LinkExclusionType(ScopedNode):
     """An identifier value analysts decided never to link tips on (e.g. a shared public
     Wi-Fi address, a provider's support e-mail)."""
@@ -146,7 +146,9 @@ class ClusterMutation:
         ),
     )
     def add_tip_link(self, info: Info, input: AddTipLinkInput) -> TipLinkPayload:
-        obj, errors = resolve.add_tip_link(info, input)
+        obj, errors = resolve.add_tip_link(
+            info, from_tip_id=input.from_tip_id, to_tip_id=input.to_tip_id, reason=input.reason
+        )
         return TipLinkPayload(link=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
@@ -158,7 +160,7 @@ class ClusterMutation:
         ),
     )
     def remove_tip_link(self, info: Info, input: RemoveTipLinkInput) -> TipLinkPayload:
-        obj, errors = resolve.remove_tip_link(info, input)
+        obj, errors = resolve.remove_tip_link(info, link_id=input.link_id, reason=input.reason)
         return TipLinkPayload(link=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
@@ -170,7 +172,13 @@ class ClusterMutation:
         ),
     )
     def add_link_exclusion(self, info: Info, input: AddLinkExclusionInput) -> LinkExclusionPayload:
-        obj, errors = resolve.add_link_exclusion(info, input)
+        obj, errors = resolve.add_link_exclusion(
+            info,
+            kind=input.kind.value,
+            value=input.value,
+            qualifier=input.qualifier,
+            reason=input.reason,
+        )
         return LinkExclusionPayload(link_exclusion=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(

@@ -15,7 +15,7 @@ from backend import models as m
 from permissions.classes import allow
 from permissions.matrix import describe
 from resolvers import deconfliction as resolve
-from schema.base import MutationError, ScopedNode, mutation_errors
+from schema.base import MutationError, ScopedNode, model_type, mutation_errors
 
 if TYPE_CHECKING:
     from schema.identifier import IdentifierType
@@ -43,7 +43,7 @@ class NoticeRecipientFilter:
     acknowledged_at: auto
 
 
-@strawberry_django.type(m.NoticeRecipient, name="NoticeRecipient", filters=NoticeRecipientFilter)
+@model_type(m.NoticeRecipient, filters=NoticeRecipientFilter)
 class NoticeRecipientType(ScopedNode):
     """One office's copy of a notice."""
 
@@ -64,7 +64,7 @@ class NoticeRecipientType(ScopedNode):
         ]
     }
 )
-@strawberry_django.type(m.DeconflictionNotice, name="DeconflictionNotice")
+@model_type(m.DeconflictionNotice)
 class DeconflictionNoticeType(ScopedNode):
     """New work touched an identifier or subject of another office's active lead."""
 

@@ -19,6 +19,7 @@ from schema.base import (
     IdentifierKindEnum,
     MutationError,
     ScopedNode,
+    model_type,
     mutation_errors,
 )
 from schema.caveat import handling_markings_field
@@ -63,9 +64,7 @@ class IdentifierOrder:
     last_seen: auto
 
 
-@strawberry_django.type(
-    m.Identifier, name="Identifier", filters=IdentifierFilter, ordering=IdentifierOrder
-)
+@model_type(m.Identifier, filters=IdentifierFilter, ordering=IdentifierOrder)
 class IdentifierType(ScopedNode):
     """An Internet or personal identifier, one node per normalised value."""
 
@@ -99,6 +98,10 @@ class IdentifierInput:
         description="Username platform, hash algorithm, passport country or payment provider.",
     )
 
+    def values(self) -> dict[str, str]:
+        """The identifier as the resolvers take it: ``kind``, ``value``, ``qualifier``."""
+        return {"kind": self.kind.value, "value": self.value, "qualifier": self.qualifier or ""}
+
 
 @strawberry.type(description="The identifier a mutation created or changed, or why it did not.")
 class IdentifierPayload:
@@ -122,12 +125,7 @@ class IdentifierQuery:
         ),
     )
     def identifier_by_value(self, info: Info, identifier: IdentifierInput) -> IdentifierType | None:
-        return resolve.by_value(
-            info,
-            kind=identifier.kind.value,
-            value=identifier.value,
-            qualifier=identifier.qualifier or "",
-        )
+        return resolve.by_value(info, **identifier.values())
 
 
 @strawberry.type
@@ -140,7 +138,7 @@ class IdentifierMutation:
         ),
     )
     def create_identifier(self, info: Info, input: IdentifierInput) -> IdentifierPayload:
-        obj, created, errors = resolve.create(info, input)
+        obj, created, errors = resolve.create(info, **input.values())
         return IdentifierPayload(identifier=obj, created=created, errors=mutation_errors(errors))
 
     @strawberry.mutation(
@@ -153,5 +151,5 @@ class IdentifierMutation:
     def update_identifier(
         self, info: Info, id: relay.GlobalID, input: IdentifierInput
     ) -> IdentifierPayload:
-        obj, errors = resolve.update(info, id, input)
+        obj, errors = resolve.update(info, id, **input.values())
         return IdentifierPayload(identifier=obj, errors=mutation_errors(errors))

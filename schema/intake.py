@@ -16,7 +16,7 @@ from backend.intake.importer import ImportMode, ImportReport
 from permissions.classes import allow
 from permissions.matrix import describe
 from resolvers import intake as resolve
-from schema.base import ScopedNode
+from schema.base import ScopedNode, model_type
 
 __all__ = [
     "ImportJobStatusEnum",
@@ -87,7 +87,7 @@ class ImportReportType:
         )
 
 
-@strawberry_django.type(m.ImportJob, name="ImportJob")
+@model_type(m.ImportJob)
 class ImportJobType(ScopedNode):
     """A file being imported in the background; poll it to follow progress."""
 

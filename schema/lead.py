@@ -15,7 +15,15 @@ from backend.states import LEAD_MACHINE
 from permissions.classes import allow
 from permissions.matrix import describe
 from resolvers import leads as resolve
-from schema.base import LeadOutcomeEnum, LeadStatusEnum, MutationError, ScopedNode, mutation_errors
+from schema.base import (
+    LeadOutcomeEnum,
+    LeadStatusEnum,
+    MutationError,
+    ScopedNode,
+    enum_value,
+    model_type,
+    mutation_errors,
+)
 
 if TYPE_CHECKING:
     from schema.note import NoteType
@@ -55,7 +63,7 @@ class LeadOrder:
     title: auto
 
 
-@strawberry_django.type(m.Lead, name="Lead", filters=LeadFilter, ordering=LeadOrder)
+@model_type(m.Lead, filters=LeadFilter, ordering=LeadOrder)
 class LeadType(ScopedNode):
     """An investigative referral built from one or more tips."""
 
@@ -120,7 +128,14 @@ class LeadMutation:
         description=describe("Mutation.createLead", "Start a draft lead."),
     )
     def create_lead(self, info: Info, input: CreateLeadInput) -> LeadPayload:
-        obj, errors = resolve.create(info, input)
+        obj, errors = resolve.create(
+            info,
+            title=input.title,
+            summary=input.summary,
+            office_id=input.office_id,
+            tip_ids=input.tip_ids,
+            subject_ids=input.subject_ids,
+        )
         return LeadPayload(lead=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
@@ -128,7 +143,17 @@ class LeadMutation:
         description=describe("Mutation.updateLead", "Edit a lead."),
     )
     def update_lead(self, info: Info, input: UpdateLeadInput) -> LeadPayload:
-        obj, errors = resolve.update(info, input)
+        obj, errors = resolve.update(
+            info,
+            lead_id=input.id,
+            title=input.title,
+            summary=input.summary,
+            office_id=input.office_id,
+            add_tip_ids=input.add_tip_ids,
+            remove_tip_ids=input.remove_tip_ids,
+            add_subject_ids=input.add_subject_ids,
+            remove_subject_ids=input.remove_subject_ids,
+        )
         return LeadPayload(lead=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
@@ -149,5 +174,11 @@ class LeadMutation:
         outcome: LeadOutcomeEnum | None = None,
         outcome_notes: str | None = None,
     ) -> LeadPayload:
-        obj, errors = resolve.change_status(info, id, status, outcome, outcome_notes)
+        obj, errors = resolve.change_status(
+            info,
+            id,
+            status=status.value,
+            outcome=enum_value(outcome),
+            outcome_notes=outcome_notes,
+        )
         return LeadPayload(lead=obj, errors=mutation_errors(errors))

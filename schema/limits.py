@@ -23,9 +23,11 @@ The messages name the offending argument or variable, never internal details.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from django.conf import settings
@@ -94,6 +96,10 @@ class Limits:
     max_string_length: int
     max_list_length: int
     lookup_max_tips: int
+    screening_max_travellers: int
+    screening_max_matches: int
+    screening_max_tips: int
+    screening_max_match_tips: int
 
     @classmethod
     def from_settings(cls) -> Limits:
@@ -104,6 +110,10 @@ class Limits:
             max_string_length=settings.GRAPHQL_MAX_STRING_LENGTH,
             max_list_length=settings.GRAPHQL_MAX_LIST_LENGTH,
             lookup_max_tips=settings.LOOKUP_MAX_TIPS,
+            screening_max_travellers=settings.SCREENING_MAX_TRAVELLERS,
+            screening_max_matches=settings.SCREENING_MAX_MATCHES,
+            screening_max_tips=settings.SCREENING_MAX_TIPS,
+            screening_max_match_tips=settings.SCREENING_MAX_MATCH_TIPS,
         )
 
 
@@ -211,7 +221,7 @@ def _page_size(field: FieldNode, variables: Mapping[str, Any], limits: Limits) -
     return max(sizes) if sizes else limits.max_results
 
 
-def _list_bounds(limits: Limits) -> dict[tuple[str, str], int]:
+def _list_bounds(limits: Limits) -> dict[tuple[str, str], int | Fraction]:
     """Lists that are not connections but have a known bound, by (type, field); any other
     list of objects counts as a full page."""
     lookup = limits.lookup_max_tips
@@ -225,9 +235,37 @@ def _list_bounds(limits: Limits) -> dict[tuple[str, str], int]:
     }
 
 
+def _screening_bounds(limits: Limits) -> dict[tuple[str, str], int | Fraction]:
+    """The list bounds under ``screenPassengers``. A screening's answer is bounded over all
+    its travellers together (``backend.services.screening``: at most so many matches, tips,
+    and tips listed under matches in all), so each traveller's lists are counted as their
+    share of those totals, a fraction: the products over the path (travellers x matches per
+    traveller x tips per match) come to the totals exactly."""
+    travellers = max(1, limits.screening_max_travellers)
+    matches = max(1, limits.screening_max_matches)
+
+    def share(total: int, among: int) -> Fraction:
+        return Fraction(max(0, total), among)
+
+    return {
+        **_list_bounds(limits),
+        ("ScreenPassengersResult", "results"): travellers,
+        ("TravellerLookupResult", "matches"): share(matches, travellers),
+        ("TravellerLookupResult", "subjects"): share(matches, travellers),
+        ("TravellerLookupResult", "identifiers"): share(matches, travellers),
+        ("TravellerLookupResult", "tips"): share(limits.screening_max_tips, travellers),
+        ("TravellerMatch", "tips"): share(limits.screening_max_match_tips, matches),
+    }
+
+
+#: Root fields under which lists have bounds of their own, and those bounds.
+_ROOT_BOUNDS = {"screenPassengers": _screening_bounds}
+
+
 class _Estimator:
-    """Depth and cost of selection sets, memoised per (selection set, type) and computed
-    without recursion, so that fragments spread hundreds deep or many times are cheap."""
+    """Depth and cost of selection sets, memoised per (selection set, type, root field with
+    bounds of its own) and computed without recursion, so that fragments spread hundreds deep
+    or many times are cheap."""
 
     def __init__(
         self,
@@ -239,17 +277,25 @@ class _Estimator:
         self.schema = schema
         self.variables = variables
         self.limits = limits
-        self.bounds = _list_bounds(limits)
+        self.bounds = {"": _list_bounds(limits)}
+        self.bounds.update({name: bounds(limits) for name, bounds in _ROOT_BOUNDS.items()})
+        self.root_types = {
+            root.name
+            for root in (schema.query_type, schema.mutation_type, schema.subscription_type)
+            if root is not None
+        }
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        self.memo: dict[tuple[int, str], tuple[int, int]] = {}
+        self.memo: dict[tuple[int, str, str], tuple[int | Fraction, int]] = {}
 
     def _children(
-        self, selection_set: SelectionSetNode, parent: GraphQLNamedType
-    ) -> list[tuple[SelectionSetNode, GraphQLNamedType, str, int]]:
+        self, selection_set: SelectionSetNode, parent: GraphQLNamedType, context: str
+    ) -> list[tuple[SelectionSetNode, GraphQLNamedType, str, int | Fraction, str]]:
         """Each nested selection set with its type, how it combines (``field``, ``list``,
-        ``connection`` or ``spread``) and its multiplier."""
+        ``connection`` or ``spread``), its multiplier, and the root field whose list bounds
+        hold under it (``context``; "" for the usual ones)."""
+        bounds = self.bounds[context]
         children = []
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
@@ -264,14 +310,17 @@ class _Estimator:
                 named = get_named_type(returned)
                 if not is_composite_type(named):
                     continue
+                inner = context
+                if parent.name in self.root_types and name in self.bounds:
+                    inner = name
                 if _is_connection(named):
                     size = _page_size(selection, self.variables, self.limits)
-                    children.append((selection.selection_set, named, "connection", size))
+                    children.append((selection.selection_set, named, "connection", size, inner))
                 elif is_list_type(returned) and not _is_connection(parent):
-                    size = self.bounds.get((parent.name, name), self.limits.max_results)
-                    children.append((selection.selection_set, named, "list", size))
+                    size = bounds.get((parent.name, name), self.limits.max_results)
+                    children.append((selection.selection_set, named, "list", size, inner))
                 else:  # one object, or the edges of a connection (counted by the connection)
-                    children.append((selection.selection_set, named, "field", 1))
+                    children.append((selection.selection_set, named, "field", 1, inner))
             else:
                 if isinstance(selection, FragmentSpreadNode):
                     fragment = self.fragments.get(selection.name.value)
@@ -283,34 +332,38 @@ class _Estimator:
                     condition, nested = selection.type_condition, selection.selection_set
                 target = self.schema.get_type(condition.name.value) if condition else parent
                 if target is not None and is_composite_type(target):
-                    children.append((nested, target, "spread", 1))
+                    children.append((nested, target, "spread", 1, context))
         return children
 
     def measure(self, selection_set: SelectionSetNode, type_: GraphQLNamedType) -> tuple[int, int]:
-        """(cost, depth) of ``selection_set`` on ``type_``, for one instance of the parent."""
-        key = (id(selection_set), type_.name)
-        pending: list[tuple[SelectionSetNode, GraphQLNamedType, bool]] = [
-            (selection_set, type_, False)
+        """(cost, depth) of ``selection_set`` on ``type_``, for one instance of the parent (a
+        share of a screening's lists counts fractions of objects: the cost is rounded up)."""
+        key = (id(selection_set), type_.name, "")
+        pending: list[tuple[SelectionSetNode, GraphQLNamedType, str, bool]] = [
+            (selection_set, type_, "", False)
         ]
-        open_: set[tuple[int, str]] = set()
+        open_: set[tuple[int, str, str]] = set()
         while pending:
-            current, current_type, expanded = pending.pop()
-            current_key = (id(current), current_type.name)
+            current, current_type, context, expanded = pending.pop()
+            current_key = (id(current), current_type.name, context)
             if current_key in self.memo:
                 continue
-            children = self._children(current, current_type)
+            children = self._children(current, current_type, context)
             if not expanded:
                 open_.add(current_key)
-                pending.append((current, current_type, True))
-                for nested, nested_type, _how, _size in children:
-                    nested_key = (id(nested), nested_type.name)
+                pending.append((current, current_type, context, True))
+                for nested, nested_type, _how, _size, inner in children:
+                    nested_key = (id(nested), nested_type.name, inner)
                     if nested_key not in self.memo and nested_key not in open_:
-                        pending.append((nested, nested_type, False))
+                        pending.append((nested, nested_type, inner, False))
                 continue
-            cost = depth = 0
-            for nested, nested_type, how, size in children:
+            cost: int | Fraction = 0
+            depth = 0
+            for nested, nested_type, how, size, inner in children:
                 # a fragment cycle (refused by graphql-core's rules) counts nothing
-                nested_cost, nested_depth = self.memo.get((id(nested), nested_type.name), (0, 0))
+                nested_cost, nested_depth = self.memo.get(
+                    (id(nested), nested_type.name, inner), (0, 0)
+                )
                 if how == "spread":
                     cost += nested_cost
                     depth = max(depth, nested_depth)
@@ -324,7 +377,8 @@ class _Estimator:
                     cost += 1 + nested_cost
             self.memo[current_key] = (min(cost, COST_CEILING), depth)
             open_.discard(current_key)
-        return self.memo[key]
+        cost, depth = self.memo[key]
+        return math.ceil(cost), depth
 
 
 def _root_type(schema: GraphQLSchema, operation: OperationDefinitionNode) -> Any:
@@ -344,8 +398,9 @@ def estimate_cost(
     costs the number of times it may be resolved: once at the root, times the page size of
     every connection above it (``first`` or ``last``, or a full page of
     ``GRAPHQL_MAX_RESULTS`` when neither is given), times the bound of every plain list above
-    it (``LOOKUP_MAX_TIPS`` for a traveller lookup's lists, ``GRAPHQL_MAX_RESULTS`` for the
-    others). Scalar fields and introspection cost nothing. ``tips(first: 50) { edges { node {
+    it (``LOOKUP_MAX_TIPS`` for a traveller lookup's lists, under ``screenPassengers`` each
+    traveller's share of the screening's totals, ``GRAPHQL_MAX_RESULTS`` for the others).
+    Scalar fields and introspection cost nothing. ``tips(first: 50) { edges { node {
     source { name } } } }`` costs 1 + 50 x 3 = 151."""
     limits = limits or Limits.from_settings()
     root = _root_type(schema, operation)

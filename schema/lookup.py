@@ -14,7 +14,7 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment
 
 from audit.operations import carries
 from backend import models as m
-from backend.services.lookups import LookupMatch
+from backend.services.lookups import LookupMatch, LookupOutcome
 from permissions.classes import allow
 from permissions.markings import marking_prefetches
 from permissions.matrix import describe
@@ -31,9 +31,11 @@ if TYPE_CHECKING:
 __all__ = [
     "LookupQuery",
     "MatchReasonType",
+    "SharedRecords",
     "TravellerLookupInput",
     "TravellerLookupResult",
     "TravellerMatch",
+    "lookup_result",
 ]
 
 TipRef = Annotated["TipType", strawberry.lazy("schema.tip")]
@@ -78,13 +80,39 @@ def _returned(
     """The records of ``ids`` a lookup returned, row-scoped, with what their handling markings
     need only when the answer asks for those (the prefetches cost more than the rest of the
     lookup's Python together)."""
+    return _loaded(info, model, ids, marked=_selects(selections, (field, "handlingMarkings")))
+
+
+def _loaded(info: Info, model: type, ids: list[int], *, marked: bool) -> dict[int, Any]:
     if not ids:
         return {}
     records = _rows(info, model, ids)
-    if _selects(selections, (field, "handlingMarkings")):
+    if marked:
         user = info.context.request.user
         records = records.prefetch_related(*marking_prefetches(model, user))
     return {record.pk: record for record in records}
+
+
+_IDS_OF = {m.Subject: "subject_ids", m.Identifier: "identifier_ids", m.Tip: "tip_ids"}
+
+
+class SharedRecords:
+    """The records of several lookup results answered together (a passenger screening's):
+    each model's, for all the results at once, loaded (row-scoped) on first ask, so that the
+    answer's queries do not grow with the number of results."""
+
+    def __init__(self, results: list[TravellerLookupResult]) -> None:
+        self.results = results
+        self.loaded: dict[tuple[type, bool], dict[int, Any]] = {}
+
+    def records(self, info: Info, model: type, *, marked: bool) -> dict[int, Any]:
+        """Every result's records of ``model`` (with their markings' prefetches if
+        ``marked``), by id, in the model's order."""
+        key = (model, marked)
+        if key not in self.loaded:
+            ids = sorted({pk for r in self.results for pk in getattr(r, _IDS_OF[model])})
+            self.loaded[key] = _loaded(info, model, ids, marked=marked)
+        return self.loaded[key]
 
 
 @strawberry.type(
@@ -186,6 +214,30 @@ class TravellerLookupResult:
     #: The caveat of each returned tip that has one (read by schema.caveat for the response's
     #: extensions.handlingMarkings).
     marked_tips: strawberry.Private[dict[int, str]]
+    #: The records of all the results answered with this one (a screening's), loaded together.
+    shared: strawberry.Private[SharedRecords | None] = None
+
+    def _records(
+        self, info: Info, model: type, ids: list[int], field: str, selections: list[Any]
+    ) -> dict[int, Any]:
+        """The records of ``ids`` (some of this result's), from the shared records if any."""
+        if self.shared is None:
+            return _returned(info, model, ids, field, selections)
+        marked = _selects(selections, (field, "handlingMarkings"))
+        records = self.shared.records(info, model, marked=marked)
+        return {pk: records[pk] for pk in ids if pk in records}
+
+    def _listed(self, info: Info, model: type, ids: list[int]) -> Any:
+        """A flat list's records: a queryset for the optimizer, or the shared records."""
+        if self.shared is None:
+            return _rows(info, model, ids)
+        records = self.shared.records(
+            info,
+            model,
+            marked=_selects(info.selected_fields, (info.field_name, "handlingMarkings")),
+        )
+        mine = set(ids)
+        return [record for pk, record in records.items() if pk in mine]
 
     @strawberry.field(
         description="Every hit ranked by score, best first, each with its reasons, redress "
@@ -197,10 +249,10 @@ class TravellerLookupResult:
         # (a person's match is about the person; only identifier-only matches need theirs)
         subject_ids = [x.subject_id for x in self.found if x.subject_id is not None]
         identifier_ids = [x.identifier_id for x in self.found if x.identifier_id is not None]
-        subjects = _returned(info, m.Subject, subject_ids, "subject", asked)
-        identifiers = _returned(info, m.Identifier, identifier_ids, "identifier", asked)
+        subjects = self._records(info, m.Subject, subject_ids, "subject", asked)
+        identifiers = self._records(info, m.Identifier, identifier_ids, "identifier", asked)
         tips = (
-            _returned(info, m.Tip, self.tip_ids, "tips", asked)
+            self._records(info, m.Tip, self.tip_ids, "tips", asked)
             if _selects(asked, ("tips",))
             else {}
         )
@@ -231,15 +283,31 @@ class TravellerLookupResult:
         description="People matched (for investigators, only suspects on tips they may see)."
     )
     def subjects(self, info: Info) -> list[SubjectRef]:
-        return _rows(info, m.Subject, self.subject_ids)  # type: ignore[return-value]
+        return self._listed(info, m.Subject, self.subject_ids)
 
     @strawberry_django.field(description="Identifiers matched.")
     def identifiers(self, info: Info) -> list[IdentifierRef]:
-        return _rows(info, m.Identifier, self.identifier_ids)  # type: ignore[return-value]
+        return self._listed(info, m.Identifier, self.identifier_ids)
 
     @strawberry_django.field(description="Tips naming the people or containing the identifiers.")
     def tips(self, info: Info) -> list[TipRef]:
-        return _rows(info, m.Tip, self.tip_ids)  # type: ignore[return-value]
+        return self._listed(info, m.Tip, self.tip_ids)
+
+
+def lookup_result(outcome: LookupOutcome) -> TravellerLookupResult:
+    """The answer of a recorded lookup."""
+    return TravellerLookupResult(
+        lookup_id=relay.GlobalID("TravellerLookup", str(outcome.lookup.pk)),
+        matched_on=outcome.matched_on,
+        relevant_to_investigation=outcome.relevant_to_investigation,
+        investigation_contacts=outcome.investigation_contacts,
+        dissemination_caveat=CAVEAT,
+        tip_ids=outcome.tip_ids,
+        subject_ids=outcome.subject_ids,
+        identifier_ids=outcome.identifier_ids,
+        found=outcome.matches,
+        marked_tips=outcome.tip_caveats,
+    )
 
 
 @strawberry.type
@@ -273,15 +341,4 @@ class LookupQuery:
             passport=input.passport,
             passport_country=input.passport_country,
         )
-        return TravellerLookupResult(
-            lookup_id=relay.GlobalID("TravellerLookup", str(outcome.lookup.pk)),
-            matched_on=outcome.matched_on,
-            relevant_to_investigation=outcome.relevant_to_investigation,
-            investigation_contacts=outcome.investigation_contacts,
-            dissemination_caveat=CAVEAT,
-            tip_ids=outcome.tip_ids,
-            subject_ids=outcome.subject_ids,
-            identifier_ids=outcome.identifier_ids,
-            found=outcome.matches,
-            marked_tips=outcome.tip_caveats,
-        )
+        return lookup_result(outcome)

@@ -15,18 +15,20 @@ from backend.registry import type_name
 from permissions.classes import allow
 from permissions.matrix import describe
 from resolvers import notes as resolve
+from resolvers.notes import TravelSpec
 from schema.base import (
     MutationError,
     NoteKindEnum,
     ScopedNode,
     ScreeningOutcomeEnum,
+    model_type,
     mutation_errors,
 )
 
 __all__ = ["AddNoteInput", "NoteMutation", "NotePayload", "NoteType", "TravelInput"]
 
 
-@strawberry_django.type(m.Note, name="Note")
+@model_type(m.Note)
 class NoteType(ScopedNode):
     """An append-only remark. Targeting notes carry the travel data of a screened traveller."""
 
@@ -64,6 +66,16 @@ class TravelInput:
     travel_date: datetime.date | None = None
     port: str = ""
 
+    def spec(self) -> TravelSpec:
+        """The travel data as plain values, for the resolver."""
+        return TravelSpec(
+            screening_outcome=self.screening_outcome.value,
+            carrier=self.carrier,
+            flight_number=self.flight_number,
+            travel_date=self.travel_date,
+            port=self.port,
+        )
+
 
 @strawberry.input(description="A note on a record.")
 class AddNoteInput:
@@ -88,5 +100,11 @@ class NoteMutation:
         description=describe("Mutation.addNote", "Append a note to a record."),
     )
     def add_note(self, info: Info, input: AddNoteInput) -> NotePayload:
-        obj, errors = resolve.add(info, input)
+        obj, errors = resolve.add(
+            info,
+            record_id=input.record_id,
+            body=input.body,
+            kind=input.kind.value,
+            travel=None if input.travel is None else input.travel.spec(),
+        )
         return NotePayload(note=obj, errors=mutation_errors(errors))

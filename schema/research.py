@@ -15,7 +15,7 @@ from backend import models as m
 from permissions.classes import allow
 from permissions.matrix import describe
 from resolvers import research as resolve
-from schema.base import LegalProcessEnum, MutationError, ScopedNode, mutation_errors
+from schema.base import LegalProcessEnum, MutationError, ScopedNode, model_type, mutation_errors
 
 if TYPE_CHECKING:
     from schema.identifier import IdentifierType
@@ -43,7 +43,7 @@ class ResearchResultFilter:
     returned_at: auto
 
 
-@strawberry_django.type(m.ResearchResult, name="ResearchResult", filters=ResearchResultFilter)
+@model_type(m.ResearchResult, filters=ResearchResultFilter)
 class ResearchResultType(ScopedNode):
     """Results of research done outside the system, resolving an identifier."""
 
@@ -102,7 +102,16 @@ class ResearchMutation:
     def create_research_result(
         self, info: Info, input: CreateResearchResultInput
     ) -> ResearchResultPayload:
-        obj, errors = resolve.create(info, input)
+        obj, errors = resolve.create(
+            info,
+            identifier_id=input.identifier_id,
+            legal_process=input.legal_process.value,
+            findings=input.findings,
+            served_on=input.served_on,
+            served_at=input.served_at,
+            returned_at=input.returned_at,
+            tip_id=input.tip_id,
+        )
         return ResearchResultPayload(research_result=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
@@ -112,5 +121,12 @@ class ResearchMutation:
     def update_research_result(
         self, info: Info, input: UpdateResearchResultInput
     ) -> ResearchResultPayload:
-        obj, errors = resolve.update(info, input)
+        obj, errors = resolve.update(
+            info,
+            result_id=input.id,
+            findings=input.findings,
+            served_on=input.served_on,
+            served_at=input.served_at,
+            returned_at=input.returned_at,
+        )
         return ResearchResultPayload(research_result=obj, errors=mutation_errors(errors))

@@ -14,7 +14,7 @@ from backend import models as m
 from permissions.classes import allow
 from permissions.matrix import describe
 from resolvers import sources as resolve
-from schema.base import MutationError, ScopedNode, SourceKindEnum, mutation_errors
+from schema.base import MutationError, ScopedNode, SourceKindEnum, model_type, mutation_errors
 
 if TYPE_CHECKING:
     from schema.lead import LeadType
@@ -41,7 +41,7 @@ class SourceFilter:
     country: auto
 
 
-@strawberry_django.type(m.Source, name="Source", filters=SourceFilter)
+@model_type(m.Source, filters=SourceFilter)
 class SourceType(ScopedNode):
     """Who sent tips: a field office, tip line, police force, INTERPOL, NGO or clearinghouse."""
 
@@ -51,7 +51,7 @@ class SourceType(ScopedNode):
     tips: DjangoListConnection[TipRef] = strawberry_django.connection()
 
 
-@strawberry_django.type(m.Office, name="Office")
+@model_type(m.Office)
 class OfficeType(ScopedNode):
     """A field office that receives leads."""
 
@@ -91,5 +91,7 @@ class SourceMutation:
         description=describe("Mutation.createSource", "Register a source."),
     )
     def create_source(self, info: Info, input: CreateSourceInput) -> SourcePayload:
-        obj, errors = resolve.create(info, input)
+        obj, errors = resolve.create(
+            info, kind=input.kind.value, name=input.name, country=input.country
+        )
         return SourcePayload(source=obj, errors=mutation_errors(errors))

@@ -34,6 +34,7 @@ from schema.base import LeadOutcomeEnum, LeadStatusEnum
 __all__ = [
     "STATISTICS_FIELDS",
     "CountTable",
+    "LookupTable",
     "StatisticsInterval",
     "StatisticsQuery",
     "StatisticsWindow",

@@ -15,7 +15,7 @@ from backend import models as m
 from permissions.classes import NEED_TO_KNOW_NOTE, allow, need_to_know
 from permissions.matrix import describe
 from resolvers import subjects as resolve
-from schema.base import HandlingCaveatEnum, MutationError, ScopedNode, mutation_errors
+from schema.base import HandlingCaveatEnum, MutationError, ScopedNode, model_type, mutation_errors
 from schema.caveat import handling_markings_field
 from schema.identifier import IdentifierInput
 
@@ -59,7 +59,7 @@ class SubjectOrder:
     created_at: auto
 
 
-@strawberry_django.type(m.Subject, name="Subject", filters=SubjectFilter, ordering=SubjectOrder)
+@model_type(m.Subject, filters=SubjectFilter, ordering=SubjectOrder)
 class SubjectType(ScopedNode):
     """A person named in tips."""
 
@@ -86,7 +86,7 @@ class SubjectType(ScopedNode):
     notes: DjangoListConnection[NoteRef] = strawberry_django.connection()
 
 
-@strawberry_django.type(m.SubjectIdentifier, name="SubjectIdentifier")
+@model_type(m.SubjectIdentifier)
 class SubjectIdentifierType(ScopedNode):
     """An identifier known to belong to a subject."""
 
@@ -139,7 +139,14 @@ class SubjectMutation:
         description=describe("Mutation.createSubject", "Record a person."),
     )
     def create_subject(self, info: Info, input: CreateSubjectInput) -> SubjectPayload:
-        obj, errors = resolve.create(info, input)
+        obj, errors = resolve.create(
+            info,
+            full_name=input.full_name,
+            aliases=input.aliases,
+            date_of_birth=input.date_of_birth,
+            nationality=input.nationality,
+            sex_offender_registered=input.sex_offender_registered,
+        )
         return SubjectPayload(subject=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
@@ -147,7 +154,17 @@ class SubjectMutation:
         description=describe("Mutation.updateSubject", "Edit a person."),
     )
     def update_subject(self, info: Info, input: UpdateSubjectInput) -> SubjectPayload:
-        obj, errors = resolve.update(info, input)
+        obj, errors = resolve.update(
+            info,
+            subject_id=input.id,
+            full_name=input.full_name,
+            aliases=input.aliases,
+            date_of_birth=input.date_of_birth,
+            nationality=input.nationality,
+            sex_offender_registered=input.sex_offender_registered,
+            known_misidentification=input.known_misidentification,
+            redress_case_number=input.redress_case_number,
+        )
         return SubjectPayload(subject=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
@@ -159,5 +176,5 @@ class SubjectMutation:
     def add_identifier_to_subject(
         self, info: Info, subject_id: relay.GlobalID, identifier: IdentifierInput
     ) -> SubjectPayload:
-        obj, errors = resolve.add_identifier(info, subject_id, identifier)
+        obj, errors = resolve.add_identifier(info, subject_id, **identifier.values())
         return SubjectPayload(subject=obj, errors=mutation_errors(errors))

@@ -19,6 +19,7 @@ from backend.states import TIP_MACHINE
 from permissions.classes import NEED_TO_KNOW_NOTE, allow, need_to_know
 from permissions.matrix import describe
 from resolvers import tips as resolve
+from resolvers.tips import SightingSpec, SubjectInTip
 from schema.base import (
     HandlingCaveatEnum,
     MutationError,
@@ -28,6 +29,8 @@ from schema.base import (
     TipCategoryEnum,
     TipLinkKindEnum,
     TipStatusEnum,
+    enum_value,
+    model_type,
     mutation_errors,
 )
 from schema.caveat import handling_markings_field
@@ -85,7 +88,7 @@ class TipOrder:
     updated_at: auto
 
 
-@strawberry_django.type(m.Tip, name="Tip", filters=TipFilter, ordering=TipOrder)
+@model_type(m.Tip, filters=TipFilter, ordering=TipOrder)
 class TipType(ScopedNode):
     """One report as received from a source."""
 
@@ -183,7 +186,7 @@ class TipType(ScopedNode):
 
 # The raw value is the identifier's value as the tip gave it.
 @carries({"rawValue": lambda sighting: [(m.Identifier, sighting.identifier_id)]})
-@strawberry_django.type(m.TipIdentifier, name="Sighting")
+@model_type(m.TipIdentifier)
 class SightingType(ScopedNode):
     """An identifier seen in a tip: the event it was seen in and when it was captured."""
 
@@ -194,7 +197,7 @@ class SightingType(ScopedNode):
     raw_value: auto = strawberry_django.field(only=["raw_value", "identifier_id"])
 
 
-@strawberry_django.type(m.TipSubject, name="TipSubject")
+@model_type(m.TipSubject)
 class TipSubjectType(ScopedNode):
     """A person named in a tip, in a role."""
 
@@ -220,7 +223,7 @@ class TipVictimType(ScopedNode):
 @carries(
     {"reason": lambda link: [(m.Subject, link.subject_id), (m.Identifier, link.identifier_id)]}
 )
-@strawberry_django.type(m.TipLink, name="TipLink")
+@model_type(m.TipLink)
 class TipLinkType(ScopedNode):
     """A link from this tip to another, with the reason (shared identifier, subject, manual)."""
 
@@ -248,11 +251,21 @@ class SightingInput:
     event: SightingEventEnum = SightingEventEnum.REPORTED  # type: ignore[attr-defined]
     captured_at: datetime.datetime | None = None
 
+    def spec(self) -> SightingSpec:
+        """The sighting as plain values, for the resolvers."""
+        return SightingSpec(
+            **self.identifier.values(), event=self.event.value, captured_at=self.captured_at
+        )
+
 
 @strawberry.input(description="A subject named in a tip.")
 class TipSubjectInput:
     subject_id: relay.GlobalID
     role: SubjectRoleEnum = SubjectRoleEnum.SUSPECT  # type: ignore[attr-defined]
+
+    def spec(self) -> SubjectInTip:
+        """The person and role as plain values, for the resolvers."""
+        return SubjectInTip(subject_id=self.subject_id, role=self.role.value)
 
 
 @strawberry.input(description="A tip as received.")
@@ -315,7 +328,21 @@ class TipMutation:
         description=describe("Mutation.createTip", "Record a tip."),
     )
     def create_tip(self, info: Info, input: CreateTipInput) -> TipPayload:
-        obj, errors = resolve.create_tip(info, input)
+        obj, errors = resolve.create_tip(
+            info,
+            source_id=input.source_id,
+            source_reference=input.source_reference,
+            received_at=input.received_at,
+            category=input.category.value,
+            narrative=input.narrative,
+            priority=input.priority,
+            handling_caveat=input.handling_caveat.value,
+            identifiers=[sighting.spec() for sighting in input.identifiers],
+            subjects=[subject.spec() for subject in input.subjects],
+            escalated=input.escalated,
+            access_to_children=input.access_to_children,
+            hands_on=input.hands_on,
+        )
         return TipPayload(tip=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
@@ -323,7 +350,18 @@ class TipMutation:
         description=describe("Mutation.updateTip", "Edit a tip."),
     )
     def update_tip(self, info: Info, input: UpdateTipInput) -> TipPayload:
-        obj, errors = resolve.update_tip(info, input)
+        obj, errors = resolve.update_tip(
+            info,
+            tip_id=input.id,
+            narrative=input.narrative,
+            category=enum_value(input.category),
+            priority=input.priority,
+            handling_caveat=enum_value(input.handling_caveat),
+            received_at=input.received_at,
+            escalated=input.escalated,
+            access_to_children=input.access_to_children,
+            hands_on=input.hands_on,
+        )
         return TipPayload(tip=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
@@ -339,7 +377,7 @@ class TipMutation:
     def change_tip_status(
         self, info: Info, id: relay.GlobalID, status: TipStatusEnum, reason: str = ""
     ) -> TipPayload:
-        obj, errors = resolve.change_tip_status(info, id, status, reason)
+        obj, errors = resolve.change_tip_status(info, id, status=status.value, reason=reason)
         return TipPayload(tip=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
@@ -352,7 +390,7 @@ class TipMutation:
     def add_identifier_to_tip(
         self, info: Info, tip_id: relay.GlobalID, sighting: SightingInput
     ) -> TipPayload:
-        obj, errors = resolve.add_identifier(info, tip_id, sighting)
+        obj, errors = resolve.add_identifier(info, tip_id, sighting=sighting.spec())
         return TipPayload(tip=obj, errors=mutation_errors(errors))
 
     @strawberry.mutation(
@@ -364,5 +402,7 @@ class TipMutation:
     def add_subject_to_tip(
         self, info: Info, tip_id: relay.GlobalID, subject: TipSubjectInput
     ) -> TipPayload:
-        obj, errors = resolve.add_subject(info, tip_id, subject)
+        obj, errors = resolve.add_subject(
+            info, tip_id, subject_id=subject.subject_id, role=subject.role.value
+        )
         return TipPayload(tip=obj, errors=mutation_errors(errors))

@@ -1,10 +1,13 @@
 """The layers of docs/architecture.md, checked on the source: ``resolvers/`` never imports
-``schema/`` at run time, and the project's modules import one another without a cycle.
+``schema/`` at all (not at run time, not for type hints, not lazily), and the project's modules
+import one another without a cycle.
 
-Only imports that run when a module is loaded count: module-level ``import`` / ``from``
-statements, including those under ``try`` or a plain ``if``, but not those under
+For cycles only imports that run when a module is loaded count: module-level ``import`` /
+``from`` statements, including those under ``try`` or a plain ``if``, but not those under
 ``if TYPE_CHECKING:`` (type hints only) nor those inside functions or classes' methods
-(run when called, after every module is loaded)."""
+(run when called, after every module is loaded). For ``resolvers/`` every import counts,
+wherever it is written, and so does a module named to ``strawberry.lazy``,
+``importlib.import_module`` or ``__import__``."""
 
 from __future__ import annotations
 
@@ -74,6 +77,32 @@ def _imported(module: str, path: Path, node: ast.Import | ast.ImportFrom) -> lis
     else:
         prefix = node.module or ""
     return [prefix] + [f"{prefix}.{alias.name}" for alias in node.names]
+
+
+#: Calls that import the module their first argument names.
+_IMPORTING_CALLS = frozenset({"lazy", "import_module", "__import__"})
+
+
+def _every_import(module: str, path: Path) -> set[str]:
+    """Every module ``module`` names for import anywhere in its source: import statements in
+    any block (``if TYPE_CHECKING:``, functions, methods) and the module named to an importing
+    call (``strawberry.lazy("schema.tip")``, ``importlib.import_module(...)``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.update(_imported(module, path, node))
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            first = node.args[0]
+            if (
+                called in _IMPORTING_CALLS
+                and isinstance(first, ast.Constant)
+                and isinstance(first.value, str)
+            ):
+                names.add(first.value)
+    return names
 
 
 def _is_within(module: str, package: str) -> bool:
@@ -152,6 +181,39 @@ def test_resolvers_never_import_schema_at_run_time():
 
     # then
     assert offending == [], "resolvers/ imports schema/ at run time: " + ", ".join(offending)
+
+
+def test_resolvers_never_import_schema_even_for_type_hints():
+    # given every module of resolvers/ and every module it names for import, anywhere
+    offending = sorted(
+        f"{module} -> {name}"
+        for module, path in _modules().items()
+        if _is_within(module, "resolvers")
+        for name in _every_import(module, path)
+        if _is_within(name, "schema")
+    )
+
+    # then none is in schema/: resolvers take plain values, and schema/ unpacks its inputs
+    assert offending == [], "resolvers/ imports schema/: " + ", ".join(offending)
+
+
+def test_the_whole_source_check_sees_an_import_under_type_checking(tmp_path):
+    # given a module importing schema/ only for type hints and lazily
+    path = tmp_path / "example.py"
+    path.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from schema.tip import CreateTipInput\n"
+        "def f():\n"
+        "    return strawberry.lazy('schema.lead')\n",
+        encoding="utf-8",
+    )
+
+    # when its imports are read
+    names = _every_import("resolvers.example", path)
+
+    # then both are found
+    assert {"schema.tip", "schema.lead"} <= names
 
 
 def test_no_import_cycle_among_project_modules():

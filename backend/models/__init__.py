@@ -36,6 +36,7 @@ from backend.models.graph import (
 )
 from backend.models.intake import ImportJob, ImportJobStatus
 from backend.models.lookups import Disclosure, TravellerLookup
+from backend.models.retention import LegalHold
 
 __all__ = [
     "ApiToken",
@@ -50,6 +51,7 @@ __all__ = [
     "Lead",
     "LeadOutcome",
     "LeadStatus",
+    "LegalHold",
     "LegalProcess",
     "LinkExclusion",
     "Note",

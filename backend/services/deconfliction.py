@@ -13,13 +13,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from backend import models as m
 from backend.errors import InvalidInput
 
-__all__ = ["ACTIVE_LEAD_STATUSES", "acknowledge", "deconflict"]
+__all__ = ["ACTIVE_LEAD_STATUSES", "acknowledge", "deconflict", "touches_other_offices"]
 
 ACTIVE_LEAD_STATUSES = (m.LeadStatus.REFERRED, m.LeadStatus.ACCEPTED)
 
@@ -49,16 +49,7 @@ def deconflict(
     identifier_ids, subject_ids = set(identifier_ids), set(subject_ids)
     if not identifier_ids and not subject_ids:
         return []
-    touching = Q(tips__sightings__identifier__in=identifier_ids) | Q(subjects__in=subject_ids)
-    touching |= Q(tips__subject_links__subject__in=subject_ids)
-    leads = (
-        m.Lead.objects.filter(
-            touching, status__in=ACTIVE_LEAD_STATUSES, removed_at__isnull=True, office__isnull=False
-        )
-        .exclude(office=origin_office)
-        .select_related("office")
-        .distinct()
-    )
+    leads = _touched_leads(identifier_ids, subject_ids, origin_office).select_related("office")
     if lead is not None:
         leads = leads.exclude(pk=lead.pk)
     trigger = {"triggered_by_tip": tip, "triggered_by_lead": lead, "triggered_by_lookup": lookup}
@@ -67,6 +58,37 @@ def deconflict(
         return []  # the usual case: read only, no transaction or savepoint of its own
     with transaction.atomic():
         return _raise_notices(active_leads, trigger, identifier_ids, subject_ids, origin_office, by)
+
+
+def _touched_leads(
+    identifier_ids: set[int], subject_ids: set[int], origin_office: m.Office | None
+) -> QuerySet[m.Lead]:
+    """The active leads of offices other than ``origin_office`` that these identifiers or
+    subjects touch."""
+    touching = Q(tips__sightings__identifier__in=identifier_ids) | Q(subjects__in=subject_ids)
+    touching |= Q(tips__subject_links__subject__in=subject_ids)
+    return (
+        m.Lead.objects.filter(
+            touching, status__in=ACTIVE_LEAD_STATUSES, removed_at__isnull=True, office__isnull=False
+        )
+        .exclude(office=origin_office)
+        .distinct()
+    )
+
+
+def touches_other_offices(
+    *,
+    identifier_ids: Iterable[int] = (),
+    subject_ids: Iterable[int] = (),
+    origin_office: m.Office | None,
+) -> bool:
+    """Whether work from ``origin_office`` touching these would raise any notice at all (one
+    query): lets many lookups at once (a passenger screening) ask once for all of them and
+    call ``deconflict`` for each only when it would."""
+    identifier_ids, subject_ids = set(identifier_ids), set(subject_ids)
+    if not identifier_ids and not subject_ids:
+        return False
+    return _touched_leads(identifier_ids, subject_ids, origin_office).exists()
 
 
 def _raise_notices(

@@ -14,6 +14,7 @@ never victims, witnesses, reporting persons or others).
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,6 +29,7 @@ from backend import models as m
 from backend.errors import InvalidInput
 from backend.identifiers import IdentifierKind
 from backend.names import NAME_SEPARATOR, fold_name
+from backend.prepared import fetch_prepared
 from backend.services.deconfliction import deconflict
 from backend.services.guards import camel, check_lengths, check_text
 from backend.services.identifiers import (
@@ -35,15 +37,21 @@ from backend.services.identifiers import (
     MAX_VALUE_LENGTH,
     normalise_or_raise,
 )
-from permissions.partner import ReachSql, lookup_reach_sql
+from permissions.partner import CANDIDATES, ReachSql, lookup_reach_sql
 
 __all__ = [
     "EVIDENCE",
+    "Found",
     "LookupCriteria",
     "LookupMatch",
     "LookupOutcome",
+    "LookupRow",
     "MatchReason",
+    "Prepared",
+    "evaluate",
     "fold_name",
+    "prepare",
+    "record_lookups",
     "traveller_lookup",
 ]
 
@@ -123,11 +131,11 @@ class _NameHit:
     primary: bool
 
 
-def _identifier_query(
+def _asked_identifiers(
     criteria: LookupCriteria,
-) -> tuple[tuple[str, list[Any]] | None, list[str], dict[str, Any]]:
-    """A condition over identifiers (``i``) for those asked by, with its parameters; the kinds
-    asked; the normalised criteria."""
+) -> tuple[list[tuple[str, str, str]], list[str], dict[str, Any]]:
+    """The identifiers asked by, normalised: ``(kind, value, qualifier)`` each (an empty
+    qualifier matches any); the kinds asked; the normalised criteria."""
     asked: list[tuple[str, str, str, str]] = []
     if criteria.email.strip():
         asked.append((IdentifierKind.EMAIL, criteria.email, "", "email"))
@@ -141,22 +149,69 @@ def _identifier_query(
         asked.append(
             (IdentifierKind.PASSPORT, criteria.passport, criteria.passport_country, "passport")
         )
-    conditions: list[str] = []
-    params: list[Any] = []
+    values: list[tuple[str, str, str]] = []
     kinds: list[str] = []
     normalised: dict[str, Any] = {}
     for kind, raw, qualifier, field_name in asked:
         norm = normalise_or_raise(kind=kind, value=raw, qualifier=qualifier, field=field_name)
-        if norm.qualifier:
-            conditions.append("(i.kind = %s AND i.value = %s AND i.qualifier = %s)")
-            params += [norm.kind.value, norm.value, norm.qualifier]
-        else:
-            conditions.append("(i.kind = %s AND i.value = %s)")
-            params += [norm.kind.value, norm.value]
+        values.append((norm.kind.value, norm.value, norm.qualifier))
         kinds.append(norm.kind.value)
         normalised[field_name] = norm.value if not norm.qualifier else [norm.value, norm.qualifier]
-    query = (" OR ".join(conditions), params) if conditions else None
-    return query, kinds, normalised
+    return values, kinds, normalised
+
+
+def _identifier_query(asked: list[tuple[str, str, str]]) -> tuple[str, list[Any]] | None:
+    """A condition over identifiers (``i``) for those asked by (``_asked_identifiers``), with
+    its parameters; None when none is asked."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    for kind, value, qualifier in asked:
+        if qualifier:
+            conditions.append("(i.kind = %s AND i.value = %s AND i.qualifier = %s)")
+            params += [kind, value, qualifier]
+        else:
+            conditions.append("(i.kind = %s AND i.value = %s)")
+            params += [kind, value]
+    return (" OR ".join(conditions), params) if conditions else None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A lookup's criteria, checked and normalised (``prepare``)."""
+
+    #: The identifiers asked by: ``(kind, value, qualifier)``, an empty qualifier matching any.
+    asked: list[tuple[str, str, str]]
+    #: The identifier kinds asked by, in the order asked (for ``matched_on``).
+    kinds: list[str]
+    #: The normalised criteria, as the lookup row keeps them.
+    normalised: dict[str, Any]
+    #: The folded name ("" when none), and its date of birth.
+    folded: str
+    date_of_birth: date | None
+
+
+def prepare(criteria: LookupCriteria) -> Prepared:
+    """Check and normalise a lookup's criteria; ``DomainError`` (with the input field) when
+    they are malformed, empty or too broad to look up."""
+    _check(criteria)
+    asked, kinds, normalised = _asked_identifiers(criteria)
+    folded = fold_name(criteria.name)
+    if not asked and not folded:
+        raise InvalidInput(
+            "give an e-mail, username with platform, phone, passport, or a name with a date of "
+            "birth",
+            field="input",
+        )
+    if folded:
+        normalised["name"] = folded
+        normalised["dateOfBirth"] = criteria.date_of_birth.isoformat()  # type: ignore[union-attr]
+    return Prepared(
+        asked=asked,
+        kinds=kinds,
+        normalised=normalised,
+        folded=folded,
+        date_of_birth=criteria.date_of_birth,
+    )
 
 
 def _check_sizes(criteria: LookupCriteria) -> None:
@@ -183,18 +238,22 @@ def _check(criteria: LookupCriteria) -> None:
 
 
 def _name_sql(reach: ReachSql) -> tuple[str, tuple[Any, ...]]:
-    """The name search within the reach's people; positional parameters: the folded name
-    (four times), the separator, the date of birth, the reach's own, the threshold."""
+    """The name search within the reach's people; positional parameters: the date of birth,
+    the folded name (four times), the separator, the reach's own, the folded name, the
+    threshold. The trigram index finds the candidates; the rule is checked for them only."""
     reach_sql, reach_params = reach.subjects
     sql = f"""
+WITH {CANDIDATES["subjects"]} AS (
+    SELECT s.id FROM {m.Subject._meta.db_table} s
+    WHERE s.date_of_birth = %s AND s.removed_at IS NULL AND %s <%% s.names_folded
+)
 SELECT s.id, MAX(similarity(%s, n.name)) AS score,
        (ARRAY_AGG(n.name ORDER BY similarity(%s, n.name) DESC, n.pos))[1] AS best,
        (ARRAY_AGG(n.pos ORDER BY similarity(%s, n.name) DESC, n.pos))[1] AS pos
 FROM {m.Subject._meta.db_table} s
 CROSS JOIN LATERAL unnest(string_to_array(s.names_folded, %s))
      WITH ORDINALITY AS n(name, pos)
-WHERE s.date_of_birth = %s AND s.removed_at IS NULL AND %s <%% s.names_folded
-  AND s.id IN ({reach_sql})
+WHERE s.id IN ({reach_sql})
 GROUP BY s.id
 HAVING MAX(similarity(%s, n.name)) >= %s
 """
@@ -210,16 +269,15 @@ def _name_matches(folded: str, dob: date, reach: ReachSql) -> dict[int, _NameHit
     """
     threshold = float(settings.LOOKUP_NAME_THRESHOLD)
     sql, reach_params = _name_sql(reach)
-    params = [folded, folded, folded, NAME_SEPARATOR, dob, folded, *reach_params, folded, threshold]
+    params = [dob, folded, folded, folded, folded, NAME_SEPARATOR, *reach_params, folded, threshold]
     # The threshold is a transaction's setting: in the caller's transaction, or one of its own.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
             "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(threshold)]
         )
-        cursor.execute(sql, params)
         return {
             pk: _NameHit(score=float(score), best=best, primary=pos == 1)
-            for pk, score, best, pos in cursor.fetchall()
+            for pk, score, best, pos in fetch_prepared(sql, params)
         }
 
 
@@ -244,25 +302,35 @@ def _read_sql(reach: ReachSql, condition: str) -> tuple[str, list[Any]]:
     tips_sql, tips_params = reach.tips
     active = ", ".join(f"'{status}'" for status in ACTIVE_LEAD_STATUSES)
     sql = f"""
-WITH found AS (
+WITH {CANDIDATES["identifiers"]} AS MATERIALIZED (
+    SELECT i.id FROM {m.Identifier._meta.db_table} i WHERE {condition}
+), found AS MATERIALIZED (
     SELECT i.id, i.kind, i.value FROM {m.Identifier._meta.db_table} i
-    WHERE ({condition}) AND i.id IN ({ids_sql})
-), named AS (
+    WHERE i.id IN ({ids_sql})
+), named AS MATERIALIZED (
     SELECT unnest(%s::bigint[]) AS id
-), holders AS (
+), held AS MATERIALIZED (
     SELECT h.subject_id, h.identifier_id FROM {m.SubjectIdentifier._meta.db_table} h
-    WHERE h.identifier_id IN (SELECT id FROM found) AND h.subject_id IN ({subjects_sql})
-), people AS (
+    WHERE h.identifier_id IN (SELECT id FROM found)
+), {CANDIDATES["subjects"]} AS MATERIALIZED (
+    SELECT DISTINCT subject_id AS id FROM held
+), holders AS MATERIALIZED (
+    SELECT subject_id, identifier_id FROM held WHERE subject_id IN ({subjects_sql})
+), people AS MATERIALIZED (
     SELECT id FROM named UNION SELECT subject_id FROM holders
-), links AS (
+), {CANDIDATES["tip_subjects"]} AS MATERIALIZED (
+    SELECT l.id FROM {m.TipSubject._meta.db_table} l
+    WHERE l.subject_id IN (SELECT id FROM people)
+), links AS MATERIALIZED (
     SELECT l.tip_id, l.subject_id FROM {m.TipSubject._meta.db_table} l
-    WHERE l.subject_id IN (SELECT id FROM people) AND l.id IN ({links_sql})
-), tips AS (
+    WHERE l.id IN ({links_sql})
+), {CANDIDATES["tips"]} AS MATERIALIZED (
+    SELECT s.tip_id AS id FROM {m.TipIdentifier._meta.db_table} s
+    WHERE s.identifier_id IN (SELECT id FROM found)
+    UNION SELECT tip_id FROM links
+), tips AS MATERIALIZED (
     SELECT t.id, t.handling_caveat FROM {m.Tip._meta.db_table} t
     WHERE t.id IN ({tips_sql})
-      AND (t.id IN (SELECT s.tip_id FROM {m.TipIdentifier._meta.db_table} s
-                    WHERE s.identifier_id IN (SELECT id FROM found))
-           OR t.id IN (SELECT tip_id FROM links))
     LIMIT %s
 )
 SELECT
@@ -313,9 +381,7 @@ def _read(
         *reach_params[ids_n + subjects_n + links_n :],
         max_tips + 1,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    [row] = fetch_prepared(sql, params)
     identifiers, holders, tips, links, sightings, marks, contacts = row
     return _Read(
         identifiers=[tuple(x) for x in identifiers],  # type: ignore[misc]
@@ -345,23 +411,69 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria) -> LookupOutcome:
     such a suspect. Nothing outside the reach is matched, ranked, named in ``matched_on`` or
     a reason, counted (in the lookup row or towards the tip cap), deconflicted or disclosed.
     """
-    _check(criteria)
-    id_query, kinds, normalised = _identifier_query(criteria)
-    folded = fold_name(criteria.name)
-    if id_query is None and not folded:
-        raise InvalidInput(
-            "give an e-mail, username with platform, phone, passport, or a name with a date of "
-            "birth",
-            field="input",
-        )
+    prepared = prepare(criteria)
     reach = lookup_reach_sql(by)
     name_hits: dict[int, _NameHit] = {}
-    if folded:
-        normalised["name"] = folded
-        normalised["dateOfBirth"] = criteria.date_of_birth.isoformat()  # type: ignore[union-attr]
-        name_hits = _name_matches(folded, criteria.date_of_birth, reach)  # type: ignore[arg-type]
+    if prepared.folded:
+        name_hits = _name_matches(prepared.folded, prepared.date_of_birth, reach)  # type: ignore[arg-type]
     max_tips = int(settings.LOOKUP_MAX_TIPS)
-    read = _read(reach, id_query, list(name_hits), max_tips)
+    read = _read(reach, _identifier_query(prepared.asked), list(name_hits), max_tips)
+    found = evaluate(prepared, name_hits, read, max_tips)
+    # Only writes from here: no refusal can follow, so no savepoint of its own is needed
+    # inside a caller's transaction (a database error fails the caller's whole operation).
+    with transaction.atomic(savepoint=False):
+        lookup = _record(
+            by,
+            prepared.normalised,
+            subject_hits=len(found.subject_ids),
+            tip_hits=len(found.tip_ids),
+            disclosed=found.disclosed,
+        )
+        deconflict(
+            identifier_ids=found.identifier_ids,
+            subject_ids=found.subject_ids,
+            origin_office=by.office,
+            by=by,
+            lookup=lookup,
+        )
+    return found.outcome(lookup)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What one lookup found (``evaluate``), before it is recorded."""
+
+    tip_ids: list[int]
+    subject_ids: list[int]
+    identifier_ids: list[int]
+    matched_on: list[str]
+    contacts: list[str]
+    matches: list[LookupMatch]
+    tip_caveats: dict[int, str]
+
+    @property
+    def disclosed(self) -> dict[type, list[int]]:
+        """The records it returns, by model: what its disclosures name."""
+        return {m.Tip: self.tip_ids, m.Subject: self.subject_ids, m.Identifier: self.identifier_ids}
+
+    def outcome(self, lookup: m.TravellerLookup) -> LookupOutcome:
+        return LookupOutcome(
+            lookup=lookup,
+            tip_ids=self.tip_ids,
+            subject_ids=self.subject_ids,
+            identifier_ids=self.identifier_ids,
+            matched_on=self.matched_on,
+            investigation_contacts=self.contacts,
+            matches=self.matches,
+            tip_caveats=self.tip_caveats,
+        )
+
+
+def evaluate(
+    prepared: Prepared, name_hits: dict[int, _NameHit], read: _Read, max_tips: int
+) -> Found:
+    """Rank what one lookup read (its name hits and ``_read``); ``InvalidInput`` when it
+    matches more than ``max_tips`` tips (too broad: nothing may be recorded)."""
     if len(read.tips) > max_tips:
         raise InvalidInput(
             f"the lookup matches more than {max_tips} tips; narrow it down", field="input"
@@ -370,7 +482,6 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria) -> LookupOutcome:
     identifiers = set(found)
     holders = [(subject, identifier) for subject, identifier in read.holders]
     subjects = set(name_hits) | {s for s, _ in holders}
-    tip_ids = sorted(pk for pk, _ in read.tips)
     tip_caveats = {pk: caveat for pk, caveat in read.tips if caveat != m.HandlingCaveat.NONE}
     matches = _rank(
         subjects=subjects,
@@ -379,39 +490,16 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria) -> LookupOutcome:
         holders=holders,
         read=read,
         name_hits=name_hits,
-        folded=folded,
-        date_of_birth=criteria.date_of_birth,
+        folded=prepared.folded,
+        date_of_birth=prepared.date_of_birth,
         tip_caveats=tip_caveats,
     )
-    contacts = sorted(set(read.contacts) - {""})
-    # Only writes from here: no refusal can follow, so no savepoint of its own is needed
-    # inside a caller's transaction (a database error fails the caller's whole operation).
-    with transaction.atomic(savepoint=False):
-        lookup = _record(
-            by,
-            normalised,
-            subject_hits=len(subjects),
-            tip_hits=len(tip_ids),
-            disclosed={
-                m.Tip: tip_ids,
-                m.Subject: sorted(subjects),
-                m.Identifier: sorted(identifiers),
-            },
-        )
-        deconflict(
-            identifier_ids=identifiers,
-            subject_ids=subjects,
-            origin_office=by.office,
-            by=by,
-            lookup=lookup,
-        )
-    return LookupOutcome(
-        lookup=lookup,
-        tip_ids=tip_ids,
+    return Found(
+        tip_ids=sorted(pk for pk, _ in read.tips),
         subject_ids=sorted(subjects),
         identifier_ids=sorted(identifiers),
-        matched_on=_matched_on(kinds, found, identifiers, name_hits),
-        investigation_contacts=contacts,
+        matched_on=_matched_on(prepared.kinds, found, identifiers, name_hits),
+        contacts=sorted(set(read.contacts) - {""}),
         matches=matches,
         tip_caveats=tip_caveats,
     )
@@ -526,19 +614,85 @@ def _markings(tip_ids: list[int], tip_caveats: dict[int, str]) -> list[str]:
 
 
 _RECORD_SQL = f"""
-WITH lookup AS (
+WITH rows AS (
+    SELECT r.ord, nextval(pg_get_serial_sequence('{m.TravellerLookup._meta.db_table}', 'id'))
+               AS id,
+           r.criteria::jsonb AS criteria, r.subject_hits, r.tip_hits
+    FROM unnest(%(criteria)s::text[], %(subject_hits)s::integer[], %(tip_hits)s::integer[])
+         WITH ORDINALITY AS r(criteria, subject_hits, tip_hits, ord)
+), lookup AS (
     INSERT INTO {m.TravellerLookup._meta.db_table}
-        (user_id, created_at, criteria, subject_hits, tip_hits)
-    VALUES (%(user)s, %(now)s, %(criteria)s, %(subject_hits)s, %(tip_hits)s)
-    RETURNING id
+        (id, user_id, created_at, criteria, subject_hits, tip_hits)
+    SELECT id, %(user)s, %(now)s, criteria, subject_hits, tip_hits FROM rows ORDER BY ord
 ), disclosed AS (
     INSERT INTO {m.Disclosure._meta.db_table}
         (lookup_id, user_id, content_type_id, object_id, created_at)
-    SELECT lookup.id, %(user)s, d.content_type_id, d.object_id, %(now)s
-    FROM lookup, unnest(%(types)s::integer[], %(ids)s::bigint[]) AS d(content_type_id, object_id)
+    SELECT rows.id, %(user)s, d.content_type_id, d.object_id, %(now)s
+    FROM unnest(%(lookups)s::integer[], %(types)s::integer[], %(ids)s::bigint[])
+         AS d(ord, content_type_id, object_id)
+    JOIN rows ON rows.ord = d.ord
 )
-SELECT id FROM lookup
+SELECT id FROM rows ORDER BY ord
 """
+
+
+@dataclass(frozen=True)
+class LookupRow:
+    """One lookup to record (``record_lookups``): its normalised criteria, its hit counts,
+    and the records it returned, by model (one disclosure each)."""
+
+    criteria: dict[str, Any]
+    subject_hits: int
+    tip_hits: int
+    disclosed: dict[type, list[int]]
+
+
+def record_lookups(by: m.User, rows: list[LookupRow]) -> list[m.TravellerLookup]:
+    """Write the lookup rows of ``rows`` and one disclosure per record each returned, all in
+    one statement however many there are (a passenger screening records one lookup per
+    traveller); the lookups, in the order of ``rows``."""
+    if not rows:
+        return []
+    now = timezone.now()
+    lookups: list[int] = []
+    types: list[int] = []
+    ids: list[int] = []
+    models = {model for row in rows for model in row.disclosed}
+    content_types = ContentType.objects.get_for_models(*models)  # cached after first use
+    for ord_, row in enumerate(rows, start=1):
+        for model, pks in row.disclosed.items():
+            lookups += [ord_] * len(pks)
+            types += [content_types[model].pk] * len(pks)
+            ids += pks
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECORD_SQL,
+            {
+                "user": by.pk,
+                "now": now,
+                "criteria": [json.dumps(row.criteria) for row in rows],
+                "subject_hits": [row.subject_hits for row in rows],
+                "tip_hits": [row.tip_hits for row in rows],
+                "lookups": lookups,
+                "types": types,
+                "ids": ids,
+            },
+        )
+        pks = [pk for (pk,) in cursor.fetchall()]
+    recorded = []
+    for pk, row in zip(pks, rows, strict=True):
+        lookup = m.TravellerLookup(
+            pk=pk,
+            user=by,
+            created_at=now,
+            criteria=row.criteria,
+            subject_hits=row.subject_hits,
+            tip_hits=row.tip_hits,
+        )
+        lookup._state.adding = False
+        lookup._state.db = connection.alias
+        recorded.append(lookup)
+    return recorded
 
 
 def _record(
@@ -550,36 +704,8 @@ def _record(
     disclosed: dict[type, list[int]],
 ) -> m.TravellerLookup:
     """Write the lookup row and one disclosure per returned record, in one statement."""
-    now = timezone.now()
-    types: list[int] = []
-    ids: list[int] = []
-    content_types = ContentType.objects.get_for_models(*disclosed)  # cached after first use
-    for model, pks in disclosed.items():
-        types += [content_types[model].pk] * len(pks)
-        ids += pks
-    field = m.TravellerLookup._meta.get_field("criteria")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _RECORD_SQL,
-            {
-                "user": by.pk,
-                "now": now,
-                "criteria": field.get_db_prep_save(criteria, connection),
-                "subject_hits": subject_hits,
-                "tip_hits": tip_hits,
-                "types": types,
-                "ids": ids,
-            },
-        )
-        (pk,) = cursor.fetchone()
-    lookup = m.TravellerLookup(
-        pk=pk,
-        user=by,
-        created_at=now,
-        criteria=criteria,
-        subject_hits=subject_hits,
-        tip_hits=tip_hits,
+    row = LookupRow(
+        criteria=criteria, subject_hits=subject_hits, tip_hits=tip_hits, disclosed=disclosed
     )
-    lookup._state.adding = False
-    lookup._state.db = connection.alias
+    [lookup] = record_lookups(by, [row])
     return lookup

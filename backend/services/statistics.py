@@ -35,11 +35,13 @@ from itertools import pairwise
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 
 from backend.csv_export import csv_text
 from backend.errors import InvalidInput
-from backend.models import NoteKind, Role
+from backend.models import NoteKind, Role, Tip
 from backend.replicas import read_cursor, reading_from_replica
+from backend.services.disclosures import purpose_sql
 
 __all__ = [
     "CLUSTER_SIZE_BUCKETS",
@@ -49,6 +51,7 @@ __all__ = [
     "CountRow",
     "LeadRow",
     "LookupRow",
+    "Partners",
     "ShareRow",
     "StatTable",
     "TurnaroundRow",
@@ -57,7 +60,9 @@ __all__ = [
     "align_window",
     "cluster_sizes",
     "lead_statistics",
+    "lookup_hits_by_category",
     "lookup_statistics",
+    "lookups_by_purpose",
     "screening_outcomes",
     "suppress",
     "tip_counts",
@@ -583,15 +588,42 @@ def lead_statistics(*, window: Window, threshold: int) -> StatTable[LeadRow]:
     return StatTable(LeadRow, rows, threshold, total=None if total < threshold else total)
 
 
-def lookup_statistics(*, window: Window, threshold: int) -> StatTable[LookupRow]:
-    """Traveller lookups made by investigators per period, and the share that found records."""
+@dataclass(frozen=True)
+class Partners:
+    """Whose activity a partner statistic counts: the partner-agency investigators (accounts
+    with the role INVESTIGATOR) of one agency (``agency``: the accounts' ``agency`` value) or,
+    with ``agency`` None, of every partner agency together. Who may ask for which agency is
+    decided in ``permissions.agency``."""
+
+    agency: str | None = None
+
+    def where(self, users: str) -> str:
+        """SQL conditions (each starting with AND) on the accounts table aliased ``users``."""
+        sql = f" AND {users}.role = %(partner_role)s"
+        if self.agency is not None:
+            sql += f" AND {users}.agency = %(partner_agency)s"
+        return sql
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"partner_role": Role.INVESTIGATOR, "partner_agency": self.agency}
+
+
+_EVERY_PARTNER = Partners()
+
+
+def lookup_statistics(
+    *, window: Window, threshold: int, partners: Partners = _EVERY_PARTNER
+) -> StatTable[LookupRow]:
+    """Traveller lookups made by investigators (of every partner agency, or of the agency of
+    ``partners``) per period, and the share that found records."""
     sql = (
         f"SELECT {window.period('q.created_at')} AS period, count(*), "
         "count(*) FILTER (WHERE q.subject_hits + q.tip_hits > 0) "
         "FROM backend_travellerlookup q JOIN backend_user u ON u.id = q.user_id "
-        "WHERE u.role = %(role)s" + window.where("q.created_at") + " GROUP BY 1 ORDER BY 1"
+        "WHERE TRUE" + partners.where("u") + window.where("q.created_at") + " GROUP BY 1 ORDER BY 1"
     )
-    params = {**window.params, "role": Role.INVESTIGATOR}
+    params = {**window.params, **partners.params}
     rows = [
         LookupRow(period=p, lookups=n, with_matches=hits, hit_rate=round(hits / n, 4))
         for p, n, hits in _fetch(sql, params)
@@ -604,15 +636,67 @@ def lookup_statistics(*, window: Window, threshold: int) -> StatTable[LookupRow]
     return StatTable(LookupRow, rows, threshold)
 
 
-def screening_outcomes(*, window: Window, threshold: int) -> StatTable[CountRow]:
-    """Targeting notes per period and screening outcome recorded in them."""
+def screening_outcomes(
+    *, window: Window, threshold: int, partners: Partners | None = None
+) -> StatTable[CountRow]:
+    """Targeting notes per period and screening outcome recorded in them: every targeting note,
+    or with ``partners`` those written by its investigators."""
+    join, where, params = "", "", {}
+    if partners is not None:
+        join = " JOIN backend_user u ON u.id = n.author_id"
+        where, params = partners.where("u"), partners.params
     select = (
         f"SELECT {window.period('n.created_at')} AS period, n.screening_outcome AS grp "
-        "FROM backend_note n WHERE n.kind = %(kind)s" + window.where("n.created_at")
+        f"FROM backend_note n{join} WHERE n.kind = %(kind)s{where}" + window.where("n.created_at")
     )
     sql = _COUNT.format(rows=_rows(select, 2, window))
-    rows = _fetch(sql, {**window.params, "kind": NoteKind.TARGETING})
+    rows = _fetch(sql, {**window.params, **params, "kind": NoteKind.TARGETING})
     return _count_table(rows, threshold, margins=_margins(window, True))
+
+
+def lookups_by_purpose(
+    *, window: Window, threshold: int, partners: Partners = _EVERY_PARTNER
+) -> StatTable[CountRow]:
+    """Lookups by ``partners``' investigators per period and purpose (group TRAVELLER_LOOKUP,
+    or PASSENGER_SCREENING for a lookup made in a passenger-list screening: its criteria carry
+    the screening reference, ``backend.services.disclosures.purpose_of``). A period's groups
+    add up to its lookups in ``lookup_statistics``, so they are suppressed with that margin."""
+    select = (
+        f"SELECT {window.period('q.created_at')} AS period, "
+        f"{purpose_sql('q.criteria')} AS grp "
+        "FROM backend_travellerlookup q JOIN backend_user u ON u.id = q.user_id WHERE TRUE"
+        + partners.where("u")
+        + window.where("q.created_at")
+    )
+    sql = _COUNT.format(rows=_rows(select, 2, window))
+    rows = _fetch(sql, {**window.params, **partners.params})
+    return _count_table(rows, threshold, margins=_margins(window, True))
+
+
+def lookup_hits_by_category(
+    *, window: Window, threshold: int, partners: Partners = _EVERY_PARTNER
+) -> StatTable[CountRow]:
+    """Lookups by ``partners``' investigators per period that returned at least one tip of
+    each category (group: the tip category). A lookup returning tips of two categories counts
+    in both, so the groups do not add up to the lookups: the table has no total. Read from
+    the lookups' disclosures of tips (their ``lookup`` index) and the tips' categories."""
+    select = (
+        f"SELECT DISTINCT {window.period('q.created_at')} AS period, t.category AS grp, q.id "
+        "FROM backend_travellerlookup q JOIN backend_user u ON u.id = q.user_id "
+        "JOIN backend_disclosure d ON d.lookup_id = q.id AND d.content_type_id = %(tip_type)s "
+        "JOIN backend_tip t ON t.id = d.object_id WHERE TRUE"
+        + partners.where("u")
+        + window.where("q.created_at")
+    )
+    sql = f"SELECT period, grp, count(*) FROM ({select}) AS r GROUP BY 1, 2 ORDER BY 1, 2"
+    params = {**window.params, **partners.params, "tip_type": _content_type_id(Tip)}
+    rows = [CountRow(period=p, group=g, count=n) for p, g, n in _fetch(sql, params)]
+    suppress(rows, threshold, margins=_margins(window, True), blank=_blank_count)
+    return StatTable(CountRow, rows, threshold, total=None)
+
+
+def _content_type_id(model: type[Any]) -> int:
+    return ContentType.objects.get_for_model(model).pk
 
 
 def cluster_sizes(*, threshold: int) -> StatTable[CountRow]:

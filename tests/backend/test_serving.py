@@ -12,6 +12,7 @@ port against the test database, with its settings from the environment only.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import socket
@@ -194,6 +195,29 @@ def test_workers_default_to_the_cores_and_yield_to_the_environment(
 
     monkeypatch.setenv("TIPGRAPH_WORKERS", "3")
     assert default_workers() == 3
+
+
+@pytest.mark.parametrize(
+    ("worker_class", "recycled_after"),
+    [("sync", 2000), ("uvicorn_worker.UvicornWorker", 0)],
+)
+def test_asgi_workers_are_not_recycled_under_their_clients(
+    worker_class: str, recycled_after: int
+) -> None:
+    # given gunicorn's settings of this project, with a sync or an ASGI worker class
+    from gunicorn.config import Config
+
+    from backend import gunicorn_conf
+
+    config = Config()
+    config.set("max_requests", gunicorn_conf.max_requests)
+    config.set("worker_class", worker_class)
+    server = type("Arbiter", (), {"cfg": config, "log": logging.getLogger("gunicorn")})()
+    # when the master starts
+    gunicorn_conf.on_starting(server)
+    # then sync workers are recycled now and then, ASGI workers (which hold keep-alive and
+    # websocket connections) never
+    assert config.max_requests == recycled_after
 
 
 def test_health_and_readiness_over_http(wsgi_server: Server) -> None:

@@ -84,7 +84,7 @@ SCHEMA = schema._schema
 
 #: Root fields an investigator may call (the rest are refused to them, which the
 #: all-fields runs check too).
-INVESTIGATOR_QUERIES = ["travellerLookup", "node", "viewer"]
+INVESTIGATOR_QUERIES = ["travellerLookup", "screenPassengers", "node", "viewer"]
 INVESTIGATOR_MUTATIONS = ["addNote"]
 
 #: Text that must never reach a client: Python exceptions and tracebacks, SQL and database

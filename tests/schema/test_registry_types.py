@@ -1,9 +1,12 @@
 """backend/registry.py names each model's GraphQL type; this keeps the names and the schema in
-step, both ways."""
+step, both ways, and checks that the schema takes them from there rather than spelling them
+out again."""
 
 from __future__ import annotations
 
+import ast
 from collections import defaultdict
+from pathlib import Path
 
 from django.db.models import Model
 from graphql import GraphQLObjectType
@@ -11,6 +14,8 @@ from graphql import GraphQLObjectType
 from backend import models as m
 from backend.registry import REGISTRY, removable_models, type_names
 from schema import schema
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
 
 
 def _schema_types() -> dict[type[Model], set[str]]:
@@ -54,3 +59,18 @@ def test_type_names_are_unique():
 
 def test_removable_models_are_the_removable_base_class_ones():
     assert removable_models() == (m.Tip, m.Subject, m.Identifier, m.Lead, m.ResearchResult)
+
+
+def test_schema_modules_never_spell_out_a_registered_type_name():
+    # given every type name the registry holds
+    names = {entry.type_name for entry in REGISTRY.values() if entry.type_name}
+    # when the schema's modules are read
+    literals = sorted(
+        f"{path.relative_to(SCHEMA_DIR.parent)}:{node.lineno} {node.value!r}"
+        for path in SCHEMA_DIR.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+        if isinstance(node, ast.Constant) and node.value in names
+    )
+    # then none is written there: a model's type is declared with schema.base.model_type and a
+    # global id is built with backend.registry.type_name, both reading the registry
+    assert literals == []
