@@ -12,11 +12,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from strawberry import relay
 
 from audit.operations import TYPE_NAMES, caller_fields
+from audit.views import refused_download
 from audit.writer import write_event
 from backend.csv_export import csv_lines
 from backend.errors import DomainError, InvalidId
 from backend.services import disclosures as service
-from permissions.gate import DISCLOSURE_ACCOUNTING, check_request
+from permissions.gate import DISCLOSURE_ACCOUNTING
 
 __all__ = ["COLUMNS", "accounted_record", "accounting_csv"]
 
@@ -105,15 +106,13 @@ def accounting_csv(request: HttpRequest, record_id: str) -> HttpResponse:
     403 otherwise. Each request writes one audit row with the outcome and codes; an allowed
     one names every record the file has lines about (``records_returned``), as the query's
     row would."""
-    if request.method not in ("GET", "HEAD"):
-        _audit(request, "INVALID", ["METHOD_NOT_ALLOWED"], record_id)
-        response = JsonResponse({"error": "use GET", "code": "METHOD_NOT_ALLOWED"}, status=405)
-        response["Allow"] = "GET"
-        return response
-    decision = check_request(request, DISCLOSURE_ACCOUNTING)
-    if not decision.allowed:
-        _audit(request, "DENIED", decision.codes, record_id)
-        return JsonResponse(decision.as_json(), status=decision.status)
+    refusal = refused_download(
+        request,
+        DISCLOSURE_ACCOUNTING,
+        lambda outcome, codes: _audit(request, outcome, codes, record_id),
+    )
+    if refusal is not None:
+        return refusal
     try:
         record = accounted_record(record_id)
     except DomainError as exc:  # our own message says what is wrong with the id

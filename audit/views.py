@@ -4,6 +4,7 @@ act: the one gate (``permissions.gate``, door ``AUDIT_EXPORT``, whose roles are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from audit.writer import write_event
 from backend.csv_export import csv_lines
 from permissions.gate import AUDIT_EXPORT, check_request
 
-__all__ = ["export_csv"]
+__all__ = ["export_csv", "refused_download"]
 
 COLUMNS = [
     "seq",
@@ -73,6 +74,25 @@ def _audit(request: HttpRequest, outcome: str, codes: list[str], params: dict[st
     )
 
 
+def refused_download(
+    request: HttpRequest, door: str, audit: Callable[[str, list[str]], None]
+) -> HttpResponse | None:
+    """The answer refusing a CSV download, after ``audit(outcome, codes)`` wrote its row, or
+    None when it may go on: another method than GET is 405 ``METHOD_NOT_ALLOWED``; a refusal
+    of the one gate at ``door`` is its JSON (``error``, ``code``, ``problems``, ``reasons``)
+    with status 401 when nobody is signed in, else 403."""
+    if request.method not in ("GET", "HEAD"):
+        audit("INVALID", ["METHOD_NOT_ALLOWED"])
+        response = JsonResponse({"error": "use GET", "code": "METHOD_NOT_ALLOWED"}, status=405)
+        response["Allow"] = "GET"
+        return response
+    decision = check_request(request, door)
+    if not decision.allowed:
+        audit("DENIED", decision.codes)
+        return JsonResponse(decision.as_json(), status=decision.status)
+    return None
+
+
 def export_csv(request: HttpRequest) -> HttpResponse:
     """GET /audit/export.csv?username=&role=&kind=&outcome=&operation_name=&occurred_from=
     &occurred_to=&record_id=&seen_only=1 — the same search as the auditEvents query.
@@ -85,15 +105,11 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     problem's), ``problems`` (every code) and ``reasons``, with status 401 when nobody is
     signed in and 403 otherwise; its audit row carries the same codes."""
     params = {k: v for k, v in request.GET.items()}
-    if request.method not in ("GET", "HEAD"):
-        _audit(request, "INVALID", ["METHOD_NOT_ALLOWED"], params)
-        response = JsonResponse({"error": "use GET", "code": "METHOD_NOT_ALLOWED"}, status=405)
-        response["Allow"] = "GET"
-        return response
-    decision = check_request(request, AUDIT_EXPORT)
-    if not decision.allowed:
-        _audit(request, "DENIED", decision.codes, params)
-        return JsonResponse(decision.as_json(), status=decision.status)
+    refusal = refused_download(
+        request, AUDIT_EXPORT, lambda outcome, codes: _audit(request, outcome, codes, params)
+    )
+    if refusal is not None:
+        return refusal
     try:
         record = _record(request)
         where = AuditSearch(
