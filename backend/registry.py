@@ -25,9 +25,10 @@ shows an edge's rows only where the records at its ends are visible, so a new ed
 scoped by its entry; ``tests/permissions/test_edge_scoping.py`` fails for an edge model (two
 required foreign keys to removable records) whose entry names no ends.
 
-A model is tracked unless it is exempt, and an exemption carries its reason. Every model also
-has a retention decision, kept beside the schedule in ``backend/retention.py`` (``MODELS``) and
-checked the same way (``backend.E003``).
+A model is tracked unless it is exempt, and an exemption carries its reason. Every entry also
+carries the model's retention decision (``retention=``: the categories of
+``backend.retention`` whose clock disposes of its rows, or why none does), checked the same
+way (``backend.E003``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from functools import cache
 from django.apps import apps
 from django.core import checks
 from django.db import models
+
+from backend.retention import Category, Scheduled, Unscheduled
 
 __all__ = [
     "REGISTRY",
@@ -71,6 +74,9 @@ class Entry:
     #: An edge's foreign keys to the records at its ends: its rows are visible only where
     #: those records are (``permissions.scoping``). Empty for a model that is no edge.
     ends: tuple[str, ...] = ()
+    #: When the retention schedule disposes of the model's rows (``backend.retention``), or
+    #: why it does not; every model needs one (system check ``backend.E003``).
+    retention: Scheduled | Unscheduled | None = None
 
     @property
     def tracked(self) -> bool:
@@ -112,79 +118,202 @@ _SIGN_IN_ATTEMPTS = (
     "the admin is an audited admin request"
 )
 
+
 #: Model label -> its entry. Automatic many-to-many tables have labels like "backend.Lead_tips".
+def _with_tip(how: str) -> Scheduled:
+    return Scheduled((Category.TIPS,), how)
+
+
+_C = Category
+_ACCOUNTS = (
+    "accounts are deactivated, never deleted: the audit log, record history and records name "
+    "them (access removal is the access lifecycle, permissions.review)"
+)
+_FRAMEWORK = "framework metadata written by migrate, about no person"
+_SIGN_IN = "the sign-in attempt (django-axes)"
+
 REGISTRY: dict[str, Entry] = {
     # Accounts and access.
-    "backend.User": Tracked(hidden=("password",)),
-    "backend.User_groups": Tracked(),
-    "backend.User_user_permissions": Tracked(),
-    "backend.ApiToken": Tracked(hidden=("key_hash",)),
-    "auth.Group": Tracked(),
-    "auth.Group_permissions": Tracked(),
-    "auth.Permission": Exempt(reason=_FRAMEWORK_METADATA),
-    "contenttypes.ContentType": Exempt(reason=_FRAMEWORK_METADATA),
+    "backend.User": Tracked(retention=Unscheduled(_ACCOUNTS), hidden=("password",)),
+    "backend.User_groups": Tracked(
+        retention=Unscheduled(_ACCOUNTS),
+    ),
+    "backend.User_user_permissions": Tracked(
+        retention=Unscheduled(_ACCOUNTS),
+    ),
+    "backend.ApiToken": Tracked(
+        retention=Scheduled((_C.SESSIONS_AND_TOKENS,), "its expiry or revocation"),
+        hidden=("key_hash",),
+    ),
+    "auth.Group": Tracked(
+        retention=Unscheduled("roles' permission groups, about no person"),
+    ),
+    "auth.Group_permissions": Tracked(
+        retention=Unscheduled("roles' permission groups, about no person"),
+    ),
+    "auth.Permission": Exempt(retention=Unscheduled(_FRAMEWORK), reason=_FRAMEWORK_METADATA),
+    "contenttypes.ContentType": Exempt(
+        retention=Unscheduled(_FRAMEWORK), reason=_FRAMEWORK_METADATA
+    ),
     "sessions.Session": Exempt(
+        retention=Scheduled((_C.SESSIONS_AND_TOKENS,), "its expiry"),
         reason="a session's expiry and data change on every request; sign-ins, sign-outs and "
-        "session ends are audit events"
+        "session ends are audit events",
     ),
     "admin.LogEntry": Exempt(
+        retention=Scheduled((_C.AUDIT_LOG,), "the admin action"),
         reason="Django admin's own change list: every admin request is an audit event and the "
-        "change itself is in the history of the record changed"
+        "change itself is in the history of the record changed",
     ),
-    "axes.AccessAttempt": Exempt(reason=_SIGN_IN_ATTEMPTS),
-    "axes.AccessAttemptExpiration": Exempt(reason=_SIGN_IN_ATTEMPTS),
-    "axes.AccessFailureLog": Exempt(reason=_SIGN_IN_ATTEMPTS),
-    "axes.AccessLog": Exempt(reason=_SIGN_IN_ATTEMPTS),
+    "axes.AccessAttempt": Exempt(
+        retention=Scheduled((_C.SESSIONS_AND_TOKENS,), _SIGN_IN), reason=_SIGN_IN_ATTEMPTS
+    ),
+    "axes.AccessAttemptExpiration": Exempt(
+        retention=Scheduled((_C.SESSIONS_AND_TOKENS,), _SIGN_IN), reason=_SIGN_IN_ATTEMPTS
+    ),
+    "axes.AccessFailureLog": Exempt(
+        retention=Scheduled((_C.SESSIONS_AND_TOKENS,), _SIGN_IN), reason=_SIGN_IN_ATTEMPTS
+    ),
+    "axes.AccessLog": Exempt(
+        retention=Scheduled((_C.SESSIONS_AND_TOKENS,), _SIGN_IN), reason=_SIGN_IN_ATTEMPTS
+    ),
     # The tip graph.
-    "backend.Office": Tracked(type_name="Office", named_in_audit=True),
-    "backend.Source": Tracked(type_name="Source", named_in_audit=True),
-    "backend.Tip": Tracked(type_name="Tip", named_in_audit=True),
-    "backend.Subject": Tracked(type_name="Subject", named_in_audit=True),
-    "backend.Identifier": Tracked(type_name="Identifier", named_in_audit=True),
+    "backend.Office": Tracked(
+        retention=Unscheduled("field offices: reference data about organisations"),
+        type_name="Office",
+        named_in_audit=True,
+    ),
+    "backend.Source": Tracked(
+        retention=Unscheduled("sources of tips: reference data about organisations"),
+        type_name="Source",
+        named_in_audit=True,
+    ),
+    "backend.Tip": Tracked(
+        retention=_with_tip("the last activity on the tip"), type_name="Tip", named_in_audit=True
+    ),
+    "backend.Subject": Tracked(
+        retention=_with_tip("every tip and lead naming the person, and its own activity"),
+        type_name="Subject",
+        named_in_audit=True,
+    ),
+    "backend.Identifier": Tracked(
+        retention=_with_tip(
+            "every tip, subject and research result keeping it, and its own activity"
+        ),
+        type_name="Identifier",
+        named_in_audit=True,
+    ),
     "backend.TipIdentifier": Tracked(
-        type_name="Sighting", named_in_audit=True, ends=("tip", "identifier")
+        retention=_with_tip("its tip"),
+        type_name="Sighting",
+        named_in_audit=True,
+        ends=("tip", "identifier"),
     ),
     "backend.TipSubject": Tracked(
-        type_name="TipSubject", named_in_audit=True, ends=("tip", "subject")
+        retention=_with_tip("its tip"),
+        type_name="TipSubject",
+        named_in_audit=True,
+        ends=("tip", "subject"),
     ),
     "backend.SubjectIdentifier": Tracked(
-        type_name="SubjectIdentifier", named_in_audit=True, ends=("subject", "identifier")
+        retention=_with_tip("its subject"),
+        type_name="SubjectIdentifier",
+        named_in_audit=True,
+        ends=("subject", "identifier"),
     ),
     "backend.TipLink": Tracked(
-        type_name="TipLink", named_in_audit=True, ends=("from_tip", "to_tip")
+        retention=_with_tip("either of its tips"),
+        type_name="TipLink",
+        named_in_audit=True,
+        ends=("from_tip", "to_tip"),
     ),
-    "backend.Lead": Tracked(type_name="Lead", named_in_audit=True),
-    "backend.Lead_tips": Tracked(ends=("lead", "tip")),
-    "backend.Lead_subjects": Tracked(ends=("lead", "subject")),
+    "backend.Lead": Tracked(
+        retention=Scheduled((_C.LEADS,), "its closing or cancellation"),
+        type_name="Lead",
+        named_in_audit=True,
+    ),
+    "backend.Lead_tips": Tracked(
+        retention=Scheduled((_C.TIPS, _C.LEADS), "its lead or its tip"), ends=("lead", "tip")
+    ),
+    "backend.Lead_subjects": Tracked(
+        retention=Scheduled((_C.TIPS, _C.LEADS), "its lead or its subject"),
+        ends=("lead", "subject"),
+    ),
     # Append-only by its own trigger (backend 0002), which refuses UPDATE and DELETE of any
     # note; the DELETE privilege stays so that deleting a record with no notes still works.
-    "backend.Note": Tracked(type_name="Note", named_in_audit=True),
-    "backend.ResearchResult": Tracked(type_name="ResearchResult", named_in_audit=True),
-    "backend.Cluster": Tracked(type_name="Cluster"),
-    "backend.LinkExclusion": Tracked(type_name="LinkExclusion"),
-    "backend.DeconflictionNotice": Tracked(type_name="DeconflictionNotice"),
-    "backend.NoticeRecipient": Tracked(type_name="NoticeRecipient"),
+    "backend.Note": Tracked(
+        retention=Scheduled((_C.TIPS, _C.LEADS), "the record it is on"),
+        type_name="Note",
+        named_in_audit=True,
+    ),
+    "backend.ResearchResult": Tracked(
+        retention=_with_tip(
+            "its tip, or without one its identifier's other keepers, and its own activity"
+        ),
+        type_name="ResearchResult",
+        named_in_audit=True,
+    ),
+    "backend.Cluster": Tracked(retention=_with_tip("every tip in it"), type_name="Cluster"),
+    "backend.LinkExclusion": Tracked(
+        retention=Unscheduled(
+            "a standing rule analysts keep and remove themselves (never link on this value)"
+        ),
+        type_name="LinkExclusion",
+    ),
+    "backend.DeconflictionNotice": Tracked(
+        retention=Scheduled(
+            (_C.LEADS, _C.TIPS, _C.LOOKUPS_WITH_HITS), "its lead, or any record it names"
+        ),
+        type_name="DeconflictionNotice",
+    ),
+    "backend.NoticeRecipient": Tracked(
+        retention=Scheduled((_C.LEADS, _C.TIPS), "its notice"), type_name="NoticeRecipient"
+    ),
     # Intake, partner lookups and what they disclosed.
-    "backend.ImportJob": Tracked(type_name="ImportJob"),
-    "backend.TravellerLookup": Tracked(),
-    "backend.Disclosure": Tracked(),
+    "backend.ImportJob": Tracked(
+        retention=Scheduled(
+            (_C.IMPORT_JOBS, _C.UPLOADED_FILES), "the job's end (the file sooner than the report)"
+        ),
+        type_name="ImportJob",
+    ),
+    "backend.TravellerLookup": Tracked(
+        retention=Scheduled((_C.LOOKUPS_WITH_HITS, _C.LOOKUPS_WITHOUT_HITS), "the lookup"),
+    ),
+    "backend.Disclosure": Tracked(
+        retention=Scheduled((_C.DISCLOSURES,), "the disclosure and the record disclosed"),
+    ),
     # Retention: a legal hold keeps a record past its period; placing and lifting it are
     # changes like any other (backend.retention has every model's retention decision).
-    "backend.LegalHold": Tracked(type_name="LegalHold", named_in_audit=True),
+    "backend.LegalHold": Tracked(
+        retention=Scheduled(
+            (_C.TIPS, _C.LEADS), "the record it held, once lifted (an active hold is never due)"
+        ),
+        type_name="LegalHold",
+        named_in_audit=True,
+    ),
     # The documents partner tools may run (``manage.py load_documents``): the table decides
     # what a partner may ask, like an account's role, so when a document was registered or
     # retired, and by which connection, is kept in record history.
-    "backend.TrustedDocument": Tracked(),
+    "backend.TrustedDocument": Tracked(
+        retention=Unscheduled("the registered documents partner tools may run"),
+    ),
     # The audit log itself.
     "audit.AuditQueryText": Exempt(
-        append_only=True, reason="part of the audit log: append-only and hash-chained"
+        retention=Scheduled((_C.AUDIT_LOG,), "the audit rows naming it"),
+        append_only=True,
+        reason="part of the audit log: append-only and hash-chained",
     ),
     "audit.AuditEvent": Exempt(
+        retention=Scheduled((_C.AUDIT_LOG,), "the event"),
         append_only=True,
         type_name="AuditEvent",
         reason="the audit log itself: append-only and hash-chained",
     ),
-    "audit.RecordChange": Exempt(append_only=True, reason="the record history itself: append-only"),
+    "audit.RecordChange": Exempt(
+        retention=Scheduled((_C.AUDIT_LOG,), "the change"),
+        append_only=True,
+        reason="the record history itself: append-only",
+    ),
 }
 
 

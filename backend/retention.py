@@ -6,11 +6,12 @@ approved for it (N1-567-10-014) without quoting its periods, so the periods here
 that an agency replaces with its own (``docs/retention.md``): ``RETENTION_DAYS`` in the settings,
 filled from ``TIPGRAPH_RETENTION_<CATEGORY>_DAYS`` environment variables.
 
-Every concrete model (``backend.registry.registered_models``) has one decision in ``MODELS``:
-``Scheduled`` names the categories whose clock decides when its rows are due, ``Unscheduled``
-says why the schedule does not reach it. The system check ``backend.E003`` (and
-``tests/backend/test_retention_schedule.py``) fails for a model without one, so a new model
-forces a decision, as its registry entry does.
+Every concrete model has one decision, in its entry of the model registry
+(``backend.registry``, ``retention=``; ``decisions()`` reads them): ``Scheduled`` names the
+categories whose clock decides when its rows are due, ``Unscheduled`` says why the schedule
+does not reach it. The system check ``backend.E003`` (and
+``tests/backend/test_retention_schedule.py``) fails for a model without one, so a new model's
+one entry forces this decision with the others.
 
 What is due when, given a moment, is computed by ``backend.services.retention`` (the clocks);
 this module needs no database.
@@ -28,7 +29,6 @@ from django.core import checks
 from django.db import models
 
 __all__ = [
-    "MODELS",
     "NARA_SCHEDULE",
     "SCHEDULE",
     "Category",
@@ -37,6 +37,7 @@ __all__ = [
     "Unscheduled",
     "cutoff",
     "decision_for",
+    "decisions",
     "missing_decisions",
     "period_days",
 ]
@@ -178,91 +179,23 @@ class Unscheduled:
             raise ValueError("a model outside the retention schedule needs its reason")
 
 
-def _with_tip(how: str) -> Scheduled:
-    return Scheduled((Category.TIPS,), how)
+def decisions() -> dict[str, Scheduled | Unscheduled]:
+    """Model label -> its retention decision, from the model registry (``backend.registry``:
+    the decision is part of each model's one entry), for the models that have one."""
+    from backend.registry import REGISTRY
 
-
-_C = Category
-_ACCOUNTS = (
-    "accounts are deactivated, never deleted: the audit log, record history and records name "
-    "them (access removal is the access lifecycle, permissions.review)"
-)
-_FRAMEWORK = "framework metadata written by migrate, about no person"
-_SIGN_IN = "the sign-in attempt (django-axes)"
-
-#: Model label -> its retention decision; every registered model has one.
-MODELS: dict[str, Scheduled | Unscheduled] = {
-    # Accounts and access.
-    "backend.User": Unscheduled(_ACCOUNTS),
-    "backend.User_groups": Unscheduled(_ACCOUNTS),
-    "backend.User_user_permissions": Unscheduled(_ACCOUNTS),
-    "auth.Group": Unscheduled("roles' permission groups, about no person"),
-    "auth.Group_permissions": Unscheduled("roles' permission groups, about no person"),
-    "auth.Permission": Unscheduled(_FRAMEWORK),
-    "contenttypes.ContentType": Unscheduled(_FRAMEWORK),
-    "backend.ApiToken": Scheduled((_C.SESSIONS_AND_TOKENS,), "its expiry or revocation"),
-    "sessions.Session": Scheduled((_C.SESSIONS_AND_TOKENS,), "its expiry"),
-    "axes.AccessAttempt": Scheduled((_C.SESSIONS_AND_TOKENS,), _SIGN_IN),
-    "axes.AccessAttemptExpiration": Scheduled((_C.SESSIONS_AND_TOKENS,), _SIGN_IN),
-    "axes.AccessFailureLog": Scheduled((_C.SESSIONS_AND_TOKENS,), _SIGN_IN),
-    "axes.AccessLog": Scheduled((_C.SESSIONS_AND_TOKENS,), _SIGN_IN),
-    # Reference data and standing decisions, about organisations and rules, not people.
-    "backend.Office": Unscheduled("field offices: reference data about organisations"),
-    "backend.Source": Unscheduled("sources of tips: reference data about organisations"),
-    "backend.LinkExclusion": Unscheduled(
-        "a standing rule analysts keep and remove themselves (never link on this value)"
-    ),
-    "backend.TrustedDocument": Unscheduled("the registered documents partner tools may run"),
-    # The tip graph.
-    "backend.Tip": _with_tip("the last activity on the tip"),
-    "backend.TipIdentifier": _with_tip("its tip"),
-    "backend.TipSubject": _with_tip("its tip"),
-    "backend.TipLink": _with_tip("either of its tips"),
-    "backend.Subject": _with_tip("every tip and lead naming the person, and its own activity"),
-    "backend.SubjectIdentifier": _with_tip("its subject"),
-    "backend.Identifier": _with_tip(
-        "every tip, subject and research result keeping it, and its own activity"
-    ),
-    "backend.ResearchResult": _with_tip(
-        "its tip, or without one its identifier's other keepers, and its own activity"
-    ),
-    "backend.Cluster": _with_tip("every tip in it"),
-    "backend.Note": Scheduled((_C.TIPS, _C.LEADS), "the record it is on"),
-    "backend.Lead": Scheduled((_C.LEADS,), "its closing or cancellation"),
-    "backend.Lead_tips": Scheduled((_C.TIPS, _C.LEADS), "its lead or its tip"),
-    "backend.Lead_subjects": Scheduled((_C.TIPS, _C.LEADS), "its lead or its subject"),
-    "backend.DeconflictionNotice": Scheduled(
-        (_C.LEADS, _C.TIPS, _C.LOOKUPS_WITH_HITS), "its lead, or any record it names"
-    ),
-    "backend.NoticeRecipient": Scheduled((_C.LEADS, _C.TIPS), "its notice"),
-    "backend.LegalHold": Scheduled(
-        (_C.TIPS, _C.LEADS), "the record it held, once lifted (an active hold is never due)"
-    ),
-    # Intake, partner lookups and what they disclosed.
-    "backend.ImportJob": Scheduled(
-        (_C.IMPORT_JOBS, _C.UPLOADED_FILES), "the job's end (the file sooner than the report)"
-    ),
-    "backend.TravellerLookup": Scheduled(
-        (_C.LOOKUPS_WITH_HITS, _C.LOOKUPS_WITHOUT_HITS), "the lookup"
-    ),
-    "backend.Disclosure": Scheduled((_C.DISCLOSURES,), "the disclosure and the record disclosed"),
-    # The audit log.
-    "audit.AuditEvent": Scheduled((_C.AUDIT_LOG,), "the event"),
-    "audit.AuditQueryText": Scheduled((_C.AUDIT_LOG,), "the audit rows naming it"),
-    "audit.RecordChange": Scheduled((_C.AUDIT_LOG,), "the change"),
-    "admin.LogEntry": Scheduled((_C.AUDIT_LOG,), "the admin action"),
-}
+    return {label: entry.retention for label, entry in REGISTRY.items() if entry.retention}
 
 
 def decision_for(model: type[models.Model]) -> Scheduled | Unscheduled:
     """The model's decision; ``KeyError`` naming the model when it has none."""
     label = model._meta.label
     try:
-        return MODELS[label]
+        return decisions()[label]
     except KeyError:
         raise KeyError(
-            f"{label} has no retention decision in backend/retention.py: name the category "
-            "whose clock disposes of it (Scheduled) or say why none does (Unscheduled)"
+            f"{label} has no retention decision in its backend/registry.py entry: name the "
+            "category whose clock disposes of it (Scheduled) or say why none does (Unscheduled)"
         ) from None
 
 
@@ -271,7 +204,8 @@ def missing_decisions(candidates: Iterable[type[models.Model]] | None = None) ->
     from backend.registry import registered_models
 
     models_ = registered_models() if candidates is None else candidates
-    return sorted(m._meta.label for m in models_ if m._meta.label not in MODELS)
+    decided = decisions()
+    return sorted(m._meta.label for m in models_ if m._meta.label not in decided)
 
 
 @checks.register(checks.Tags.models)
@@ -279,24 +213,14 @@ def check_retention_schedule(**kwargs: object) -> list[checks.CheckMessage]:
     """System checks: backend.E003, a model without a retention decision (or a decision for
     no model); backend.E004, a ``RETENTION_DAYS`` setting naming no category or not a whole
     number of days of at least one; backend.W001, disclosures kept less than five years."""
-    from backend.registry import registered_models
-
     problems: list[checks.CheckMessage] = [
         checks.Error(
-            f"{label} has no retention decision in backend/retention.py",
-            hint="Add Scheduled(categories, how) or Unscheduled(reason) for it to MODELS.",
+            f"{label} has no retention decision",
+            hint="Give its entry in backend/registry.py retention=Scheduled(categories, how) "
+            "or retention=Unscheduled(reason).",
             id="backend.E003",
         )
         for label in missing_decisions()
-    ]
-    known = {m._meta.label for m in registered_models()}
-    problems += [
-        checks.Error(
-            f"backend/retention.py decides for {label}, which is not a model",
-            hint="Remove the decision of a model that no longer exists.",
-            id="backend.E003",
-        )
-        for label in sorted(set(MODELS) - known)
     ]
     overrides = getattr(settings, "RETENTION_DAYS", {}) or {}
     for name, days in sorted(overrides.items()):
