@@ -132,16 +132,17 @@ def load(tips: int, seed: int, *, force: bool = False) -> None:
     print(f"loaded {tips} tips, {3 * tips} identifiers, {tips} subjects")
 
 
-def bench_user() -> tuple[str, str]:
+def bench_user(username: str = "bench-investigator", role: str = "INVESTIGATOR") -> tuple[str, str]:
+    """An approved account of ``role`` (created once) and a new bearer token of it."""
     from django.utils import timezone
 
-    from backend.models import ApiToken, Role, User
+    from backend.models import ApiToken, User
 
     now = timezone.now()
     user, _ = User.objects.update_or_create(
-        username="bench-investigator",
+        username=username,
         defaults={
-            "role": Role.INVESTIGATOR,
+            "role": role,
             "nominated_by": "bench",
             "nominated_at": now,
             "certified_at": now,
@@ -205,7 +206,7 @@ def sql_floor(lookups: list[dict], runs: int) -> dict[str, list[float]]:
         )
         with CaptureQueriesContext(connection) as captured:
             traveller_lookup(by=user, criteria=crit)
-        selects = [q["sql"] for q in captured.captured_queries if _reads(q["sql"])]
+        selects = [q["sql"] for q in captured.captured_queries if reads(q["sql"])]
         started = time.perf_counter()
         with raw.cursor() as cur:
             for sql in selects:
@@ -215,12 +216,13 @@ def sql_floor(lookups: list[dict], runs: int) -> dict[str, list[float]]:
     return timings
 
 
-def _reads(sql: str) -> bool:
-    """A statement that only reads: a SELECT, or a WITH query that writes nothing (the
-    lookup's own reads are one WITH statement; its row and disclosures one that inserts)."""
+def reads(sql: str) -> bool:
+    """A statement that only reads: a SELECT (not one setting a transaction's setting), or a
+    WITH query that writes nothing (the lookup's own reads are one WITH statement; its row and
+    disclosures one that inserts)."""
     text = sql.lstrip().upper()
     if text.startswith("SELECT"):
-        return True
+        return "SET_CONFIG" not in text
     return text.startswith("WITH") and not any(
         word in text for word in ("INSERT ", "UPDATE ", "DELETE ")
     )

@@ -37,36 +37,9 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import progress, setup_environment
-from bench.lookup_bench import QUERY, bench_user, criteria, load, register_query
+from bench.lookup_bench import QUERY, bench_user, criteria, load, reads, register_query
 
 PAGE = "query Page { tips(first: 100) { edges { node { id sourceReference category } } } }"
-
-
-def analyst_token() -> str:
-    """A bearer token of an approved analyst (created once)."""
-    from django.utils import timezone
-
-    from backend.models import ApiToken, Role, User
-
-    now = timezone.now()
-    approved = dict.fromkeys(
-        (
-            "certified_at",
-            "compliance_reviewed_at",
-            "approved_at",
-            "rules_accepted_at",
-            "annual_training_at",
-            "privileges_reviewed_at",
-            "nominated_at",
-        ),
-        now,
-    )
-    user, _ = User.objects.update_or_create(
-        username="bench-analyst",
-        defaults={"role": Role.ANALYST, "nominated_by": "bench", **approved},
-    )
-    _, raw = ApiToken.issue(user=user, name="bench", days=1)
-    return raw
 
 
 def caller(token: str) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
@@ -102,7 +75,7 @@ def measure(
         send()
     statements = len(captured)
     # each read as the server ran it: prepared (backend.prepared) with its parameters, or text
-    reads = [q.get("prepared", (q["sql"], None)) for q in captured if _reads(q["sql"])]
+    replayed = [q.get("prepared", (q["sql"], None)) for q in captured if reads(q["sql"])]
     cpu, wall, floor = [], [], []
     raw = connection.connection
     for n in range(runs):
@@ -112,21 +85,12 @@ def measure(
         wall.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         with psycopg.Cursor(raw) as cursor:
-            for sql, params in reads:
+            for sql, params in replayed:
                 cursor.execute(sql, params, prepare=params is not None)
                 cursor.fetchall()
         floor.append((time.perf_counter() - started) * 1000)
         progress(label, n + 1, runs)
     return statements, cpu, wall, floor
-
-
-def _reads(sql: str) -> bool:
-    text = sql.lstrip().upper()
-    if text.startswith("SELECT"):
-        return "SET_CONFIG" not in text
-    return text.startswith("WITH") and not any(
-        word in text for word in ("INSERT ", "UPDATE ", "DELETE ")
-    )
 
 
 def main() -> None:
@@ -146,7 +110,8 @@ def main() -> None:
     register_query()
     lookups = [c for c in criteria(args.tips, random.Random(args.seed)) if "email" in c]
     lookup = caller(investigator)
-    page = caller(analyst_token())
+    _, analyst = bench_user("bench-analyst", "ANALYST")
+    page = caller(analyst)
     turn = iter(range(10**9))
 
     rows = {

@@ -294,8 +294,16 @@ class _Read:
     contacts: list[str]  # contact points of offices with an active lead on a returned tip
 
 
-def _read_sql(reach: ReachSql, condition: str) -> tuple[str, list[Any]]:
-    """The statement of ``_read`` and the reach's parameters in the order it takes them."""
+def _read_sql(
+    reach: ReachSql,
+    condition: tuple[str, list[Any]],
+    people: list[int],
+    max_tips: int,
+) -> tuple[str, list[Any]]:
+    """The statement of ``_read`` and its parameters, in the order it takes them: the
+    identifiers' condition's, the reach's identifiers', the name hits, the reach's people's,
+    person-in-tip rows' and tips', and the number of tips the read stops at."""
+    condition_sql, condition_params = condition
     ids_sql, ids_params = reach.identifiers
     subjects_sql, subjects_params = reach.subjects
     links_sql, links_params = reach.tip_subjects
@@ -303,7 +311,7 @@ def _read_sql(reach: ReachSql, condition: str) -> tuple[str, list[Any]]:
     active = ", ".join(f"'{status}'" for status in ACTIVE_LEAD_STATUSES)
     sql = f"""
 WITH {CANDIDATES["identifiers"]} AS MATERIALIZED (
-    SELECT i.id FROM {m.Identifier._meta.db_table} i WHERE {condition}
+    SELECT i.id FROM {m.Identifier._meta.db_table} i WHERE {condition_sql}
 ), found AS MATERIALIZED (
     SELECT i.id, i.kind, i.value FROM {m.Identifier._meta.db_table} i
     WHERE i.id IN ({ids_sql})
@@ -353,7 +361,16 @@ SELECT
      WHERE dt.tip_id IN (SELECT id FROM tips) AND d.status IN ({active})
        AND d.removed_at IS NULL)
 """
-    return sql, [*ids_params, *subjects_params, *links_params, *tips_params]
+    params = [
+        *condition_params,
+        *ids_params,
+        people,
+        *subjects_params,
+        *links_params,
+        *tips_params,
+        max_tips + 1,
+    ]
+    return sql, params
 
 
 def _read(
@@ -367,21 +384,8 @@ def _read(
     refuse an over-broad lookup), which returned person and identifier is in which tip, the
     redress marks and the contact points of active leads. Each set stays within ``reach``
     (``permissions.partner``, compiled once per process), as the querysets did."""
-    condition, condition_params = id_query if id_query is not None else ("FALSE", [])
-    sql, reach_params = _read_sql(reach, condition)
-    ids_n = len(reach.identifiers[1])
-    subjects_n = len(reach.subjects[1])
-    links_n = len(reach.tip_subjects[1])
-    params = [
-        *condition_params,
-        *reach_params[:ids_n],
-        people,
-        *reach_params[ids_n : ids_n + subjects_n],
-        *reach_params[ids_n + subjects_n : ids_n + subjects_n + links_n],
-        *reach_params[ids_n + subjects_n + links_n :],
-        max_tips + 1,
-    ]
-    [row] = fetch_prepared(sql, params)
+    condition = id_query if id_query is not None else ("FALSE", [])
+    [row] = fetch_prepared(*_read_sql(reach, condition, people, max_tips))
     identifiers, holders, tips, links, sightings, marks, contacts = row
     return _Read(
         identifiers=[tuple(x) for x in identifiers],  # type: ignore[misc]
