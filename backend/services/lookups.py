@@ -50,7 +50,9 @@ __all__ = [
     "Prepared",
     "evaluate",
     "fold_name",
+    "name_matches",
     "prepare",
+    "read_all",
     "record_lookups",
     "traveller_lookup",
 ]
@@ -160,21 +162,6 @@ def _asked_identifiers(
     return values, kinds, normalised
 
 
-def _identifier_query(asked: list[tuple[str, str, str]]) -> tuple[str, list[Any]] | None:
-    """A condition over identifiers (``i``) for those asked by (``_asked_identifiers``), with
-    its parameters; None when none is asked."""
-    conditions: list[str] = []
-    params: list[Any] = []
-    for kind, value, qualifier in asked:
-        if qualifier:
-            conditions.append("(i.kind = %s AND i.value = %s AND i.qualifier = %s)")
-            params += [kind, value, qualifier]
-        else:
-            conditions.append("(i.kind = %s AND i.value = %s)")
-            params += [kind, value]
-    return (" OR ".join(conditions), params) if conditions else None
-
-
 @dataclass(frozen=True)
 class Prepared:
     """A lookup's criteria, checked and normalised (``prepare``)."""
@@ -237,50 +224,6 @@ def _check(criteria: LookupCriteria) -> None:
         )
 
 
-def _name_sql(reach: ReachSql) -> tuple[str, tuple[Any, ...]]:
-    """The name search within the reach's people; positional parameters: the date of birth,
-    the folded name (four times), the separator, the reach's own, the folded name, the
-    threshold. The trigram index finds the candidates; the rule is checked for them only."""
-    reach_sql, reach_params = reach.subjects
-    sql = f"""
-WITH {CANDIDATES["subjects"]} AS (
-    SELECT s.id FROM {m.Subject._meta.db_table} s
-    WHERE s.date_of_birth = %s AND s.removed_at IS NULL AND %s <%% s.names_folded
-)
-SELECT s.id, MAX(similarity(%s, n.name)) AS score,
-       (ARRAY_AGG(n.name ORDER BY similarity(%s, n.name) DESC, n.pos))[1] AS best,
-       (ARRAY_AGG(n.pos ORDER BY similarity(%s, n.name) DESC, n.pos))[1] AS pos
-FROM {m.Subject._meta.db_table} s
-CROSS JOIN LATERAL unnest(string_to_array(s.names_folded, %s))
-     WITH ORDINALITY AS n(name, pos)
-WHERE s.id IN ({reach_sql})
-GROUP BY s.id
-HAVING MAX(similarity(%s, n.name)) >= %s
-"""
-    return sql, reach_params
-
-
-def _name_matches(folded: str, dob: date, reach: ReachSql) -> dict[int, _NameHit]:
-    """People within ``reach`` born on ``dob`` whose folded name or an alias is similar
-    enough to ``folded``.
-
-    ``<%`` (word similarity against all of a person's names, served by the trigram index)
-    narrows the rows; the score is the best plain similarity to any one name or alias.
-    """
-    threshold = float(settings.LOOKUP_NAME_THRESHOLD)
-    sql, reach_params = _name_sql(reach)
-    params = [dob, folded, folded, folded, folded, NAME_SEPARATOR, *reach_params, folded, threshold]
-    # The threshold is a transaction's setting: in the caller's transaction, or one of its own.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(threshold)]
-        )
-        return {
-            pk: _NameHit(score=float(score), best=best, primary=pos == 1)
-            for pk, score, best, pos in fetch_prepared(sql, params)
-        }
-
-
 @dataclass(frozen=True)
 class _Read:
     """What one lookup reads, from one statement (``_read``)."""
@@ -294,108 +237,206 @@ class _Read:
     contacts: list[str]  # contact points of offices with an active lead on a returned tip
 
 
-def _read_sql(
-    reach: ReachSql,
-    condition: tuple[str, list[Any]],
-    people: list[int],
-    max_tips: int,
-) -> tuple[str, list[Any]]:
-    """The statement of ``_read`` and its parameters, in the order it takes them: the
-    identifiers' condition's, the reach's identifiers', the name hits, the reach's people's,
-    person-in-tip rows' and tips', and the number of tips the read stops at."""
-    condition_sql, condition_params = condition
-    ids_sql, ids_params = reach.identifiers
-    subjects_sql, subjects_params = reach.subjects
-    links_sql, links_params = reach.tip_subjects
-    tips_sql, tips_params = reach.tips
-    active = ", ".join(f"'{status}'" for status in ACTIVE_LEAD_STATUSES)
+# -- the statements: one for every traveller looked up at once (a lookup is a list of one)
+
+
+def _names_sql(reach: ReachSql) -> tuple[str, tuple[Any, ...]]:
+    """The name search of every traveller with a name (one, for a single lookup), within the
+    reach's people; positional parameters: the travellers' positions, folded names and dates
+    of birth (three arrays), the separator, the reach's own, the threshold. The people born
+    on a traveller's date of birth are the candidates (by its index: a date of birth shared by
+    very many people costs in proportion); the rule is checked for them only."""
+    reach_sql, reach_params = reach.subjects
     sql = f"""
-WITH {CANDIDATES["identifiers"]} AS MATERIALIZED (
-    SELECT i.id FROM {m.Identifier._meta.db_table} i WHERE {condition_sql}
-), found AS MATERIALIZED (
-    SELECT i.id, i.kind, i.value FROM {m.Identifier._meta.db_table} i
-    WHERE i.id IN ({ids_sql})
-), named AS MATERIALIZED (
-    SELECT unnest(%s::bigint[]) AS id
-), held AS MATERIALIZED (
-    SELECT h.subject_id, h.identifier_id FROM {m.SubjectIdentifier._meta.db_table} h
-    WHERE h.identifier_id IN (SELECT id FROM found)
-), {CANDIDATES["subjects"]} AS MATERIALIZED (
+WITH q AS (
+    SELECT * FROM unnest(%s::integer[], %s::text[], %s::date[]) AS q(ord, name, dob)
+), hits AS (
+    SELECT q.ord, s.id FROM q JOIN {m.Subject._meta.db_table} s
+      ON s.date_of_birth = q.dob AND s.removed_at IS NULL
+     AND q.name <%% (s.names_folded || '')
+), {CANDIDATES["subjects"]} AS (
+    SELECT DISTINCT id FROM hits
+)
+SELECT q.ord, s.id, MAX(similarity(q.name, n.name)) AS score,
+       (ARRAY_AGG(n.name ORDER BY similarity(q.name, n.name) DESC, n.pos))[1] AS best,
+       (ARRAY_AGG(n.pos ORDER BY similarity(q.name, n.name) DESC, n.pos))[1] AS pos
+FROM hits h
+JOIN q ON q.ord = h.ord
+JOIN {m.Subject._meta.db_table} s ON s.id = h.id
+CROSS JOIN LATERAL unnest(string_to_array(s.names_folded, %s))
+     WITH ORDINALITY AS n(name, pos)
+WHERE s.id IN ({reach_sql})
+GROUP BY q.ord, s.id
+HAVING MAX(similarity(q.name, n.name)) >= %s
+"""
+    return sql, reach_params
+
+
+def name_matches(prepared: dict[int, Prepared], reach: ReachSql) -> dict[int, dict[int, _NameHit]]:
+    """Each named traveller's name hits (``{index: {subject: hit}}``), from one statement."""
+    named = [(index, one) for index, one in prepared.items() if one.folded]
+    if not named:
+        return {}
+    threshold = float(settings.LOOKUP_NAME_THRESHOLD)
+    sql, reach_params = _names_sql(reach)
+    params = [
+        [index for index, _ in named],
+        [one.folded for _, one in named],
+        [one.date_of_birth for _, one in named],
+        NAME_SEPARATOR,
+        *reach_params,
+        threshold,
+    ]
+    hits: dict[int, dict[int, _NameHit]] = defaultdict(dict)
+    # The threshold is a transaction's setting: in the caller's transaction, or one of its own.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(threshold)]
+        )
+        for index, pk, score, best, pos in fetch_prepared(sql, params):
+            hits[index][pk] = _NameHit(score=float(score), best=best, primary=pos == 1)
+    return hits
+
+
+def _read_sql(reach: ReachSql) -> str:
+    """The statement of ``_read`` (for every traveller at once, each row with its
+    traveller's position); its parameters, in order: the identifiers asked (four
+    arrays: position, kind, value, qualifier), the reach's identifiers', the name hits (two
+    arrays: position, person), the reach's people's, person-in-tip rows' and tips', the
+    number of tips each traveller's read stops at. Each set of the reach is checked for the
+    rows its ``CANDIDATES`` CTE names, for all travellers together."""
+    active = ", ".join(f"'{status}'" for status in ACTIVE_LEAD_STATUSES)
+    identifier = m.Identifier._meta.db_table
+    sightings = m.TipIdentifier._meta.db_table
+    return f"""
+WITH asked AS (
+    SELECT * FROM unnest(%s::integer[], %s::text[], %s::text[], %s::text[])
+        AS a(ord, kind, value, qualifier)
+), asked_ids AS (
+    SELECT DISTINCT a.ord, i.id, i.kind, i.value
+    FROM asked a JOIN {identifier} i
+      ON i.kind = a.kind AND i.value = a.value AND (a.qualifier = '' OR i.qualifier = a.qualifier)
+), {CANDIDATES["identifiers"]} AS (
+    SELECT DISTINCT id FROM asked_ids
+), found AS (
+    SELECT ord, id, kind, value FROM asked_ids WHERE id IN ({reach.identifiers[0]})
+), named AS (
+    SELECT * FROM unnest(%s::integer[], %s::bigint[]) AS n(ord, id)
+), held AS (
+    SELECT f.ord, h.subject_id, h.identifier_id
+    FROM {m.SubjectIdentifier._meta.db_table} h JOIN found f ON f.id = h.identifier_id
+), {CANDIDATES["subjects"]} AS (
     SELECT DISTINCT subject_id AS id FROM held
-), holders AS MATERIALIZED (
-    SELECT subject_id, identifier_id FROM held WHERE subject_id IN ({subjects_sql})
-), people AS MATERIALIZED (
-    SELECT id FROM named UNION SELECT subject_id FROM holders
-), {CANDIDATES["tip_subjects"]} AS MATERIALIZED (
+), holders AS (
+    SELECT ord, subject_id, identifier_id FROM held WHERE subject_id IN ({reach.subjects[0]})
+), people AS (
+    SELECT ord, id FROM named UNION SELECT ord, subject_id FROM holders
+), {CANDIDATES["tip_subjects"]} AS (
     SELECT l.id FROM {m.TipSubject._meta.db_table} l
     WHERE l.subject_id IN (SELECT id FROM people)
-), links AS MATERIALIZED (
-    SELECT l.tip_id, l.subject_id FROM {m.TipSubject._meta.db_table} l
-    WHERE l.id IN ({links_sql})
-), {CANDIDATES["tips"]} AS MATERIALIZED (
-    SELECT s.tip_id AS id FROM {m.TipIdentifier._meta.db_table} s
-    WHERE s.identifier_id IN (SELECT id FROM found)
-    UNION SELECT tip_id FROM links
-), tips AS MATERIALIZED (
-    SELECT t.id, t.handling_caveat FROM {m.Tip._meta.db_table} t
-    WHERE t.id IN ({tips_sql})
-    LIMIT %s
+), links AS (
+    SELECT p.ord, l.tip_id, l.subject_id
+    FROM {m.TipSubject._meta.db_table} l JOIN people p ON p.id = l.subject_id
+    WHERE l.id IN ({reach.tip_subjects[0]})
+), candidates AS (
+    SELECT f.ord, s.tip_id AS id FROM {sightings} s JOIN found f ON f.id = s.identifier_id
+    UNION SELECT ord, tip_id FROM links
+), {CANDIDATES["tips"]} AS (
+    SELECT DISTINCT id FROM candidates
+), visible AS (
+    SELECT t.id, t.handling_caveat FROM {m.Tip._meta.db_table} t WHERE t.id IN ({reach.tips[0]})
+), ranked AS (
+    SELECT c.ord, v.id, v.handling_caveat,
+           row_number() OVER (PARTITION BY c.ord ORDER BY v.id) AS n
+    FROM candidates c JOIN visible v ON v.id = c.id
+), tips AS (
+    SELECT ord, id, handling_caveat FROM ranked WHERE n <= %s
 )
 SELECT
-    (SELECT COALESCE(json_agg(json_build_array(id, kind, value)), '[]') FROM found),
-    (SELECT COALESCE(json_agg(json_build_array(subject_id, identifier_id)), '[]')
+    (SELECT COALESCE(json_agg(json_build_array(ord, id, kind, value)), '[]') FROM found),
+    (SELECT COALESCE(json_agg(json_build_array(ord, subject_id, identifier_id)), '[]')
      FROM holders),
-    (SELECT COALESCE(json_agg(json_build_array(id, handling_caveat)), '[]') FROM tips),
-    (SELECT COALESCE(json_agg(json_build_array(tip_id, subject_id)), '[]') FROM links
-     WHERE tip_id IN (SELECT id FROM tips)),
-    (SELECT COALESCE(json_agg(json_build_array(s.tip_id, s.identifier_id)), '[]')
-     FROM {m.TipIdentifier._meta.db_table} s
-     WHERE s.tip_id IN (SELECT id FROM tips) AND s.identifier_id IN (SELECT id FROM found)),
+    (SELECT COALESCE(json_agg(json_build_array(ord, id, handling_caveat)), '[]') FROM tips),
+    (SELECT COALESCE(json_agg(json_build_array(l.ord, l.tip_id, l.subject_id)), '[]')
+     FROM links l WHERE (l.ord, l.tip_id) IN (SELECT ord, id FROM tips)),
+    (SELECT COALESCE(json_agg(json_build_array(t.ord, s.tip_id, s.identifier_id)), '[]')
+     FROM tips t JOIN {sightings} s ON s.tip_id = t.id
+     JOIN found f ON f.ord = t.ord AND f.id = s.identifier_id),
     (SELECT COALESCE(json_agg(json_build_array(p.id, p.known_misidentification,
                                                p.redress_case_number)), '[]')
      FROM {m.Subject._meta.db_table} p WHERE p.id IN (SELECT id FROM people)),
-    (SELECT COALESCE(array_agg(DISTINCT o.contact_point), '{{}}')
-     FROM {m.Lead._meta.db_table} d
-     JOIN {m.Lead.tips.through._meta.db_table} dt ON dt.lead_id = d.id
-     JOIN {m.Office._meta.db_table} o ON o.id = d.office_id
-     WHERE dt.tip_id IN (SELECT id FROM tips) AND d.status IN ({active})
-       AND d.removed_at IS NULL)
+    (SELECT COALESCE(json_agg(json_build_array(c.ord, c.contacts)), '[]') FROM (
+        SELECT t.ord, array_agg(DISTINCT o.contact_point) AS contacts
+        FROM tips t
+        JOIN {m.Lead.tips.through._meta.db_table} dt ON dt.tip_id = t.id
+        JOIN {m.Lead._meta.db_table} d ON d.id = dt.lead_id
+        JOIN {m.Office._meta.db_table} o ON o.id = d.office_id
+        WHERE d.status IN ({active}) AND d.removed_at IS NULL
+        GROUP BY t.ord
+    ) c)
 """
-    params = [
-        *condition_params,
-        *ids_params,
-        people,
-        *subjects_params,
-        *links_params,
-        *tips_params,
-        max_tips + 1,
-    ]
-    return sql, params
 
 
-def _read(
+def read_all(
     reach: ReachSql,
-    id_query: tuple[str, list[Any]] | None,
-    people: list[int],
+    prepared: dict[int, Prepared],
+    hits: dict[int, dict[int, _NameHit]],
     max_tips: int,
-) -> _Read:
-    """Everything a lookup reads after the name search, in one statement: the identifiers
-    asked for and the people holding them, the tips (at most ``max_tips`` + 1, enough to
-    refuse an over-broad lookup), which returned person and identifier is in which tip, the
-    redress marks and the contact points of active leads. Each set stays within ``reach``
-    (``permissions.partner``, compiled once per process), as the querysets did."""
-    condition = id_query if id_query is not None else ("FALSE", [])
-    [row] = fetch_prepared(*_read_sql(reach, condition, people, max_tips))
-    identifiers, holders, tips, links, sightings, marks, contacts = row
-    return _Read(
-        identifiers=[tuple(x) for x in identifiers],  # type: ignore[misc]
-        holders=[tuple(x) for x in holders],  # type: ignore[misc]
-        tips=[tuple(x) for x in tips],  # type: ignore[misc]
-        links=[tuple(x) for x in links],  # type: ignore[misc]
-        sightings=[tuple(x) for x in sightings],  # type: ignore[misc]
-        marks=[tuple(x) for x in marks],  # type: ignore[misc]
-        contacts=list(contacts),
-    )
+) -> dict[int, _Read]:
+    """What each traveller's lookup reads after the name search, for every traveller (one,
+    for a single lookup) in one statement: the identifiers asked for and the people holding
+    them, the tips (each traveller's stop at ``max_tips`` + 1, enough to refuse an over-broad
+    one), which returned person and identifier is in which tip, the redress marks and the
+    contact points of active leads. Each set stays within ``reach`` (``permissions.partner``,
+    compiled once per process)."""
+    asked = [(index, *value) for index, one in prepared.items() for value in one.asked]
+    named = [(index, pk) for index, found in hits.items() for pk in found]
+    reads: dict[int, dict[str, list[Any]]] = {index: defaultdict(list) for index in prepared}
+    if asked or named:
+        sql = _read_sql(reach)
+        params = [
+            [row[0] for row in asked],
+            [row[1] for row in asked],
+            [row[2] for row in asked],
+            [row[3] for row in asked],
+            *reach.identifiers[1],
+            [index for index, _ in named],
+            [pk for _, pk in named],
+            *reach.subjects[1],
+            *reach.tip_subjects[1],
+            *reach.tips[1],
+            max_tips + 1,
+        ]
+        [row] = fetch_prepared(sql, params)
+        found, holders, tips, links, sightings, marks, contacts = row
+        for index, pk, kind, value in found:
+            reads[index]["identifiers"].append((pk, kind, value))
+        for index, subject, identifier in holders:
+            reads[index]["holders"].append((subject, identifier))
+        for index, pk, caveat in tips:
+            reads[index]["tips"].append((pk, caveat))
+        for index, tip, subject in links:
+            reads[index]["links"].append((tip, subject))
+        for index, tip, identifier in sightings:
+            reads[index]["sightings"].append((tip, identifier))
+        for index, offices in contacts:
+            reads[index]["contacts"] = list(offices)
+        mark_of = {pk: (pk, misidentified, case) for pk, misidentified, case in marks}
+        for index, read in reads.items():
+            people = set(hits.get(index, {})) | {subject for subject, _ in read["holders"]}
+            read["marks"] = [mark_of[pk] for pk in sorted(people) if pk in mark_of]
+    return {
+        index: _Read(
+            identifiers=read["identifiers"],
+            holders=read["holders"],
+            tips=read["tips"],
+            links=read["links"],
+            sightings=read["sightings"],
+            marks=read["marks"],
+            contacts=read["contacts"],
+        )
+        for index, read in reads.items()
+    }
 
 
 def _combine(evidence: list[float]) -> float:
@@ -417,11 +458,9 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria) -> LookupOutcome:
     """
     prepared = prepare(criteria)
     reach = lookup_reach_sql(by)
-    name_hits: dict[int, _NameHit] = {}
-    if prepared.folded:
-        name_hits = _name_matches(prepared.folded, prepared.date_of_birth, reach)  # type: ignore[arg-type]
     max_tips = int(settings.LOOKUP_MAX_TIPS)
-    read = _read(reach, _identifier_query(prepared.asked), list(name_hits), max_tips)
+    name_hits = name_matches({0: prepared}, reach).get(0, {})
+    [read] = read_all(reach, {0: prepared}, {0: name_hits}, max_tips).values()
     found = evaluate(prepared, name_hits, read, max_tips)
     # Only writes from here: no refusal can follow, so no savepoint of its own is needed
     # inside a caller's transaction (a database error fails the caller's whole operation).
