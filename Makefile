@@ -12,12 +12,13 @@ NODE_STAMP := node_modules/.installed-stamp
 CHROMIUM ?= $(or $(TIPGRAPH_CHROMIUM),/usr/bin/chromium)
 PORT   ?= 8000
 
-.PHONY: install node chromium demo serve serve-asgi static test lint format schema run clean-db help
+.PHONY: install node chromium demo serve serve-asgi worker static test lint format schema run clean-db help
 
 help:
 	@echo "make demo     run the platform with demo data (embedded PostgreSQL, GraphiQL on :$(PORT))"
 	@echo "make serve    production server: migrate, collectstatic, gunicorn (TIPGRAPH_SECRET_KEY)"
 	@echo "make serve-asgi  the same on uvicorn workers with a bounded connection pool"
+	@echo "make worker   the background worker: imports, disposal runs, periodic tasks"
 	@echo "make test     ruff, schema drift check and the test suite (installs Chromium if missing)"
 	@echo "make schema   regenerate schema.graphql after an API change"
 	@echo "make format   ruff format + autofix"
@@ -79,6 +80,12 @@ serve-asgi: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	TIPGRAPH_DB_POOL_MAX=$(DB_POOL_MAX) $(GUNICORN) -k uvicorn_worker.UvicornWorker \
 		backend.asgi:application
+
+# The background worker (backend/tasks.py): import jobs, approved disposal runs and the
+# periodic tasks. Run it beside the servers, without the owner's URL; only a worker that runs
+# the disposal queue needs DATABASE_DISPOSAL_URL (docs/retention.md). make demo starts one.
+worker: $(STAMP)
+	env -u DATABASE_OWNER_URL $(BIN)/python manage.py run_worker
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

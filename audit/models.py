@@ -9,7 +9,10 @@
   database triggers, so that admin edits, services and raw SQL are all recorded.
 
 All three tables are append-only: the database refuses UPDATE and DELETE on them
-(``audit/migrations/0002_triggers.py``). Rows are written through ``audit.writer`` only.
+(``audit/migrations/0002_triggers.py``) to every role but the disposal role during an approved
+disposal run, which may delete rows past their period and redact the personal values of the
+records it disposes of (``audit/migrations/0004_disposal.py``). Rows are written through
+``audit.writer`` only.
 """
 
 from __future__ import annotations
@@ -70,6 +73,12 @@ class AuditQueryText(models.Model):
     )
     text = models.TextField()
     first_seen = models.DateTimeField(db_default=Now())
+    redacted_by_run = models.BigIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The disposal run that blanked this text because it held a disposed value.",
+    )
 
     class Meta:
         verbose_name = "audited query text"
@@ -135,6 +144,20 @@ class AuditEvent(models.Model):
     )
     prev_hash = models.CharField(max_length=64, db_default="", editable=False)
     row_hash = models.CharField(max_length=64, db_default="", editable=False)
+    payload_digest = models.CharField(
+        max_length=64,
+        db_default="",
+        editable=False,
+        help_text="SHA-256 of the variables as stored (set by the database); the chain hashes "
+        "this digest, so a disposal run can redact the variables and the chain still verifies.",
+    )
+    redacted_by_run = models.BigIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The disposal run that removed the variables (personal values of records it "
+        "disposed of); its batch event in the chain names this row.",
+    )
 
     class Meta:
         verbose_name = "audit event"
@@ -146,6 +169,12 @@ class AuditEvent(models.Model):
             models.Index(fields=["outcome", "occurred_at"], name="audit_event_outcome"),
             models.Index(fields=["operation_name", "occurred_at"], name="audit_event_operation"),
             models.Index(fields=["context_id"], name="audit_event_context"),
+            # The disposal events the verifier reads before it walks the chain.
+            models.Index(
+                fields=["operation_name", "seq"],
+                condition=models.Q(kind="ADMIN"),
+                name="audit_event_admin_operation",
+            ),
             GinIndex(fields=["records_returned"], name="audit_event_returned"),
             GinIndex(fields=["records_changed"], name="audit_event_changed"),
         ]

@@ -26,7 +26,7 @@ from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import NOT_PROVIDED
 
 from audit.models import AuditEvent, AuditQueryText, RecordChange
@@ -65,6 +65,7 @@ def write_event(
     *,
     query: str | None = None,
     changes_named: dict[str, str] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
     **fields: Any,
 ) -> AuditEvent:
     """Append one row to the audit log and return it as stored.
@@ -87,7 +88,11 @@ def write_event(
     become U+FFFD, text longer than its column (an operation name, say) is cut to fit (the
     query text keeps it whole), and the values of variables named like a password, secret or
     token are replaced by ``REDACTED``.
+
+    ``using`` names another connection to write on (the disposal worker writes its batch
+    events on its own, in the batch's transaction).
     """
+    connection = connections[using]
     chained = {"seq", "prev_hash", "row_hash", "pk", "id"} & fields.keys()
     if chained:
         raise TypeError(f"write_event: {sorted(chained)} are set by the database")
@@ -153,7 +158,17 @@ def write_event(
 _WRITTEN_FIELDS = [
     field
     for field in AuditEvent._meta.concrete_fields
-    if field.name not in {"id", "seq", "prev_hash", "row_hash", "query_hash", "records_changed"}
+    if field.name
+    not in {
+        "id",
+        "seq",
+        "prev_hash",
+        "row_hash",
+        "payload_digest",
+        "redacted_by_run",
+        "query_hash",
+        "records_changed",
+    }
 ]
 #: What the database decides, read back by ``RETURNING``.
 _RETURNED = ("id", "seq", "occurred_at", "prev_hash", "row_hash", "records_changed")
@@ -179,7 +194,7 @@ def new_context() -> uuid.UUID:
     return uuid.uuid4()
 
 
-def set_context(context_id: uuid.UUID | None) -> None:
+def set_context(context_id: uuid.UUID | None, *, using: str = DEFAULT_DB_ALIAS) -> None:
     """Tie the database writes that follow, on this connection, to ``context_id``.
 
     ``None`` clears it. The setting lasts until the current transaction ends (``SET LOCAL``),
@@ -188,7 +203,7 @@ def set_context(context_id: uuid.UUID | None) -> None:
     transaction of the writes it names.
     """
     value = "" if context_id is None else str(uuid.UUID(str(context_id)))
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute("SELECT set_config(%s, %s, true)", [CONTEXT_SETTING, value])
 
 

@@ -13,9 +13,10 @@ class BackendConfig(AppConfig):
     def ready(self) -> None:
         # The model registry's and the retention schedule's system checks, and the grants
         # made after every migrate.
-        from backend import database_roles, registry, retention  # noqa: F401
+        from backend import database_roles, disposal_database, registry, retention  # noqa: F401
 
         database_roles.connect_signals()
+        disposal_database.connect_signals()
 
 
 class TipGraphAdminConfig(AdminConfig):

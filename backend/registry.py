@@ -291,6 +291,21 @@ REGISTRY: dict[str, Entry] = {
         type_name="LegalHold",
         named_in_audit=True,
     ),
+    # Disposal runs (backend.services.disposal): the proof of what was disposed of, when and on
+    # whose approval, with ids only; the work list is kept with the audit log it vouches for.
+    "backend.DisposalRun": Tracked(
+        retention=Unscheduled(
+            "the record of a disposal (categories, counts, who requested and approved it): ids "
+            "and counts only, the proof that records were disposed of"
+        ),
+        type_name="DisposalRun",
+        named_in_audit=True,
+    ),
+    "backend.DisposalItem": Exempt(
+        retention=Scheduled((_C.AUDIT_LOG,), "its run's end"),
+        reason="a disposal run's work list (table and row id, never a value): written in bulk "
+        "when the run is requested; the run's audit events carry its counts and digests",
+    ),
     # The documents partner tools may run (``manage.py load_documents``): the table decides
     # what a partner may ask, like an account's role, so when a document was registered or
     # retired, and by which connection, is kept in record history.

@@ -21,6 +21,8 @@
   traveller lookup of theirs returned before they must look it up again (default 30 days).
 - ``TIPGRAPH_RETENTION_<CATEGORY>_DAYS``: the agency's retention period of a record category
   (``backend.retention``; the categories and defaults are in docs/retention.md).
+  ``DATABASE_DISPOSAL_URL``: the disposal worker's role (backend.disposal_database);
+  ``TIPGRAPH_DISPOSAL_SECOND_APPROVER=0``: the requester of a disposal run may approve it.
 - ``TIPGRAPH_STATS_MIN_GROUP``: statistics groups smaller than this are suppressed for reporting
   clients (default 10); ``TIPGRAPH_STATS_MAX_ROWS``: most rows one statistics query returns
   (default 5000); ``TIPGRAPH_STATS_TIME_ZONE``: the IANA time zone whose whole days the
@@ -42,6 +44,7 @@ from backend.database import (
     owner_settings,
     replica_settings,
 )
+from backend.disposal_database import disposal_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -100,6 +103,8 @@ INSTALLED_APPS = [
     "permissions.apps.PermissionsConfig",
     "audit.apps.AuditConfig",
     "axes",
+    # The task queue (PostgreSQL, no broker): import jobs and disposal runs (backend.tasks).
+    "procrastinate.contrib.django",
 ]
 
 MIDDLEWARE = [
@@ -168,6 +173,10 @@ DATABASE_ROUTERS = ["backend.replicas.ReplicaRouter"]
 #: whose credentials migrate swaps for the owner's while it runs.
 DATABASE_APPLICATION = {key: DATABASES["default"][key] for key in CONNECTION_KEYS}
 DATABASE_OWNER = owner_settings(BASE_DIR)
+# The disposal worker's connection, as the one role that may delete notes and history and
+# redact the audit log during an approved run (backend.disposal_database;
+# DATABASE_DISPOSAL_URL, else the same server as tipgraph_disposal).
+DATABASES["disposal"] = disposal_settings(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "backend.User"
 
@@ -296,8 +305,6 @@ INTAKE_INLINE_MAX_BYTES = int(
 INTAKE_MAX_ROWS = int(os.environ.get("TIPGRAPH_INTAKE_MAX_ROWS", "1000000"))
 INTAKE_BATCH_SIZE = int(os.environ.get("TIPGRAPH_INTAKE_BATCH_SIZE", "1000"))
 INTAKE_MAX_REPORTED_ERRORS = 1000
-#: A RUNNING job whose worker gave no sign of life for this long is taken up again.
-INTAKE_JOB_STALE_SECONDS = int(os.environ.get("TIPGRAPH_INTAKE_JOB_STALE_SECONDS", "600"))
 MEDIA_ROOT = Path(os.environ.get("TIPGRAPH_MEDIA_ROOT", str(VAR_DIR / "uploads")))
 MEDIA_URL = "/media/"  # never served: uploads are read by the worker only
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
@@ -326,6 +333,17 @@ def _retention_days(prefix: str = "TIPGRAPH_RETENTION_", suffix: str = "_DAYS") 
 
 
 RETENTION_DAYS: dict[str, int] = _retention_days()
+# Disposal runs (backend.services.disposal): a second program manager approves a run unless
+# TIPGRAPH_DISPOSAL_SECOND_APPROVER=0 (an agency with one); the worker disposes of at most
+# DISPOSAL_BATCH_SIZE rows per transaction; TIPGRAPH_DISPOSAL_NIGHTLY=0 stops the nightly
+# preparation of a run for review (backend.tasks).
+DISPOSAL_SECOND_APPROVER = os.environ.get("TIPGRAPH_DISPOSAL_SECOND_APPROVER", "1") != "0"
+DISPOSAL_BATCH_SIZE = int(os.environ.get("TIPGRAPH_DISPOSAL_BATCH_SIZE", "500"))
+DISPOSAL_NIGHTLY = os.environ.get("TIPGRAPH_DISPOSAL_NIGHTLY", "1") != "0"
+# The task queue (procrastinate): tasks are in backend/tasks.py; finished jobs (ids only) are
+# deleted by a periodic task after PROCRASTINATE_KEEP_JOBS_HOURS.
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
+PROCRASTINATE_KEEP_JOBS_HOURS = int(os.environ.get("TIPGRAPH_QUEUE_KEEP_JOBS_HOURS", "168"))
 
 # Access lifecycle (permissions.lifecycle, permissions.review): annual privacy and security
 # training lapses after ANNUAL_TRAINING_DAYS; privileges are due for review every

@@ -121,9 +121,17 @@ DISCLOSURE_ACCOUNTING = Door(
     "the accounting of disclosures",
     OPERATIONS["Query.accountingOfDisclosures"],
 )
-#: ``manage.py dispose --dry-run --user USERNAME``: the ``disposalPreview`` query on the
-#: command line, for the program manager named.
-DISPOSAL = Door("dispose", "the disposal preview", OPERATIONS["Query.disposalPreview"])
+#: ``manage.py dispose --user USERNAME``: the disposal preview (``disposalPreview``) and the
+#: disposal runs (``requestDisposal``, ``approveDisposal``, ``cancelDisposal``) on the command
+#: line, for the program manager named: only the roles every one of them admits.
+DISPOSAL = Door(
+    "dispose",
+    "disposal",
+    OPERATIONS["Query.disposalPreview"]
+    & OPERATIONS["Mutation.requestDisposal"]
+    & OPERATIONS["Mutation.approveDisposal"]
+    & OPERATIONS["Mutation.cancelDisposal"],
+)
 #: ``/dashboard/``: its script browses the tip graph (``tips``, ``node``).
 DASHBOARD = Door("dashboard", "the tip graph", OPERATIONS["Query.tips"])
 #: ``/admin/``: account management (``permissions.admin_access`` says who does what there).

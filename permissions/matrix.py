@@ -89,6 +89,12 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "Query.disposalPreview": frozenset({PM}),
     "Mutation.placeLegalHold": frozenset({PM}),
     "Mutation.liftLegalHold": frozenset({PM}),
+    #: Disposal runs (also ``manage.py dispose``, permissions.gate.DISPOSAL): program managers
+    #: request, approve (another one) and cancel them; auditors read them.
+    "Query.disposalRuns": frozenset({PM, AU}),
+    "Mutation.requestDisposal": frozenset({PM}),
+    "Mutation.approveDisposal": frozenset({PM}),
+    "Mutation.cancelDisposal": frozenset({PM}),
     "Mutation.acknowledgeNotice": frozenset({A}),
     "Mutation.uploadTips": frozenset({A}),
 }

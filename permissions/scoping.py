@@ -134,7 +134,7 @@ def scope_queryset(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
         return queryset.none()
     if queryset.model._meta.app_label == "audit":
         return queryset if user.role in _AUDIT_READERS else queryset.none()
-    if queryset.model is m.LegalHold:
+    if queryset.model in (m.LegalHold, m.DisposalRun):
         return queryset if user.role in _HOLD_READERS else queryset.none()
     if user.role in OWNING_AGENCY:
         return _owning_agency(queryset, user)

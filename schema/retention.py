@@ -1,5 +1,6 @@
-"""Retention: legal holds, and the preview of what the retention schedule makes due for
-disposal (``backend.retention``, ``backend.services.retention``; docs/retention.md)."""
+"""Retention: legal holds, the preview of what the retention schedule makes due for disposal,
+and disposal runs (``backend.retention``, ``backend.services.retention``,
+``backend.services.disposal``; docs/retention.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from enum import Enum
 
 import strawberry
 import strawberry_django
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from strawberry import auto, relay
 from strawberry.types import Info
 from strawberry_django.relay import DjangoListConnection
@@ -23,13 +24,20 @@ from resolvers import retention as resolve
 from schema.base import MutationError, ScopedNode, model_type, mutation_errors
 
 __all__ = [
+    "ApproveDisposalInput",
+    "CancelDisposalInput",
     "DisposalCategory",
     "DisposalPart",
     "DisposalPreview",
+    "DisposalProgress",
+    "DisposalRunPayload",
+    "DisposalRunType",
+    "DisposalStatusEnum",
     "LegalHoldPayload",
     "LegalHoldType",
     "LiftLegalHoldInput",
     "PlaceLegalHoldInput",
+    "RequestDisposalInput",
     "RetentionCategoryEnum",
     "RetentionMutation",
     "RetentionQuery",
@@ -183,6 +191,144 @@ class DisposalPreview:
     categories: list[DisposalCategory]
 
 
+DisposalStatusEnum = strawberry.enum(  # type: ignore[misc]
+    Enum(  # type: ignore[misc]
+        "DisposalStatus",
+        {
+            status.value: strawberry.enum_value(status.value, description=status.label)
+            for status in m.DisposalStatus
+        },
+    ),
+    name="DisposalStatus",
+    description="Where a disposal run stands: REQUESTED, APPROVED (by a second program "
+    "manager), RUNNING, DONE; FAILED (resumable) or CANCELLED.",
+)
+
+
+@strawberry.type(description="How far a disposal run has got, in rows of its work list.")
+class DisposalProgress:
+    pending: int = strawberry.field(description="Not reached yet.")
+    done: int = strawberry.field(description="Disposed of.")
+    held: int = strawberry.field(description="Kept: a legal hold placed after the request.")
+    kept: int = strawberry.field(
+        description="Kept: no longer due (activity on the record since the request)."
+    )
+    gone: int = strawberry.field(description="Gone already when the run reached them.")
+
+
+@strawberry.type(description="What one category of a disposal run held when it was requested.")
+class DisposalRunCategory:
+    category: RetentionCategoryEnum  # type: ignore[valid-type]
+    due: int = strawberry.field(description="The category's own records due.")
+    held: int = strawberry.field(description="Its records past their period a hold kept.")
+
+
+@model_type(m.DisposalRun)
+class DisposalRunType(ScopedNode):
+    """A disposal run: what the retention schedule made due at ``asOf`` in its categories,
+    fixed when a program manager requested it, approved by another, then disposed of for good
+    by the background worker, in batches. It keeps ids and counts only."""
+
+    as_of: auto = strawberry_django.field(description="The moment the clocks were read at.")
+    reason: auto = strawberry_django.field(description="The requester's note.")
+    items_total: auto = strawberry_django.field(description="Rows in the work list.")
+    requested_at: auto
+    approved_at: auto
+    cancelled_at: auto
+    cancel_reason: auto
+    started_at: auto
+    finished_at: auto
+    batches: auto = strawberry_django.field(description="Batches committed.")
+    attempts: auto = strawberry_django.field(description="Times the run was started.")
+    error: auto = strawberry_django.field(description="Why the last attempt failed.")
+
+    @strawberry_django.field(only=["status"])
+    def status(self, root: m.DisposalRun) -> DisposalStatusEnum:  # type: ignore[valid-type]
+        return DisposalStatusEnum(root.status)
+
+    @strawberry_django.field(only=["categories"])
+    def categories(self, root: m.DisposalRun) -> list[RetentionCategoryEnum]:  # type: ignore[valid-type]
+        return [RetentionCategoryEnum(c) for c in root.categories]
+
+    @strawberry_django.field(
+        only=["counts"], description="What each category held when the run was requested."
+    )
+    def counts(self, root: m.DisposalRun) -> list[DisposalRunCategory]:
+        return [
+            DisposalRunCategory(
+                category=RetentionCategoryEnum(name),
+                due=int(found.get("due", 0)),
+                held=int(found.get("held", 0)),
+            )
+            for name, found in sorted(root.counts.items())
+        ]
+
+    @strawberry_django.field(only=["id"], description="The work list's rows by state.")
+    def progress(self, root: m.DisposalRun) -> DisposalProgress:
+        states = dict(
+            m.DisposalItem.objects.filter(run_id=root.pk)
+            .values_list("state")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        return DisposalProgress(
+            **{state.lower(): states.get(state, 0) for state in m.DisposalItemState.values}
+        )
+
+    @strawberry_django.field(
+        select_related=["requested_by"],
+        only=["requested_by__username"],
+        description="The program manager who requested it; null for the nightly schedule.",
+    )
+    def requested_by_name(self, root: m.DisposalRun) -> str | None:
+        return root.requested_by.username if root.requested_by_id else None
+
+    @strawberry_django.field(
+        select_related=["approved_by"],
+        only=["approved_by__username"],
+        description="The program manager who approved it.",
+    )
+    def approved_by_name(self, root: m.DisposalRun) -> str | None:
+        return root.approved_by.username if root.approved_by_id else None
+
+    @strawberry_django.field(
+        select_related=["cancelled_by"],
+        only=["cancelled_by__username"],
+        description="The program manager who cancelled it.",
+    )
+    def cancelled_by_name(self, root: m.DisposalRun) -> str | None:
+        return root.cancelled_by.username if root.cancelled_by_id else None
+
+
+@strawberry.input(description="A disposal run to request: what is due now (or earlier).")
+class RequestDisposalInput:
+    categories: list[RetentionCategoryEnum] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="The categories to dispose of (default: every one)."
+    )
+    as_of: datetime.datetime | None = strawberry.field(
+        default=None,
+        description="Read the clocks at this moment (default now; never ahead of now).",
+    )
+    reason: str = strawberry.field(default="", description="A note for the approver.")
+
+
+@strawberry.input(description="A requested disposal run to approve.")
+class ApproveDisposalInput:
+    id: relay.GlobalID = strawberry.field(description="The DisposalRun's id.")
+
+
+@strawberry.input(description="A disposal run to cancel.")
+class CancelDisposalInput:
+    id: relay.GlobalID = strawberry.field(description="The DisposalRun's id.")
+    reason: str = strawberry.field(description="Why; required.")
+
+
+@strawberry.type(description="The disposal run requested, approved or cancelled, or why not.")
+class DisposalRunPayload:
+    disposal_run: DisposalRunType | None = None
+    errors: list[MutationError] = strawberry.field(default_factory=list)
+
+
 @strawberry.type
 class RetentionQuery:
     @strawberry_django.connection(
@@ -196,6 +342,22 @@ class RetentionQuery:
     )
     def legal_holds(self, info: Info, active: bool | None = None) -> QuerySet[m.LegalHold]:
         return resolve.legal_holds(info, active=active)
+
+    @strawberry_django.connection(
+        DjangoListConnection[DisposalRunType],
+        extensions=allow("Query.disposalRuns"),
+        description=describe(
+            "Query.disposalRuns",
+            "Disposal runs, newest first (only those in status, when given): what each "
+            "disposed of, who requested and approved it, and how far it has got.",
+        ),
+    )
+    def disposal_runs(
+        self,
+        info: Info,
+        status: DisposalStatusEnum | None = None,  # type: ignore[valid-type]
+    ) -> QuerySet[m.DisposalRun]:
+        return resolve.disposal_runs(info, status=None if status is None else status.value)
 
     @strawberry.field(
         extensions=allow("Query.disposalPreview"),
@@ -225,6 +387,52 @@ class RetentionQuery:
 
 @strawberry.type
 class RetentionMutation:
+    @strawberry.mutation(
+        extensions=allow("Mutation.requestDisposal"),
+        description=describe(
+            "Mutation.requestDisposal",
+            "Request a disposal run: what the retention schedule makes due at asOf (default "
+            "now, never ahead) in the categories given (default every one) is fixed as the "
+            "run's work list, for another program manager to approve. Errors: INVALID_INPUT "
+            "(asOf ahead of now), INVALID_TRANSITION (another run is still open).",
+        ),
+    )
+    def request_disposal(self, info: Info, input: RequestDisposalInput) -> DisposalRunPayload:
+        run, errors = resolve.request_disposal(
+            info,
+            as_of=input.as_of,
+            categories=None if input.categories is None else [c.value for c in input.categories],
+            reason=input.reason,
+        )
+        return DisposalRunPayload(disposal_run=run, errors=mutation_errors(errors))
+
+    @strawberry.mutation(
+        extensions=allow("Mutation.approveDisposal"),
+        description=describe(
+            "Mutation.approveDisposal",
+            "Approve a requested disposal run; the background worker then disposes of it for "
+            "good, in batches, keeping what a legal hold placed since protects. Another program "
+            "manager than the requester approves (unless the agency turned that off). Errors: "
+            "NOT_FOUND, INVALID_TRANSITION (not requested, or your own request).",
+        ),
+    )
+    def approve_disposal(self, info: Info, input: ApproveDisposalInput) -> DisposalRunPayload:
+        run, errors = resolve.approve_disposal(info, run_id=input.id)
+        return DisposalRunPayload(disposal_run=run, errors=mutation_errors(errors))
+
+    @strawberry.mutation(
+        extensions=allow("Mutation.cancelDisposal"),
+        description=describe(
+            "Mutation.cancelDisposal",
+            "Cancel a disposal run not finished, with the reason; a running run stops after "
+            "its current batch (what it disposed of stays disposed of). Errors: NOT_FOUND, "
+            "INVALID_INPUT (no reason), INVALID_TRANSITION (done or cancelled already).",
+        ),
+    )
+    def cancel_disposal(self, info: Info, input: CancelDisposalInput) -> DisposalRunPayload:
+        run, errors = resolve.cancel_disposal(info, run_id=input.id, reason=input.reason)
+        return DisposalRunPayload(disposal_run=run, errors=mutation_errors(errors))
+
     @strawberry.mutation(
         extensions=allow("Mutation.placeLegalHold"),
         description=describe(

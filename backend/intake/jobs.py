@@ -1,31 +1,33 @@
-"""Background import jobs on a PostgreSQL-backed queue: no broker, no new dependency.
+"""Background import jobs, on the task queue (procrastinate, ``backend.tasks``).
 
-A job is a row of ``ImportJob``. Workers (``manage.py run_import_worker``) claim the oldest
-queued job with ``SELECT ... FOR UPDATE SKIP LOCKED``, so any number of workers can run side by
-side without taking the same job, mark it RUNNING, import the file batch by batch and write
-their progress (rows read, rows rejected) after every batch, where ``importJob`` shows it. A
-RUNNING job whose worker stopped giving signs of life for ``INTAKE_JOB_STALE_SECONDS`` is
-claimed again: the import is idempotent, so the re-run completes it.
+A job is a row of ``ImportJob``: what users see (``importJob``: status, progress, report).
+Queueing, claiming and retrying are procrastinate's: ``enqueue_job`` stores the file and defers
+the task ``import_job(job_id)`` in the same transaction; a worker (``manage.py
+run_import_worker`` or ``run_worker``) takes it, and ``run_queued`` marks the job RUNNING,
+checks that its uploader may still act, imports the file batch by batch and writes the
+progress (rows read, rows rejected) after every batch. A worker that dies mid-job stops
+giving signs of life (procrastinate's heartbeat); the periodic ``retry_stalled_jobs`` queues
+its job again and the import, being idempotent, completes on the re-run (``attempts`` counts
+the runs).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.files import File
 from django.db import connection, connections, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from backend import models as m
 from backend.intake.entry import import_file
 from backend.intake.importer import ImportMode, ImportReport, import_tips
 from backend.intake.records import FileRejected, RowError
+from permissions.gate import IMPORT_JOB, check_access
 
-__all__ = ["claim_job", "enqueue_job", "errors_json", "run_job", "work_once"]
+__all__ = ["claim_job", "enqueue_job", "errors_json", "run_job", "run_queued"]
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +60,19 @@ def enqueue_job(
     )
     job.file.save(filename, file, save=False)
     job.save()
+    from backend.tasks import queue_import
+
+    queue_import(job.pk)
     return job
 
 
-def claim_job() -> m.ImportJob | None:
-    """Take the oldest queued (or stale running) job, mark it RUNNING and return it."""
-    stale = timezone.now() - timedelta(seconds=settings.INTAKE_JOB_STALE_SECONDS)
+def claim_job(job_id: int) -> m.ImportJob | None:
+    """Mark job ``job_id`` RUNNING (again, when a stalled run is retried) and return it; None
+    when it is finished or gone (its queue entry outlived it)."""
     with transaction.atomic():
         job = (
-            m.ImportJob.objects.select_for_update(skip_locked=True)
-            .filter(
-                Q(status=m.ImportJobStatus.QUEUED)
-                | Q(status=m.ImportJobStatus.RUNNING, heartbeat_at__lt=stale)
-            )
-            .order_by("created_at", "id")
+            m.ImportJob.objects.select_for_update()
+            .filter(pk=job_id, status__in=[m.ImportJobStatus.QUEUED, m.ImportJobStatus.RUNNING])
             .first()
         )
         if job is None:
@@ -178,11 +179,34 @@ def _finish(
     job.save(update_fields=fields)
 
 
-def work_once() -> m.ImportJob | None:
-    """Claim and run one job; the job, or None when the queue is empty."""
-    job = claim_job()
+def run_queued(job_id: int) -> m.ImportJob | None:
+    """Claim and run job ``job_id`` (the task ``import_job``): import the file as the account
+    that uploaded it, if that account may still act; otherwise fail the job with the reasons,
+    importing nothing. The job as it ended, or None when there was nothing to run."""
+    job = claim_job(job_id)
     if job is None:
         return None
-    run_job(job)
+    uploader = job.created_by
+    decision = check_access(uploader, IMPORT_JOB) if uploader is not None else None
+    if decision is None or decision.allowed:
+        run_job(job)
+    else:
+        m.ImportJob.objects.filter(pk=job.pk).update(
+            status=m.ImportJobStatus.FAILED,
+            error_code=decision.code,
+            error_message=f"{decision.message} ({', '.join(decision.codes)})",
+            finished_at=timezone.now(),
+        )
     job.refresh_from_db()
+    log.info(
+        "import job %s (%s): %s; new %s, updated %s, unchanged %s, rejected %s%s",
+        job.pk,
+        job.filename,
+        job.status,
+        job.new_count,
+        job.updated_count,
+        job.unchanged_count,
+        job.rejected_count,
+        f"; {job.error_code}: {job.error_message}" if job.error_code else "",
+    )
     return job

@@ -36,13 +36,25 @@ from backend.models.graph import (
 )
 from backend.models.intake import ImportJob, ImportJobStatus
 from backend.models.lookups import Disclosure, TravellerLookup
-from backend.models.retention import LegalHold
+from backend.models.retention import (
+    DisposalAction,
+    DisposalItem,
+    DisposalItemState,
+    DisposalRun,
+    DisposalStatus,
+    LegalHold,
+)
 
 __all__ = [
     "ApiToken",
     "Cluster",
     "DeconflictionNotice",
     "Disclosure",
+    "DisposalAction",
+    "DisposalItem",
+    "DisposalItemState",
+    "DisposalRun",
+    "DisposalStatus",
     "HandlingCaveat",
     "Identifier",
     "IdentifierKind",

@@ -47,6 +47,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
 )
 from django.db.models.functions import Coalesce, Greatest, Least
 
@@ -481,8 +482,18 @@ def _audit_log(c: Clocks) -> list[Part]:
     record_change = apps.get_model("audit", "RecordChange")
     query_text = apps.get_model("audit", "AuditQueryText")
     category = Category.AUDIT_LOG
-    events = c.ended_before(audit_event, F("occurred_at"), category)
     cut = c.cutoff(category)
+    # The hash chain is cut only at its start (audit.verify): the oldest events, up to the
+    # first one still kept. (Events are in time order but for an event written with a time
+    # of its own, which keeps the ones after it.)
+    first_kept = Coalesce(
+        Subquery(audit_event.objects.filter(occurred_at__gt=cut).order_by("seq").values("seq")[:1]),
+        Value(_NO_SEQ),
+    )
+    events = c.ended_before(audit_event, F("occurred_at"), category).filter(seq__lt=first_kept)
+    finished = Q(run__status__in=[m.DisposalStatus.DONE, m.DisposalStatus.CANCELLED]) & (
+        Q(run__finished_at__lte=cut) | Q(run__cancelled_at__lte=cut)
+    )
     return [
         Part("audit events", audit_event, events, own=True),
         Part(
@@ -501,10 +512,19 @@ def _audit_log(c: Clocks) -> list[Part]:
             "query texts",
             query_text,
             query_text.objects.filter(first_seen__lte=cut).exclude(
-                Exists(audit_event.objects.filter(query_hash=OuterRef("pk"), occurred_at__gt=cut))
+                Exists(audit_event.objects.filter(query_hash=OuterRef("pk"), seq__gte=first_kept))
             ),
         ),
+        Part(
+            "disposal work lists",
+            m.DisposalItem,
+            m.DisposalItem.objects.filter(finished),
+        ),
     ]
+
+
+#: Greater than any seq: no event is kept.
+_NO_SEQ = 2**62
 
 
 #: Each category's clock: the parts it makes due.

@@ -166,3 +166,16 @@ def test_the_system_check_warns_when_one_role_serves_and_owns(settings):
     settings.DATABASE_APPLICATION = dict(settings.DATABASE_OWNER)
     # then the check warns with its code
     assert [w.id for w in check_separate_roles()] == ["backend.W001"]
+
+
+def test_jit_is_off_in_every_session_of_the_database():
+    # (the retention clocks' large plans were compiled for seconds; backend.database_roles)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
+        cursor.execute(
+            "SELECT s.setconfig FROM pg_db_role_setting s "
+            "JOIN pg_database d ON d.oid = s.setdatabase "
+            "WHERE d.datname = current_database() AND s.setrole = 0"
+        )
+        assert ["jit=off"] in [row[0] for row in cursor.fetchall()]

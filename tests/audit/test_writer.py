@@ -93,8 +93,10 @@ def test_row_hash_can_be_recomputed_outside_the_database():
         context_id=context_id,
     )
     # when an external verifier rebuilds the canonical text (see audit_event_digest)
+    variables = {"b": [1, {"z": None}], "a": "x"}
+    payload = json.dumps(_jsonb_order(variables), separators=(", ", ": "), ensure_ascii=False)
     content = {
-        "v": 1,
+        "v": 2,
         "seq": 1,
         "occurred_at": "2024-03-01T10:34:56.789012Z",
         "kind": "OPERATION",
@@ -107,7 +109,7 @@ def test_row_hash_can_be_recomputed_outside_the_database():
         "operation_type": "query",
         "operation_name": "Op",
         "query_hash": hashlib.sha256(b"{ tips { id } }").hexdigest(),
-        "variables": {"b": [1, {"z": None}], "a": "x"},
+        "payload_digest": hashlib.sha256(payload.encode()).hexdigest(),
         "outcome": "ALLOWED",
         "error_codes": ["A"],
         "duration_ms": 12.25,

@@ -115,9 +115,11 @@ def test_a_deactivated_program_manager_is_refused():
         dispose("--dry-run", "--user", "left")
 
 
-def test_without_dry_run_nothing_runs(manager):
-    with pytest.raises(CommandError, match="only --dry-run is available"):
+def test_without_a_mode_nothing_runs(manager):
+    with pytest.raises(CommandError, match="say what to do: one of --dry-run, --request"):
         dispose("--user", "pm.jones")
+    with pytest.raises(CommandError, match="say what to do"):
+        dispose("--user", "pm.jones", "--dry-run", "--request")
     assert audit_rows() == []
 
 

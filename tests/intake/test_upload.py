@@ -146,6 +146,8 @@ def test_all_or_nothing_upload_with_a_bad_row_imports_nothing():
     assert m.Tip.objects.count() == 0
 
 
+# The worker is procrastinate's, on connections of its own: it sees committed rows only.
+@pytest.mark.django_db(transaction=True)
 def test_background_upload_is_queued_then_run_by_the_worker_with_progress(
     settings, tmp_path, monkeypatch
 ):
@@ -203,6 +205,8 @@ def test_background_upload_is_queued_then_run_by_the_worker_with_progress(
     assert m.ImportJob.objects.get().attempts == 1
 
 
+# The worker is procrastinate's, on connections of its own: it sees committed rows only.
+@pytest.mark.django_db(transaction=True)
 def test_worker_records_a_rejected_file_as_failed(settings, tmp_path):
     # given a queued JSON job whose file is not JSON
     settings.MEDIA_ROOT = tmp_path

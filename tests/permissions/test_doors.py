@@ -304,6 +304,8 @@ def queue(by: m.User) -> m.ImportJob:
     )
 
 
+# The worker is procrastinate's, on connections of its own: it sees committed rows only.
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("problem", ALL_PROBLEMS)
 def test_the_import_worker_fails_a_job_whose_uploader_may_no_longer_act(
     problem, settings, tmp_path
@@ -323,6 +325,8 @@ def test_the_import_worker_fails_a_job_whose_uploader_may_no_longer_act(
     assert not m.Tip.objects.exists()
 
 
+# The worker is procrastinate's, on connections of its own: it sees committed rows only.
+@pytest.mark.django_db(transaction=True)
 def test_the_import_worker_runs_a_job_whose_uploader_may_act(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     job = queue(UserFactory(username="uploader", role=Role.ANALYST))

@@ -4,6 +4,7 @@ fake data."""
 from __future__ import annotations
 
 import secrets
+import subprocess
 import sys
 from argparse import ArgumentParser
 from typing import Any
@@ -42,7 +43,7 @@ class Command(BaseCommand):
         "Demo mode only (TIPGRAPH_DEBUG=1): migrate the database, load the trusted documents "
         "(load_documents), create one demo user per role "
         "(credentials printed once, when created), load a generated, clearly fake data set, and "
-        "with --serve start the development server with GraphiQL."
+        "with --serve start the development server with GraphiQL and the background worker."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -79,7 +80,16 @@ class Command(BaseCommand):
                 f"(sign in first at http://127.0.0.1:{options['port']}/accounts/login/)\n"
                 f"Analyst dashboard: http://127.0.0.1:{options['port']}/dashboard/"
             )
-            call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
+            # The background worker (imports, disposal runs, periodic tasks) beside the server.
+            worker = subprocess.Popen(
+                [sys.executable, "manage.py", "run_worker"], cwd=settings.BASE_DIR
+            )
+            self.stdout.write(f"background worker started (pid {worker.pid})")
+            try:
+                call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
+            finally:
+                worker.terminate()
+                worker.wait(timeout=30)
 
     def _users(self, *, reset: bool) -> None:
         lines = []
