@@ -78,7 +78,7 @@ serve-asgi: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py load_documents
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
-	TIPGRAPH_DB_POOL_MAX=$(DB_POOL_MAX) $(GUNICORN) -k uvicorn_worker.UvicornWorker \
+	TIPGRAPH_DB_POOL_MAX=$(DB_POOL_MAX) $(GUNICORN) -k backend.asgi_worker.AsgiWorker \
 		backend.asgi:application
 
 # The background worker (backend/tasks.py): import jobs, approved disposal runs and the

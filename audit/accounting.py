@@ -22,7 +22,10 @@ from permissions.gate import DISCLOSURE_ACCOUNTING
 __all__ = ["COLUMNS", "accounted_record", "accounting_csv"]
 
 #: The CSV's columns: the fields of the query's ``DisclosureRow``, in snake case; the record
-#: also as its type and number, for a reader without a global id decoder.
+#: also as its type and number, for a reader without a global id decoder. A disclosure made
+#: by an alert has an ``alert_id`` and no ``lookup_id``; ``redisseminations`` lists the
+#: partner's requests to pass the record on, "STATUS to RECIPIENT for PURPOSE (decided AT by
+#: USERNAME)", separated by "; ".
 COLUMNS = (
     "record_id",
     "record_type",
@@ -36,6 +39,8 @@ COLUMNS = (
     "lookup_id",
     "purpose",
     "screening_reference",
+    "alert_id",
+    "redisseminations",
 )
 #: HTTP status of a refused record id, by its code.
 _STATUS = {"INVALID_ID": 400, "NOT_FOUND": 404}
@@ -82,10 +87,16 @@ def _line(entry: service.DisclosureEntry) -> list[Any]:
         entry.recipient_full_name,
         entry.recipient_agency,
         entry.recipient_role,
-        str(relay.GlobalID("TravellerLookup", str(entry.lookup_id))),
+        _gid("TravellerLookup", entry.lookup_id),
         entry.purpose,
         entry.screening_reference,
+        _gid("Alert", entry.alert_id),
+        "; ".join(str(line) for line in entry.redisseminations),
     ]
+
+
+def _gid(type_name: str, pk: int | None) -> str | None:
+    return None if pk is None else str(relay.GlobalID(type_name, str(pk)))
 
 
 def _lines(record: service.AccountedRecord) -> Iterator[list[Any]]:

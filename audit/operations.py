@@ -31,6 +31,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
+from strawberry.utils.str_converters import to_camel_case
 
 from audit.writer import new_context, set_context, write_event
 from backend.errors import REQUEST_ERROR_CODES
@@ -44,11 +45,14 @@ __all__ = [
     "TYPE_NAMES",
     "AuditExtension",
     "Carried",
+    "bounded_variables",
     "caller_fields",
     "carried_records",
     "carries",
     "client_address",
+    "error_codes",
     "flush",
+    "operation_row",
 ]
 
 #: GraphQL type name of every model whose records an audit row names (``backend.registry``).
@@ -86,6 +90,14 @@ def carries(fields: dict[str, Carried]) -> Callable[[_T], _T]:
     "who saw record X"), whether or not it asked for the records themselves."""
 
     def declare(cls: _T) -> _T:
+        definition = getattr(cls, "__strawberry_definition__", None)
+        if definition is None:
+            raise TypeError(f"@carries goes above @strawberry.type ({cls.__name__})")
+        names = {to_camel_case(f.python_name) for f in definition.fields} | {
+            f.graphql_name for f in definition.fields if f.graphql_name
+        }
+        if unknown := set(fields) - names - {"*"}:
+            raise TypeError(f"@carries names no field of {cls.__name__}: {sorted(unknown)}")
         setattr(cls, _CARRIES, {**getattr(cls, _CARRIES, {}), **fields})
         return cls
 
@@ -124,12 +136,53 @@ def caller_fields(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def _codes(errors: list[GraphQLError] | None) -> list[str]:
+def error_codes(errors: list[GraphQLError] | None) -> list[str]:
+    """The ``extensions.code`` of each error ("ERROR" for one without)."""
     codes = []
     for error in errors or []:
         extensions = getattr(error, "extensions", None) or {}
         codes.append(str(extensions.get("code") or "ERROR"))
     return codes
+
+
+def operation_row(
+    ctx: Any,
+    *,
+    errors: list[GraphQLError],
+    executed: bool,
+    started: float,
+    returned: set[tuple[str, Any]],
+    context_id: Any,
+    operation_type: str | None = None,
+) -> dict[str, Any]:
+    """The audit row of one operation (``ctx``, its execution context) that ended with
+    ``errors``: its outcome (DENIED for a refusal's code, INVALID when refused before it ran or
+    for the request's own fault, FAILED, else ALLOWED), codes, time and records returned."""
+    codes = error_codes(errors)
+    if any(code in DENIED_CODES for code in codes):
+        outcome = "DENIED"
+    elif errors and (not executed or all(code in REQUEST_ERROR_CODES for code in codes)):
+        outcome = "INVALID"  # refused before running, or the request's own fault
+    elif errors:
+        outcome = "FAILED"
+    else:
+        outcome = "ALLOWED"
+    if operation_type is None:
+        try:
+            operation_type = ctx.operation_type.value
+        except Exception:  # unparsable document: no operation type
+            operation_type = ""
+    return {
+        "operation_type": operation_type,
+        "operation_name": ctx.operation_name or "",
+        "query": ctx.query or "",
+        "variables": bounded_variables(ctx.variables or {}, _variables_bound(ctx)),
+        "outcome": outcome,
+        "error_codes": codes,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        "records_returned": sorted(f"{name}:{pk}" for name, pk in returned),
+        "context_id": context_id,
+    }
 
 
 class AuditExtension(SchemaExtension):
@@ -150,34 +203,18 @@ class AuditExtension(SchemaExtension):
         errors = list(result.errors or []) if result is not None else []
         if not errors and ctx.pre_execution_errors:
             errors = list(ctx.pre_execution_errors)
-        codes = _codes(errors)
-        if any(code in DENIED_CODES for code in codes):
-            outcome = "DENIED"
-        elif errors and (not self.executed or all(code in REQUEST_ERROR_CODES for code in codes)):
-            outcome = "INVALID"  # refused before running, or the request's own fault
-        elif errors:
-            outcome = "FAILED"
-        else:
-            outcome = "ALLOWED"
-        try:
-            operation_type = ctx.operation_type.value
-        except Exception:  # unparsable document: no operation type
-            operation_type = ""
         pending = getattr(request, "audit_pending", None)
         if pending is None:
             pending = request.audit_pending = []
         pending.append(
-            {
-                "operation_type": operation_type,
-                "operation_name": ctx.operation_name or "",
-                "query": ctx.query or "",
-                "variables": _bounded(ctx.variables or {}, _variables_bound(ctx)),
-                "outcome": outcome,
-                "error_codes": codes,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                "records_returned": sorted(f"{name}:{pk}" for name, pk in self.returned),
-                "context_id": self.context_id,
-            }
+            operation_row(
+                ctx,
+                errors=errors,
+                executed=self.executed,
+                started=started,
+                returned=self.returned,
+                context_id=self.context_id,
+            )
         )
 
     def on_execute(self) -> Iterator[None]:
@@ -193,7 +230,11 @@ class AuditExtension(SchemaExtension):
         return _next(root, info, *args, **kwargs)
 
 
-def _bounded(variables: dict[str, Any], bound: int = MAX_VARIABLES_CHARS) -> dict[str, Any]:
+def bounded_variables(
+    variables: dict[str, Any], bound: int = MAX_VARIABLES_CHARS
+) -> dict[str, Any]:
+    """``variables`` as an audit row keeps them: whole up to ``bound`` characters of their
+    ``repr``, else that much of it."""
     text = repr(variables)
     if len(text) > bound:
         return {"_truncated": text[:bound]}

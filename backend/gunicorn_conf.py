@@ -13,7 +13,7 @@ Environment:
 
 The application is ``backend.wsgi:application`` with synchronous workers (one request, one
 database connection per worker). ``make serve-asgi`` runs ``backend.asgi:application`` on
-uvicorn workers instead (``-k uvicorn_worker.UvicornWorker``), whose threads share a
+uvicorn workers instead (``-k backend.asgi_worker.AsgiWorker``), whose threads share a
 bounded connection pool (``TIPGRAPH_DB_POOL_MAX``, ``backend.database.pool_options``).
 
 Settings are checked once in the master before any worker starts, so that a missing
@@ -82,7 +82,7 @@ def on_starting(server: Any) -> None:
         sys.exit(f"tipgraph: refusing to start: {exc}")
     if debug:
         server.log.warning("TIPGRAPH_DEBUG is on: development mode, not for production")
-    asgi = "uvicorn" in str(server.cfg.worker_class_str).lower()
+    asgi = _is_asgi(server.cfg.worker_class_str)
     if asgi:
         # An ASGI worker keeps its clients' connections open (keep-alive, later websockets): a
         # recycle would cut requests in flight on them (16 clients for 60 s saw read errors at
@@ -93,3 +93,17 @@ def on_starting(server: Any) -> None:
             "ASGI workers without TIPGRAPH_DB_POOL_MAX: a database connection per concurrent "
             "request, without bound"
         )
+
+
+def _is_asgi(worker_class: str) -> bool:
+    """Whether gunicorn's ``worker_class`` (a name or dotted path) is an ASGI (uvicorn) one."""
+    if "." not in worker_class:
+        return False  # gunicorn's own: sync, gthread, ...
+    from gunicorn.util import load_class
+
+    try:
+        from uvicorn_worker import UvicornWorker
+    except ImportError:  # pragma: no cover - a dependency of the project
+        return False
+    loaded = load_class(worker_class)
+    return isinstance(loaded, type) and issubclass(loaded, UvicornWorker)

@@ -282,6 +282,27 @@ REGISTRY: dict[str, Entry] = {
     "backend.Disclosure": Tracked(
         retention=Scheduled((_C.DISCLOSURES,), "the disclosure and the record disclosed"),
     ),
+    # Partners in the loop (issue 16): alerts, redress cases, redissemination requests.
+    "backend.Alert": Tracked(
+        retention=Scheduled(
+            (_C.DISCLOSURES,), "the alert, while a disclosure it made (LINKED_TIP) is kept"
+        ),
+        type_name="Alert",
+        named_in_audit=True,  # each live delivery's audit row names the alert it sent
+    ),
+    "backend.RedisseminationRequest": Tracked(
+        retention=Scheduled((_C.DISCLOSURES,), "its decision, with the disclosure it is about"),
+        type_name="RedisseminationRequest",
+        named_in_audit=True,
+    ),
+    "backend.RedressCase": Tracked(
+        retention=Unscheduled(
+            "it protects the cleared traveller from being flagged again for as long as "
+            "travellers are screened; the TRIP case file itself follows DHS's schedule"
+        ),
+        type_name="RedressCase",
+        named_in_audit=True,
+    ),
     # Retention: a legal hold keeps a record past its period; placing and lifting it are
     # changes like any other (backend.retention has every model's retention decision).
     "backend.LegalHold": Tracked(

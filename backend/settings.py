@@ -27,6 +27,10 @@
   clients (default 10); ``TIPGRAPH_STATS_MAX_ROWS``: most rows one statistics query returns
   (default 5000); ``TIPGRAPH_STATS_TIME_ZONE``: the IANA time zone whose whole days the
   statistics windows of those clients are aligned to (default UTC).
+- ``TIPGRAPH_REDIS_URL``: carry live alerts (GraphQL subscriptions) between server processes
+  over Redis (channels-redis) instead of PostgreSQL LISTEN/NOTIFY, the default;
+  ``TIPGRAPH_CHANNEL_LAYER_URL``: the PostgreSQL the default layer listens on, when Django's
+  own connections go through PgBouncer in transaction mode (docs/subscriptions.md).
 """
 
 from __future__ import annotations
@@ -380,3 +384,20 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+
+# Live alerts (GraphQL subscriptions over graphql-transport-ws, ``schema.subscriptions``): the
+# channel layer that carries them between server processes (docs/subscriptions.md).
+if _redis_url := os.environ.get("TIPGRAPH_REDIS_URL", "").strip():
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [_redis_url], "prefix": "tipgraph"},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "backend.channel_layer.PostgresNotifyLayer",
+            "CONFIG": {"url": os.environ.get("TIPGRAPH_CHANNEL_LAYER_URL", "").strip() or None},
+        }
+    }

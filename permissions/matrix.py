@@ -96,7 +96,20 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "Mutation.approveDisposal": frozenset({PM}),
     "Mutation.cancelDisposal": frozenset({PM}),
     "Mutation.acknowledgeNotice": frozenset({A}),
+    #: Partners in the loop: alerts (to an account, or an office's analysts), redress cases
+    #: on the cleared traveller, requests to pass a disclosed record on.
+    "Query.alerts": frozenset({A, INV}),
+    "Mutation.acknowledgeAlerts": frozenset({A, INV}),
+    "Query.redressCases": GRAPH,
+    "Mutation.recordRedressCase": frozenset({A}),
+    "Mutation.updateRedressCase": frozenset({A}),
+    "Query.redisseminationRequests": frozenset({A, PM, INV}),
+    "Mutation.requestRedissemination": frozenset({INV}),
+    "Mutation.decideRedissemination": frozenset({A}),
     "Mutation.uploadTips": frozenset({A}),
+    #: Live alerts over WebSocket (schema.subscriptions): a partner investigator's own, an
+    #: analyst's and their office's; the same rows as the alerts query.
+    "Subscription.alerts": frozenset({A, INV}),
 }
 
 #: Query fields that record something beyond their audit row (a traveller lookup records the

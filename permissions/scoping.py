@@ -13,6 +13,9 @@ Lists, node fetches, nested relations and mutation look-ups all pass through
   witness, reporting person or other), no leads, sources, offices or research results, and
   of the notes on their records only targeting notes and notes by investigators;
 - auditors and system administrators see the audit log, and nobody else does;
+- an alert is seen by the account it is addressed to, or by the analysts of the office it is
+  addressed to, and by nobody else; a redissemination request by the investigator who made it
+  and by the owning agency; a redress case by the owning agency only;
 - program managers (who place them) and auditors see legal holds, and nobody else does;
 - every other role sees no rows of the graph at all.
 
@@ -128,6 +131,14 @@ def _investigator(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     return queryset.none()
 
 
+def _addressed_to(user: Any) -> Q:
+    """Alerts addressed to ``user``: their own, and an analyst's office's."""
+    condition = Q(recipient=user)
+    if user.role == m.Role.ANALYST and user.office_id is not None:
+        condition |= Q(office_id=user.office_id)
+    return condition
+
+
 def scope_queryset(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     """Return the rows of ``queryset`` that ``user`` may see."""
     if not _active(user):
@@ -136,6 +147,10 @@ def scope_queryset(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
         return queryset if user.role in _AUDIT_READERS else queryset.none()
     if queryset.model in (m.LegalHold, m.DisposalRun):
         return queryset if user.role in _HOLD_READERS else queryset.none()
+    if queryset.model is m.Alert:
+        return queryset.filter(_addressed_to(user))
+    if queryset.model is m.RedisseminationRequest and user.role == m.Role.INVESTIGATOR:
+        return queryset.filter(requested_by=user)
     if user.role in OWNING_AGENCY:
         return _owning_agency(queryset, user)
     if user.role == m.Role.INVESTIGATOR:

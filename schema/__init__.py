@@ -15,6 +15,7 @@ from audit.operations import AuditExtension
 from permissions.classes import allow
 from permissions.matrix import describe
 from schema.account import AccountQuery
+from schema.alert import AlertMutation, AlertQuery
 from schema.audit import AuditQuery
 from schema.caveat import DisseminationCaveat
 from schema.cluster import ClusterMutation, ClusterQuery
@@ -29,6 +30,7 @@ from schema.limits import OperationLimits
 from schema.lookup import LookupQuery
 from schema.note import NoteMutation
 from schema.partner_statistics import PartnerStatisticsQuery
+from schema.redress import RedressMutation, RedressQuery
 from schema.removal import RemovalMutation
 from schema.research import ResearchMutation, ResearchQuery
 from schema.retention import RetentionMutation, RetentionQuery
@@ -38,6 +40,7 @@ from schema.screening import ScreeningQuery
 from schema.source import SourceMutation, SourceQuery
 from schema.statistics import StatisticsQuery
 from schema.subject import SubjectMutation, SubjectQuery
+from schema.subscriptions import Subscription, TipGraphSchema
 from schema.tip import TipMutation, TipQuery
 from schema.trusted_documents import TrustedDocuments
 from schema.viewer import ViewerQuery
@@ -75,6 +78,8 @@ Query = merge_types(
         RetentionQuery,
         DisclosureQuery,
         PartnerStatisticsQuery,
+        AlertQuery,
+        RedressQuery,
     ),
 )
 Mutation = merge_types(
@@ -92,12 +97,15 @@ Mutation = merge_types(
         DeconflictionMutation,
         IntakeMutation,
         RetentionMutation,
+        AlertMutation,
+        RedressMutation,
     ),
 )
 
-schema = strawberry.Schema(
+schema = TipGraphSchema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,  # served on the WebSocket only (schema.subscriptions)
     config=StrawberryConfig(
         relay_max_results=settings.GRAPHQL_MAX_RESULTS,
         batching_config={"max_operations": settings.GRAPHQL_MAX_BATCH},

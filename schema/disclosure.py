@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from audit.operations import carries
 from backend import models as m
+from backend.registry import type_name
 from backend.services import disclosures as service
 from permissions.classes import allow
 from permissions.matrix import describe
@@ -25,6 +26,7 @@ __all__ = [
     "DisclosureConnection",
     "DisclosurePurpose",
     "DisclosureQuery",
+    "DisclosureRedissemination",
     "DisclosureRow",
 ]
 
@@ -60,6 +62,28 @@ class DisclosurePurpose(Enum):
         description="A lookup made as part of a passenger-list screening: its criteria carry "
         "the screening (flight or crossing) reference.",
     )
+    ALERT = strawberry.enum_value(
+        service.ALERT,
+        description="A LINKED_TIP alert: a new or changed tip linking to a record the "
+        "recipient received was disclosed to them by the alert (alertId; no lookup).",
+    )
+
+
+@strawberry.type(
+    description="A partner's request to pass a disclosed record on, and the owning agency's "
+    "decision."
+)
+class DisclosureRedissemination:
+    request_id: relay.GlobalID = strawberry.field(description="The redissemination request.")
+    requested_at: datetime.datetime
+    recipient: str = strawberry.field(description="To whom the partner would pass it.")
+    purpose: str = strawberry.field(description="Why.")
+    status: str = strawberry.field(description="PENDING, APPROVED or REFUSED.")
+    decided_at: datetime.datetime | None
+    decided_by_username: str = strawberry.field(
+        description="The analyst who decided (empty while pending)."
+    )
+    decision_reason: str
 
 
 def _about(row: DisclosureRow) -> list[tuple[type, int]]:
@@ -90,8 +114,16 @@ class DisclosureRow:
     recipient_role: str = strawberry.field(
         description="That account's role now (INVESTIGATOR for a partner-agency officer)."
     )
-    lookup_id: relay.GlobalID = strawberry.field(
-        description="The lookup that disclosed it: the lookupId its result gave the recipient."
+    lookup_id: relay.GlobalID | None = strawberry.field(
+        description="The lookup that disclosed it: the lookupId its result gave the recipient; "
+        "null for a disclosure made by an alert."
+    )
+    alert_id: relay.GlobalID | None = strawberry.field(
+        description="The alert that disclosed it (purpose ALERT); null for a lookup's."
+    )
+    redisseminations: list[DisclosureRedissemination] = strawberry.field(
+        description="The recipient's requests to pass this record on, oldest first, with "
+        "their decisions."
     )
     purpose: DisclosurePurpose = strawberry.field(description="Why it was disclosed.")
     screening_reference: str | None = strawberry.field(
@@ -112,7 +144,27 @@ class DisclosureRow:
             recipient_full_name=entry.recipient_full_name,
             recipient_agency=entry.recipient_agency,
             recipient_role=entry.recipient_role,
-            lookup_id=relay.GlobalID("TravellerLookup", str(entry.lookup_id)),
+            lookup_id=None
+            if entry.lookup_id is None
+            else relay.GlobalID("TravellerLookup", str(entry.lookup_id)),
+            alert_id=None
+            if entry.alert_id is None
+            else relay.GlobalID(type_name(m.Alert), str(entry.alert_id)),
+            redisseminations=[
+                DisclosureRedissemination(
+                    request_id=relay.GlobalID(
+                        type_name(m.RedisseminationRequest), str(line.request_id)
+                    ),
+                    requested_at=line.requested_at,
+                    recipient=line.recipient,
+                    purpose=line.purpose,
+                    status=line.status,
+                    decided_at=line.decided_at,
+                    decided_by_username=line.decided_by_username,
+                    decision_reason=line.decision_reason,
+                )
+                for line in entry.redisseminations
+            ],
             purpose=DisclosurePurpose(entry.purpose),
             screening_reference=entry.screening_reference,
             model=entry.model,
@@ -147,14 +199,16 @@ class DisclosureQuery:
         description=describe(
             "Query.accountingOfDisclosures",
             "The Privacy Act accounting of disclosures of a record (a tip, subject or "
-            "identifier, by its global id): every time a lookup returned it to someone, with "
-            "the recipient (username, full name, agency), when, the lookup (and a passenger "
-            "screening's reference) and the purpose. For a person (a subject) it also lists "
-            "the disclosures of every identifier they hold and of every tip naming them, "
-            "each line saying which record it is about (concerns). Oldest first; removed "
-            "records included. There is no purpose field on a disclosure: the purpose is "
-            "the lookup's (TRAVELLER_LOOKUP, or PASSENGER_SCREENING when its criteria carry "
-            "a screening reference). A malformed id, or the id of a record that is never "
+            "identifier, by its global id): every time a lookup or an alert returned it to "
+            "someone, with the recipient (username, full name, agency), when, the lookup (and "
+            "a passenger screening's reference) or the alert, the purpose, and the "
+            "recipient's requests to pass it on (redisseminations) with their decisions. For "
+            "a person (a subject) it also lists the disclosures of every identifier they hold "
+            "and of every tip naming them, each line saying which record it is about "
+            "(concerns). Oldest first; removed records included. There is no purpose field "
+            "on a disclosure: the purpose is the lookup's (TRAVELLER_LOOKUP, or "
+            "PASSENGER_SCREENING when its criteria carry a screening reference), or ALERT for "
+            "a tip an alert disclosed. A malformed id, or the id of a record that is never "
             "disclosed, is INVALID_ID; an unknown record NOT_FOUND. Also a CSV download: GET "
             "/disclosures/<recordId>.csv.",
         ),

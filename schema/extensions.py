@@ -25,7 +25,14 @@ from backend.errors import DomainError
 from permissions.gate import GRAPHQL, check_request
 from permissions.lifecycle import record_activity
 
-__all__ = ["INTERNAL_MESSAGE", "UNDO", "ErrorCodes", "RequireAuthentication"]
+__all__ = [
+    "INTERNAL_MESSAGE",
+    "UNDO",
+    "ErrorCodes",
+    "RequireAuthentication",
+    "code_errors",
+    "refusal_rule",
+]
 
 #: Set on the HTTP request when an operation's statement failed in the database outside a
 #: savepoint: the view (``schema.view``) rolls the request back and writes its audit rows in
@@ -35,7 +42,9 @@ UNDO = "graphql_undo"
 log = logging.getLogger(__name__)
 
 
-def _refusal(message: str, **extensions: Any) -> type[ValidationRule]:
+def refusal_rule(message: str, **extensions: Any) -> type[ValidationRule]:
+    """A validation rule refusing the whole document with ``message`` and ``extensions``."""
+
     class RefuseRequest(ValidationRule):
         def enter_document(self, *_args: Any) -> None:
             self.report_error(GraphQLError(message, extensions=extensions))
@@ -63,7 +72,7 @@ class RequireAuthentication(SchemaExtension):
         else:
             self.execution_context.validation_rules = (
                 *self.execution_context.validation_rules,
-                _refusal(decision.message, **decision.extensions),
+                refusal_rule(decision.message, **decision.extensions),
             )
         yield
 
@@ -161,6 +170,11 @@ class ErrorCodes(SchemaExtension):
         errors = list(ctx.pre_execution_errors or [])
         if ctx.result is not None:
             errors += ctx.result.errors or []
-        for error in errors:
-            if not (error.extensions or {}).get("code"):
-                _coded(error)
+        code_errors(errors)
+
+
+def code_errors(errors: list[GraphQLError]) -> None:
+    """Give each of ``errors`` without an ``extensions.code`` its code (``_coded``)."""
+    for error in errors:
+        if not (error.extensions or {}).get("code"):
+            _coded(error)

@@ -65,6 +65,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.relay.types import PREFIX as CURSOR_PREFIX
 from strawberry.relay.utils import from_base64
 
+from backend.services.redress import MAX_MARKS as MAX_REDRESS_MARKS
+
 __all__ = [
     "REGEX_LOOKUPS",
     "YEAR_LOOKUPS",
@@ -79,7 +81,8 @@ REGEX_LOOKUPS = frozenset({"regex", "iRegex"})
 YEAR_LOOKUPS = frozenset({"year", "isoYear"})
 #: Highest offset a cursor may carry (no list is anywhere near this long).
 MAX_CURSOR_OFFSET = 10**9
-#: A match has at most one reason per lookup criterion (name, date of birth, e-mail, ...).
+#: A match has at most one reason per lookup criterion (name, date of birth, e-mail, ...),
+#: and one per redress mark (``backend.services.redress.MAX_MARKS``).
 MAX_MATCH_REASONS = 10
 #: Costs are counted up to this, then stop growing (fragments can multiply them without end).
 COST_CEILING = 10**15
@@ -232,6 +235,7 @@ def _list_bounds(limits: Limits) -> dict[tuple[str, str], int | Fraction]:
         ("TravellerLookupResult", "tips"): lookup,
         ("TravellerMatch", "tips"): lookup,
         ("TravellerMatch", "reasons"): MAX_MATCH_REASONS,
+        ("TravellerLookupResult", "redress"): MAX_REDRESS_MARKS,
     }
 
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LookupQuery",
     "MatchReasonType",
+    "RedressMark",
     "SharedRecords",
     "TravellerLookupInput",
     "TravellerLookupResult",
@@ -181,6 +182,18 @@ class TravellerMatch:
     identifier_id: strawberry.Private[int | None] = None
 
 
+@strawberry.type(
+    description="A DHS TRIP redress case on the traveller looked up: they were cleared, so a "
+    "match may be the misidentification the case resolved."
+)
+class RedressMark:
+    case_number: str = strawberry.field(description="The TRIP case number.")
+    decided_on: datetime.date = strawberry.field(description="When the traveller was cleared.")
+    matched_by: str = strawberry.field(
+        description="How the traveller matches the case: NAME_AND_DATE_OF_BIRTH or PASSPORT."
+    )
+
+
 # Which criteria matched tells that the returned people and identifiers exist; whether a
 # returned tip is under active investigation, and whose, tells it of them and of the tips.
 @carries(
@@ -192,6 +205,11 @@ class TravellerMatch:
 )
 @strawberry.type(description="What a traveller lookup found, as far as the caller may see it.")
 class TravellerLookupResult:
+    redress: list[RedressMark] = strawberry.field(
+        description="Read this first: the CLEARED DHS TRIP redress cases the traveller "
+        "matches (by name and date of birth, or passport), newest decision first; empty when "
+        "none. Every match's first reason (field REDRESS) repeats it."
+    )
     lookup_id: relay.GlobalID = strawberry.field(description="The recorded lookup.")
     matched_on: list[str] = strawberry.field(
         description="Which criteria matched a returned record: EMAIL, USERNAME, PHONE, "
@@ -297,6 +315,12 @@ class TravellerLookupResult:
 def lookup_result(outcome: LookupOutcome) -> TravellerLookupResult:
     """The answer of a recorded lookup."""
     return TravellerLookupResult(
+        redress=[
+            RedressMark(
+                case_number=mark.case_number, decided_on=mark.decided_on, matched_by=mark.matched_by
+            )
+            for mark in outcome.redress
+        ],
         lookup_id=relay.GlobalID("TravellerLookup", str(outcome.lookup.pk)),
         matched_on=outcome.matched_on,
         relevant_to_investigation=outcome.relevant_to_investigation,

@@ -52,6 +52,7 @@ from backend import models as m
 from backend.identifiers import InvalidIdentifier, Normalised, normalise
 from backend.intake.records import IntakeTip, RowError
 from backend.names import NAME_SEPARATOR, fold_name, fold_names
+from backend.services.alerts import raise_link_alerts
 from backend.services.clusters import lock_tip_graph
 from backend.services.deconfliction import ACTIVE_LEAD_STATUSES, deconflict
 from backend.services.linking import link_tips
@@ -595,6 +596,7 @@ def _write_batch(
         link_tips(tip_ids=touched_ids)
         _score(touched_ids, {tips[ref].pk for ref in set_band})
         _deconflict(touched_ids, by)
+        raise_link_alerts(touched_ids)  # partners told of tips linking to their records
     result.new = len(created)
     result.updated = len(touched) - len(created)
     result.unchanged = len(rows) - len(touched)

@@ -1,6 +1,7 @@
 """All models of the platform's domain."""
 
 from backend.models.accounts import ApiToken, Role, User
+from backend.models.alerts import Alert, AlertKind
 from backend.models.documents import TrustedDocument
 from backend.models.graph import (
     Cluster,
@@ -36,6 +37,12 @@ from backend.models.graph import (
 )
 from backend.models.intake import ImportJob, ImportJobStatus
 from backend.models.lookups import Disclosure, TravellerLookup
+from backend.models.redress import (
+    RedisseminationRequest,
+    RedisseminationStatus,
+    RedressCase,
+    RedressOutcome,
+)
 from backend.models.retention import (
     DisposalAction,
     DisposalItem,
@@ -46,6 +53,8 @@ from backend.models.retention import (
 )
 
 __all__ = [
+    "Alert",
+    "AlertKind",
     "ApiToken",
     "Cluster",
     "DeconflictionNotice",
@@ -70,6 +79,10 @@ __all__ = [
     "NoteKind",
     "NoticeRecipient",
     "Office",
+    "RedisseminationRequest",
+    "RedisseminationStatus",
+    "RedressCase",
+    "RedressOutcome",
     "Removable",
     "ResearchResult",
     "Role",

@@ -38,11 +38,24 @@ class TravellerLookup(models.Model):
 
 
 class Disclosure(models.Model):
-    """A record a lookup returned to its user; investigators may see only these, for
-    ``DISCLOSURE_REOPEN_DAYS`` after ``created_at`` (``permissions.scoping``)."""
+    """A record a lookup (or a LINKED_TIP alert: ``backend.models.alerts``) returned to its
+    user; investigators may see only these, for ``DISCLOSURE_REOPEN_DAYS`` after
+    ``created_at`` (``permissions.scoping``). Exactly one of ``lookup`` and ``alert`` made it."""
 
     lookup = models.ForeignKey(
-        TravellerLookup, on_delete=models.PROTECT, related_name="disclosures"
+        TravellerLookup,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="disclosures",
+    )
+    alert = models.ForeignKey(
+        "backend.Alert",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="disclosures",
+        help_text="The LINKED_TIP alert that disclosed the tip.",
     )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
@@ -51,7 +64,20 @@ class Disclosure(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["user", "content_type", "object_id"])]
+        indexes = [
+            models.Index(fields=["user", "content_type", "object_id"]),
+            # Who received a record (alerts, corrections, the accounting): one probe.
+            models.Index(
+                fields=["content_type", "object_id", "created_at"], name="disclosure_record_idx"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(lookup__isnull=False, alert__isnull=True)
+                | models.Q(lookup__isnull=True, alert__isnull=False),
+                name="disclosure_made_by_one",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.content_type_id}:{self.object_id} to {self.user_id}"

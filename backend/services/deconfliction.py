@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from backend import models as m
 from backend.errors import InvalidInput
+from backend.services.alerts import raise_notice_alerts
 
 __all__ = ["ACTIVE_LEAD_STATUSES", "acknowledge", "deconflict", "touches_other_offices"]
 
@@ -101,6 +102,7 @@ def _raise_notices(
 ) -> list[m.DeconflictionNotice]:
     tip, lead = trigger["triggered_by_tip"], trigger["triggered_by_lead"]
     notices = []
+    recipients: list[int] = []
     for active in leads:
         if m.DeconflictionNotice.objects.filter(lead=active, **trigger).exists():
             continue  # this work already told both offices about this lead
@@ -114,14 +116,22 @@ def _raise_notices(
             reason=f"A new {what} touches {touched['text']} of active lead "
             f"'{active.title}' of {active.office.name}.",
         )
-        m.NoticeRecipient.objects.create(
-            notice=notice, office=active.office, contact_point=_contact(origin_office, by)
-        )
-        if origin_office is not None:
+        copies = [
             m.NoticeRecipient.objects.create(
-                notice=notice, office=origin_office, contact_point=_contact(active.office, None)
+                notice=notice, office=active.office, contact_point=_contact(origin_office, by)
             )
+        ]
+        if origin_office is not None:
+            copies.append(
+                m.NoticeRecipient.objects.create(
+                    notice=notice,
+                    office=origin_office,
+                    contact_point=_contact(active.office, None),
+                )
+            )
+        recipients += [copy.pk for copy in copies]
         notices.append(notice)
+    raise_notice_alerts(recipients)  # each office's analysts are alerted
     return notices
 
 

@@ -18,8 +18,13 @@ Nothing is scoped here: an accounting covers every disclosure, whoever made the 
 whether or not the record has since been removed. A record that no longer exists (disposed
 of) still has its accounting as long as its disclosure rows are kept.
 
-A disclosure has no purpose of its own: the lookup's purpose is derived from its criteria
-(``purpose_of``). A lookup made as part of a passenger-list screening carries the screening
+Every record a LINKED_TIP alert discloses (``backend.services.alerts``: a new or changed tip
+linking to a record the partner received) is a disclosure too, made by the alert instead of a
+lookup (``Disclosure.alert``); its purpose is ALERT. A partner's redissemination requests about
+a disclosure (``backend.services.redissemination``) are listed with it.
+
+A lookup's disclosure has no purpose of its own: the lookup's purpose is derived from its
+criteria (``purpose_of``). A lookup made as part of a passenger-list screening carries the screening
 (flight or crossing) reference in its criteria (``screening_reference``); every other lookup
 is a traveller lookup. The same rule is written as SQL (``purpose_sql``,
 ``screening_reference_sql``) for the partner statistics (``backend.services.statistics``).
@@ -34,7 +39,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Case, CharField, Model, QuerySet, Value, When
+from django.db.models import Case, CharField, Model, Prefetch, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 
 from backend import models as m
@@ -42,6 +47,7 @@ from backend import registry
 from backend.errors import InvalidId, RecordNotFound
 
 __all__ = [
+    "ALERT",
     "CONCERNS",
     "DISCLOSED_MODELS",
     "IDENTIFIER_HELD",
@@ -52,6 +58,7 @@ __all__ = [
     "TRAVELLER_LOOKUP",
     "AccountedRecord",
     "DisclosureEntry",
+    "RedisseminationLine",
     "accounted_record",
     "accounting",
     "accounting_entries",
@@ -69,7 +76,9 @@ DISCLOSED_MODELS: tuple[type[Model], ...] = (m.Tip, m.Subject, m.Identifier)
 #: Purposes of a disclosure, from the lookup that made it.
 TRAVELLER_LOOKUP = "TRAVELLER_LOOKUP"
 PASSENGER_SCREENING = "PASSENGER_SCREENING"
-PURPOSES = (TRAVELLER_LOOKUP, PASSENGER_SCREENING)
+#: A LINKED_TIP alert disclosed the tip (no lookup).
+ALERT = "ALERT"
+PURPOSES = (TRAVELLER_LOOKUP, PASSENGER_SCREENING, ALERT)
 
 #: What a row of an accounting is about, relative to the record asked for.
 RECORD = "RECORD"
@@ -254,11 +263,20 @@ def accounting(record: AccountedRecord) -> QuerySet[m.Disclosure]:
         _disclosed(_about(record))
         .annotate(concerns=Case(*concerns, default=Value(RECORD), output_field=CharField()))
         .select_related("lookup", "user")
+        .prefetch_related(
+            Prefetch(
+                "redisseminations",
+                queryset=m.RedisseminationRequest.objects.select_related("decided_by").order_by(
+                    "created_at", "id"
+                ),
+            )
+        )
         .only(
             "id",
             "created_at",
             "content_type_id",
             "object_id",
+            "alert_id",
             "lookup__id",
             "lookup__criteria",
             "user__username",
@@ -269,6 +287,26 @@ def accounting(record: AccountedRecord) -> QuerySet[m.Disclosure]:
         )
         .order_by("created_at", "id")
     )
+
+
+@dataclass(frozen=True)
+class RedisseminationLine:
+    """A partner's request to pass a disclosed record on, and its decision."""
+
+    request_id: int
+    requested_at: datetime
+    recipient: str
+    purpose: str
+    status: str
+    decided_at: datetime | None
+    decided_by_username: str
+    decision_reason: str
+
+    def __str__(self) -> str:
+        text = f"{self.status} to {self.recipient} for {self.purpose}"
+        if self.decided_at is not None:
+            text += f" (decided {self.decided_at.isoformat()} by {self.decided_by_username})"
+        return text
 
 
 @dataclass(frozen=True)
@@ -283,9 +321,11 @@ class DisclosureEntry:
     recipient_full_name: str
     recipient_agency: str
     recipient_role: str
-    lookup_id: int
+    lookup_id: int | None
     purpose: str
     screening_reference: str | None
+    alert_id: int | None = None
+    redisseminations: tuple[RedisseminationLine, ...] = ()
 
     @property
     def record_type(self) -> str:
@@ -295,7 +335,7 @@ class DisclosureEntry:
 def entry_of(disclosure: m.Disclosure) -> DisclosureEntry:
     """The accounting line of one disclosure from ``accounting`` (no query of its own)."""
     model = ContentType.objects.get_for_id(disclosure.content_type_id).model_class()
-    criteria = disclosure.lookup.criteria
+    criteria = disclosure.lookup.criteria if disclosure.lookup_id is not None else None
     user = disclosure.user
     return DisclosureEntry(
         model=model,  # type: ignore[arg-type]
@@ -307,8 +347,22 @@ def entry_of(disclosure: m.Disclosure) -> DisclosureEntry:
         recipient_agency=user.agency,
         recipient_role=user.role,
         lookup_id=disclosure.lookup_id,
-        purpose=purpose_of(criteria),
+        purpose=ALERT if disclosure.alert_id is not None else purpose_of(criteria),
         screening_reference=screening_reference(criteria),
+        alert_id=disclosure.alert_id,
+        redisseminations=tuple(
+            RedisseminationLine(
+                request_id=request.pk,
+                requested_at=request.created_at,
+                recipient=request.recipient,
+                purpose=request.purpose,
+                status=request.status,
+                decided_at=request.decided_at,
+                decided_by_username=request.decided_by.username if request.decided_by else "",
+                decision_reason=request.decision_reason,
+            )
+            for request in disclosure.redisseminations.all()
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from django.db.models.functions import Greatest, Least
 from backend.errors import DuplicateRecord, InvalidIdentifierValue
 from backend.identifiers import InvalidIdentifier, Normalised, normalise
 from backend.models import Identifier
+from backend.services.alerts import raise_correction_alerts
 from backend.services.guards import check_text, refusing_duplicates
 
 __all__ = [
@@ -110,4 +111,5 @@ def update_identifier(
     identifier.raw_value = value.strip()
     with refusing_duplicates({"identifier_normalised_unique": (duplicate, "value")}):
         identifier.save()
+    raise_correction_alerts(Identifier, [identifier.pk], removed=False)
     return identifier

@@ -20,6 +20,7 @@ from backend.models import (
     TipSubject,
     User,
 )
+from backend.services.alerts import raise_referral_alerts
 from backend.services.deconfliction import deconflict
 from backend.services.guards import check_lengths
 from backend.states import LEAD_MACHINE, TIP_MACHINE
@@ -162,6 +163,7 @@ def change_lead_status(
     """Move a lead along DRAFT -> REFERRED -> ACCEPTED/DECLINED -> CLOSED (or CANCELLED)."""
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     LEAD_MACHINE.check(lead.status, status)
+    lead_referred = False
     if outcome is not None:
         if outcome not in LeadOutcome.values:
             raise InvalidInput(f"outcome {outcome!r} is not a known outcome", field="outcome")
@@ -172,10 +174,13 @@ def change_lead_status(
     if status == LeadStatus.REFERRED:
         _refer(lead)
         deconflict_lead(lead=lead)
+        lead_referred = True
     if status == LeadStatus.CLOSED:
         if not lead.outcome:
             raise InvalidInput("closing a lead needs an outcome", field="outcome")
         lead.closed_at = timezone.now()
     lead.status = status
     lead.save()
+    if lead_referred:
+        raise_referral_alerts([lead.pk])  # the office's analysts are alerted
     return lead

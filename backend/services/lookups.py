@@ -7,6 +7,9 @@ comes back as a ranked match with the reasons it matched. What a lookup returns 
 down as disclosures, so the caller may afterwards open those records (and only those, for an
 investigator, and only for ``DISCLOSURE_REOPEN_DAYS``: ``permissions.scoping``).
 
+A traveller matching a CLEARED DHS TRIP redress case (``backend.services.redress``) gets the
+mark first: ``LookupOutcome.redress``, and a REDRESS reason ahead of every match's others.
+
 What a lookup may match at all is not decided here: ``permissions.partner.lookup_reach``
 gives the caller's reach (the partner rule for investigators: suspects on tips they may see,
 never victims, witnesses, reporting persons or others).
@@ -37,6 +40,7 @@ from backend.services.identifiers import (
     MAX_VALUE_LENGTH,
     normalise_or_raise,
 )
+from backend.services.redress import RedressMark, apply_marks, redress_marks
 from permissions.partner import CANDIDATES, ReachSql, lookup_reach_sql
 
 __all__ = [
@@ -55,6 +59,7 @@ __all__ = [
     "read_all",
     "record_lookups",
     "traveller_lookup",
+    "traveller_redress",
 ]
 
 ACTIVE_LEAD_STATUSES = (m.LeadStatus.REFERRED, m.LeadStatus.ACCEPTED)
@@ -120,6 +125,8 @@ class LookupOutcome:
     matches: list[LookupMatch] = field(default_factory=list)
     #: The caveat of each returned tip that has one (NONE left out).
     tip_caveats: dict[int, str] = field(default_factory=dict)
+    #: The CLEARED redress cases the traveller matches: shown above everything else.
+    redress: list[RedressMark] = field(default_factory=list)
 
     @property
     def relevant_to_investigation(self) -> bool:
@@ -462,6 +469,8 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria) -> LookupOutcome:
     name_hits = name_matches({0: prepared}, reach).get(0, {})
     [read] = read_all(reach, {0: prepared}, {0: name_hits}, max_tips).values()
     found = evaluate(prepared, name_hits, read, max_tips)
+    marks = traveller_redress({0: prepared}).get(0, [])
+    apply_marks(found.matches, marks, MatchReason)
     # Only writes from here: no refusal can follow, so no savepoint of its own is needed
     # inside a caller's transaction (a database error fails the caller's whole operation).
     with transaction.atomic(savepoint=False):
@@ -479,7 +488,24 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria) -> LookupOutcome:
             by=by,
             lookup=lookup,
         )
-    return found.outcome(lookup)
+    return found.outcome(lookup, marks)
+
+
+def traveller_redress(prepared: dict[int, Prepared]) -> dict[int, list[RedressMark]]:
+    """The CLEARED redress cases each traveller's criteria match (by folded name with the
+    date of birth, or by passport number), in one statement for every traveller
+    (``backend.services.redress``)."""
+    passport = IdentifierKind.PASSPORT.value
+    return redress_marks(
+        {
+            index: (
+                one.folded,
+                one.date_of_birth,
+                [value for kind, value, _ in one.asked if kind == passport],
+            )
+            for index, one in prepared.items()
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -499,7 +525,9 @@ class Found:
         """The records it returns, by model: what its disclosures name."""
         return {m.Tip: self.tip_ids, m.Subject: self.subject_ids, m.Identifier: self.identifier_ids}
 
-    def outcome(self, lookup: m.TravellerLookup) -> LookupOutcome:
+    def outcome(
+        self, lookup: m.TravellerLookup, redress: list[RedressMark] | None = None
+    ) -> LookupOutcome:
         return LookupOutcome(
             lookup=lookup,
             tip_ids=self.tip_ids,
@@ -509,6 +537,7 @@ class Found:
             investigation_contacts=self.contacts,
             matches=self.matches,
             tip_caveats=self.tip_caveats,
+            redress=list(redress or []),
         )
 
 

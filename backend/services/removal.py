@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from backend import models as m
 from backend.errors import InvalidInput
+from backend.services.alerts import raise_correction_alerts
 from backend.services.guards import check_text
 
 __all__ = ["remove_record"]
@@ -25,4 +26,5 @@ def remove_record(*, by: m.User, record: m.Removable, reason: str) -> m.Removabl
     record.removed_by = by
     record.removed_reason = reason
     record.save(update_fields=["removed_at", "removed_by", "removed_reason"])
+    raise_correction_alerts(type(record), [record.pk], removed=True)
     return record

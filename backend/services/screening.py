@@ -10,7 +10,8 @@ are screened all the same.
 What a screening does differently is to do it for all travellers together, so that its
 statements do not grow with the list: one statement finds every name (with the
 transaction's similarity threshold set before it), one reads everything else for every
-traveller, one writes every lookup row and every disclosure, one asks whether any of it
+traveller, one finds the cleared travellers' redress cases (``backend.services.redress``: the
+mark shown first), one writes every lookup row and every disclosure, one asks whether any of it
 touches another office's active lead (only then is each traveller deconflicted on its
 own), all in one transaction.
 
@@ -42,13 +43,16 @@ from backend.services.lookups import (
     LookupCriteria,
     LookupOutcome,
     LookupRow,
+    MatchReason,
     Prepared,
     evaluate,
     name_matches,
     prepare,
     read_all,
     record_lookups,
+    traveller_redress,
 )
+from backend.services.redress import apply_marks
 from permissions.partner import lookup_reach_sql
 
 __all__ = [
@@ -156,6 +160,9 @@ def screen_passengers(
                 field="input",
             )
         order = sorted(found)
+        marks = traveller_redress({index: prepared[index] for index in order})
+        for index in order:
+            apply_marks(found[index].matches, marks.get(index, []), MatchReason)
         rows = [
             LookupRow(
                 criteria={
@@ -177,7 +184,11 @@ def screen_passengers(
             ScreenedTraveller(
                 index=index,
                 criteria=prepared[index].normalised if index in prepared else None,
-                outcome=found[index].outcome(lookups[index]) if index in found else None,
+                outcome=(
+                    found[index].outcome(lookups[index], marks.get(index))
+                    if index in found
+                    else None
+                ),
                 error=errors.get(index),
             )
             for index in range(len(travellers))

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from backend.errors import InvalidInput
 from backend.models import Identifier, Subject, SubjectIdentifier, User
+from backend.services.alerts import raise_correction_alerts
 from backend.services.guards import check_lengths
 from backend.services.identifiers import resolve_identifier
 from backend.vocabulary import MAX_ALIASES
@@ -99,6 +100,7 @@ def update_subject(
         subject.known_misidentification = known_misidentification
     _check_redress(subject)
     subject.save()
+    raise_correction_alerts(Subject, [subject.pk], removed=False)
     return subject
 
 

@@ -25,6 +25,7 @@ from backend.models import (
     TipSubject,
     User,
 )
+from backend.services.alerts import raise_correction_alerts, raise_link_alerts
 from backend.services.clusters import enter_tip_graph
 from backend.services.deconfliction import deconflict
 from backend.services.guards import check_lengths, refusing_duplicates
@@ -176,6 +177,7 @@ def create_tip(
     link_tips(tip_ids=[tip.pk])
     apply_priority(tip=tip, set_band=priority is None)
     deconflict_tip(tip=tip, by=by)
+    raise_link_alerts([tip.pk], new=True)
     return tip
 
 
@@ -237,6 +239,9 @@ def update_tip(
     tip.save(update_fields=[*changed, "updated_at"])
     if PRIORITY_FACTOR_FIELDS & set(changed):
         apply_priority(tip=tip)
+    if changed:
+        raise_correction_alerts(Tip, [tip.pk], removed=False)
+        raise_link_alerts([tip.pk])
     return tip
 
 
@@ -269,6 +274,7 @@ def add_identifier_to_tip(
     link_tips(tip_ids=[tip.pk])
     apply_priority(tip=tip)
     deconflict_tip(tip=tip, by=by)
+    raise_link_alerts([tip.pk])
     return result
 
 
@@ -282,4 +288,5 @@ def add_subject_to_tip(
     link_tips(tip_ids=[tip.pk])
     apply_priority(tip=tip)
     deconflict_tip(tip=tip, by=by)
+    raise_link_alerts([tip.pk])
     return result

@@ -433,3 +433,24 @@ def test_investigator_query_volume_per_day(gql_as):
     assert result["data"]["investigatorQueryVolume"] == [
         {"username": "investigator-user", "operations": 3, "lookups": 2, "denied": 1}
     ]
+
+
+def test_carries_refuses_a_field_its_type_does_not_have():
+    # (a declaration left above the wrong class would otherwise silently count nothing)
+    import strawberry
+
+    from audit.operations import carries
+
+    with pytest.raises(TypeError, match=r"names no field of Mark: \['matchedOn'\]"):
+
+        @carries({"matchedOn": lambda root: []})
+        @strawberry.type
+        class Mark:
+            case_number: str
+
+    @carries({"caseNumber": lambda root: [], "*": lambda root: []})
+    @strawberry.type
+    class Kept:
+        case_number: str
+
+    assert set(Kept.audit_carries) == {"caseNumber", "*"}

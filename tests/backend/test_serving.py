@@ -199,7 +199,11 @@ def test_workers_default_to_the_cores_and_yield_to_the_environment(
 
 @pytest.mark.parametrize(
     ("worker_class", "recycled_after"),
-    [("sync", 2000), ("uvicorn_worker.UvicornWorker", 0)],
+    [
+        ("sync", 2000),
+        ("backend.asgi_worker.AsgiWorker", 0),
+        ("uvicorn_worker.UvicornWorker", 0),
+    ],
 )
 def test_asgi_workers_are_not_recycled_under_their_clients(
     worker_class: str, recycled_after: int
@@ -347,7 +351,7 @@ def test_asgi_server_keeps_to_its_connection_pool(tmp_path: Path) -> None:
         TIPGRAPH_DB_POOL_TIMEOUT="20",
     )
     server = start_server(
-        tmp_path, env, "-k", "uvicorn_worker.UvicornWorker", "backend.asgi:application"
+        tmp_path, env, "-k", "backend.asgi_worker.AsgiWorker", "backend.asgi:application"
     )
     samples: list[int] = []
     done = threading.Event()

@@ -21,7 +21,15 @@ from strawberry.relay import GlobalID
 from backend import models as m
 from permissions.matrix import NEED_TO_KNOW, OPERATIONS
 from schema import schema
-from tests.factories import IdentifierFactory, SightingFactory, SubjectFactory, TipSubjectFactory
+from tests.conftest import register_document
+from tests.factories import (
+    IdentifierFactory,
+    SightingFactory,
+    SubjectFactory,
+    TipSubjectFactory,
+    UserFactory,
+)
+from tests.websocket import error_codes, first_answer
 
 GRAPHQL = schema._schema
 SCALARS = {
@@ -69,12 +77,17 @@ def operation(kind: str, name: str) -> str:
     return f"{'mutation' if kind == 'Mutation' else 'query'} {{ {call}{selection} }}"
 
 
+ROOTS = (
+    ("Query", GRAPHQL.query_type),
+    ("Mutation", GRAPHQL.mutation_type),
+    ("Subscription", GRAPHQL.subscription_type),
+)
+#: Subscription fields run on the WebSocket only (schema.subscriptions).
+SUBSCRIPTIONS = sorted(key for key in OPERATIONS if key.startswith("Subscription."))
+
+
 def root_fields() -> list[str]:
-    return [
-        f"{kind}.{name}"
-        for kind, root in (("Query", GRAPHQL.query_type), ("Mutation", GRAPHQL.mutation_type))
-        for name in root.fields
-    ]
+    return [f"{kind}.{name}" for kind, root in ROOTS if root is not None for name in root.fields]
 
 
 def test_every_root_field_has_a_rule_and_every_rule_a_field():
@@ -91,7 +104,7 @@ def test_every_need_to_know_field_exists():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", list(m.Role))
-@pytest.mark.parametrize("key", sorted(OPERATIONS))
+@pytest.mark.parametrize("key", sorted(set(OPERATIONS) - set(SUBSCRIPTIONS)))
 def test_role_may_call_exactly_what_the_matrix_says(gql_as, role, key):
     # given a caller of that role
     gql = gql_as(role)
@@ -138,3 +151,21 @@ def test_need_to_know_fields_per_role(gql_as, role, key):
         assert result["data"]["node"][field] is None
     else:
         assert codes == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", list(m.Role))
+@pytest.mark.parametrize("key", SUBSCRIPTIONS)
+def test_role_may_subscribe_exactly_as_the_matrix_says(role, key):
+    # given an account of that role (its document registered, for a partner tool)
+    user = UserFactory(role=role)
+    name = key.split(".")[1]
+    document = f"subscription {{ {name} {{ __typename }} }}"
+    register_document(document)
+    # when it subscribes over the WebSocket
+    answer = first_answer(user, document)
+    # then it is refused with FORBIDDEN exactly when the matrix says so, else left waiting
+    if role in OPERATIONS[key]:
+        assert answer is None, (key, role, answer)
+    else:
+        assert error_codes(answer) == ["FORBIDDEN"], (key, role, answer)
