@@ -44,6 +44,7 @@ from django.db import models
 from backend.retention import Category, Scheduled, Unscheduled
 
 __all__ = [
+    "HISTORY_MODE_SETTING",
     "REGISTRY",
     "Entry",
     "Exempt",
@@ -58,6 +59,13 @@ __all__ = [
     "type_name",
     "type_names",
 ]
+
+
+#: The transaction-local setting that chooses how a tracked table's history is written: by
+#: its row trigger (unset, the default) or, when 'statement', by its per-statement triggers
+#: with transition tables (``audit.protections``; the bulk importer sets it per batch). The
+#: content is the same either way.
+HISTORY_MODE_SETTING = "tipgraph.history"
 
 
 @dataclass(frozen=True)

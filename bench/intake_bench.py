@@ -65,26 +65,76 @@ def generate(path: Path, tips: int, seed: int) -> None:
             )
 
 
-def run(path: Path, label: str, source, batch_size: int) -> None:
+class StatementProfile:
+    """Times every SQL statement (``connection.execute_wrapper``), grouped by its first words."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, list[float]] = {}
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            key = " ".join(sql.split())[:90]
+            entry = self.totals.setdefault(key, [0, 0.0])
+            entry[0] += 1
+            entry[1] += time.perf_counter() - started
+
+    def report(self, batches: int, elapsed: float) -> None:
+        database = sum(t for _, t in self.totals.values())
+        print(
+            f"  per batch ({batches} batches): {elapsed / batches * 1000:.0f} ms in all, "
+            f"{database / batches * 1000:.0f} ms in {sum(int(n) for n, _ in self.totals.values()) / batches:.0f} statements"
+        )
+        for key, (count, total) in sorted(self.totals.items(), key=lambda kv: -kv[1][1])[:25]:
+            print(f"  {total / batches * 1000:8.1f} ms  {count / batches:5.1f}x  {key}")
+
+
+def run(path: Path, label: str, source, batch_size: int, profile: bool = False) -> None:
     from django.conf import settings
+    from django.db import connection
 
     from backend.intake.importer import import_tips
     from backend.intake.parse import parse
+    from backend.services.identifiers import clear_normalise_cache
+
+    clear_normalise_cache()  # each run starts cold, as a separate import process would
 
     def progress(done: int, rejected: int) -> None:
         sys.stderr.write(f"\r{label}: {done} rows, {rejected} rejected")
         sys.stderr.flush()
 
+    statements = StatementProfile()
     started = time.perf_counter()
-    with path.open("rb") as stream:
-        report = import_tips(
-            records=parse(stream, format="csv", max_rows=settings.INTAKE_MAX_ROWS),
-            source=source,
-            by=None,
-            batch_size=batch_size,
-            progress=progress,
-        )
+    with path.open("rb") as stream, connection.execute_wrapper(statements):
+        records = parse(stream, format="csv", max_rows=settings.INTAKE_MAX_ROWS)
+        if profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            report = profiler.runcall(
+                import_tips,
+                records=records,
+                source=source,
+                by=None,
+                batch_size=batch_size,
+                progress=progress,
+            )
+        else:
+            report = import_tips(
+                records=records,
+                source=source,
+                by=None,
+                batch_size=batch_size,
+                progress=progress,
+            )
     elapsed = time.perf_counter() - started
+    if profile:
+        sys.stderr.write("\n")
+        statements.report(max(1, -(-report.rows // batch_size)), elapsed)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
     sys.stderr.write("\n")
     print(
         f"{label}: {report.rows} rows in {elapsed:.1f} s = {report.rows / elapsed:,.0f} tips/s "
@@ -98,6 +148,9 @@ def main() -> None:
     parser.add_argument("--tips", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument(
+        "--profile", action="store_true", help="time every statement and Python function"
+    )
     args = parser.parse_args()
     setup_environment("bench-pgdata")
     from django.conf import settings
@@ -116,8 +169,8 @@ def main() -> None:
             f"generated {args.tips} tips, {size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s"
         )
         batch = args.batch_size or settings.INTAKE_BATCH_SIZE
-        run(path, "first import", source, batch)
-        run(path, "re-import", source, batch)
+        run(path, "first import", source, batch, args.profile)
+        run(path, "re-import", source, batch, args.profile)
         clusters = m.Tip.objects.filter(source=source).values("cluster_id").distinct().count()
         print(f"{clusters} clusters among {args.tips} tips")
 

@@ -1,9 +1,14 @@
 """The bulk importer: parsed tips in, tips, identifiers, subjects, links and clusters out.
 
 ``import_tips`` consumes what a parser yields (``IntakeTip`` or ``RowError``) and writes it in
-batches, set-based: identifiers are normalised in Python and upserted with one
-``INSERT ... ON CONFLICT DO NOTHING`` per batch, tips, sightings and subjects are written with
-``bulk_create``, then the batch is linked with one ``link_tips`` call, scored, and deconflicted.
+batches, set-based: identifiers are normalised in Python (once per distinct raw value:
+``backend.services.identifiers.normalise_cached``) and upserted with one
+``INSERT ... ON CONFLICT DO NOTHING`` per batch, new tips, sightings and subjects are written
+with COPY (``_copy_in``: ids drawn from the sequence first), then the batch is linked with one
+``link_tips`` call, scored (a new tip is inserted with the score it has alone; only the tips
+whose links change it are written again), and deconflicted. The batch's record history is
+written per statement (``backend.registry.HISTORY_MODE_SETTING``: the same before/after rows
+as the per-row triggers, one INSERT per statement), and an unchanged tip costs no write.
 Imported tips end up exactly as hand-entered ones (``backend.services.tips.create_tip``) would:
 same links, clusters, priority score and deconfliction notices.
 
@@ -42,19 +47,24 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, F, Func, TextField, Value
+from django.db.models.expressions import DatabaseDefault
 from django.utils import timezone
+from psycopg import sql
 
 from backend import models as m
-from backend.identifiers import InvalidIdentifier, Normalised, normalise
+from backend.identifiers import InvalidIdentifier, Normalised
 from backend.intake.records import IntakeTip, RowError
 from backend.names import NAME_SEPARATOR, fold_name, fold_names
+from backend.registry import HISTORY_MODE_SETTING
 from backend.services.alerts import raise_link_alerts
 from backend.services.clusters import lock_tip_graph
 from backend.services.deconfliction import ACTIVE_LEAD_STATUSES, deconflict
+from backend.services.identifiers import normalise_cached
 from backend.services.linking import link_tips
 from backend.services.priority import PriorityFacts, assess_priority
 from backend.vocabulary import (
@@ -127,8 +137,15 @@ class _Row:
 # validation and normalisation, in Python, before anything is written
 
 
+_ALLOWED: dict[Any, frozenset[str]] = {}
+
+
 def _choice(value: str, choices: Any, field_name: str, row: int, errors: list[RowError]) -> None:
-    if value not in choices.values:
+    # ``choices.values`` builds a new list on every access: kept once per choices class
+    allowed = _ALLOWED.get(choices)
+    if allowed is None:
+        allowed = _ALLOWED[choices] = frozenset(choices.values)
+    if value not in allowed:
         allowed = ", ".join(choices.values)
         errors.append(RowError(row, field_name, f"{value!r} is not one of: {allowed}"))
 
@@ -162,7 +179,7 @@ def _prepare(tip: IntakeTip) -> _Row | list[RowError]:
         if not _aware(ident.captured_at):
             errors.append(RowError(row, f"{where}.capturedAt", "needs a time zone"))
         try:
-            norm: Normalised = normalise(ident.kind, ident.value, qualifier=ident.qualifier)
+            norm: Normalised = normalise_cached(ident.kind, ident.value, qualifier=ident.qualifier)
         except InvalidIdentifier as exc:
             errors.append(RowError(row, f"{where}.value", str(exc)))
             continue
@@ -214,6 +231,68 @@ def _prepare(tip: IntakeTip) -> _Row | list[RowError]:
 
 # ---------------------------------------------------------------------------------------------
 # set-based writes of one batch
+
+#: Fields whose attribute value psycopg writes as Django would save it (no conversion).
+_PLAIN_FIELDS = (
+    models.CharField,
+    models.TextField,
+    models.IntegerField,
+    models.BooleanField,
+    models.FloatField,
+    models.DateField,
+)
+
+
+def _column_getter(f: models.Field) -> Callable[[Any], Any]:
+    """How ``_copy_in`` reads one column of a new row: the attribute itself for plain fields,
+    else what Django's save would write (``auto_now_add`` times, JSON, arrays, ...)."""
+    if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+        return lambda obj: f.get_db_prep_save(f.pre_save(obj, True), connection)
+    if isinstance(f, models.ForeignKey) or (
+        isinstance(f, _PLAIN_FIELDS) and type(f).get_db_prep_save is models.Field.get_db_prep_save
+    ):
+        return attrgetter(f.attname)  # an id, text, number, flag or aware time
+    return lambda obj: f.get_db_prep_save(getattr(obj, f.attname), connection)
+
+
+def _copy_in(objs: list[Any]) -> list[Any]:
+    """Insert new model instances with COPY (what ``bulk_create`` does, without building one
+    huge INSERT with a parameter per value): their ids are drawn from the table's sequence
+    first, then every concrete column is written as Django would save it. Returns ``objs``,
+    with their ids set. Fires the same triggers (history) as an INSERT."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    meta = model._meta
+    # a column left to its database default (``db_default``) is left out of the COPY
+    fields = [
+        f
+        for f in meta.concrete_fields
+        if f.primary_key or not isinstance(getattr(objs[0], f.attname), DatabaseDefault)
+    ]
+    if any(isinstance(getattr(obj, f.attname), DatabaseDefault) for obj in objs for f in fields):
+        return model.objects.bulk_create(objs)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(objs)],
+        )
+        ids = sorted(pk for (pk,) in cursor.fetchall())
+        for obj, pk in zip(objs, ids, strict=True):
+            obj.pk = pk
+        statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
+            table=sql.Identifier(meta.db_table),
+            columns=sql.SQL(", ").join(sql.Identifier(f.column) for f in fields),
+        )
+        getters = [_column_getter(f) for f in fields]
+        with cursor.copy(statement) as copy:
+            for obj in objs:
+                copy.write_row([get(obj) for get in getters])
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objs
+
 
 _UPSERT_IDENTIFIERS_SQL = """
 INSERT INTO backend_identifier
@@ -358,7 +437,7 @@ def _match_subjects(
                 pending[key] = (subject, [])
             pending[key][1].append(slot)
     if pending:
-        created = m.Subject.objects.bulk_create([subject for subject, _ in pending.values()])
+        created = _copy_in([subject for subject, _ in pending.values()])
         for subject, (_, slots) in zip(created, pending.values(), strict=True):
             for slot in slots:
                 result[slot] = subject.pk
@@ -371,7 +450,28 @@ SET priority_score = s.score, priority_factors = s.factors, priority = s.priorit
 FROM unnest(%s::bigint[], %s::float8[], %s::jsonb[], %s::smallint[])
     AS s(id, score, factors, priority)
 WHERE t.id = s.id
+  AND (t.priority_score, t.priority_factors, t.priority)
+      IS DISTINCT FROM (s.score, s.factors, s.priority)
 """
+
+
+def _provisional(tip: m.Tip, band: bool) -> None:
+    """Score a new tip as if it linked to nothing, before it is inserted: ``_score`` then
+    rewrites only the tips whose links or registered subjects change that."""
+    assessment = assess_priority(
+        PriorityFacts(
+            category=tip.category,
+            escalated=tip.escalated,
+            access_to_children=tip.access_to_children,
+            hands_on=tip.hands_on,
+            prior_tips_in_cluster=0,
+            registered_sex_offenders=0,
+        )
+    )
+    tip.priority_score = assessment.score
+    tip.priority_factors = [asdict(f) for f in assessment.factors]
+    if band:
+        tip.priority = assessment.band
 
 
 def _score(tip_ids: list[int], set_band: set[int]) -> None:
@@ -481,6 +581,11 @@ def _deconflict(tip_ids: list[int], by: m.User | None) -> None:
             )
 
 
+def _history_mode(mode: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, %s, true)", [HISTORY_MODE_SETTING, mode])
+
+
 @dataclass
 class _BatchResult:
     new: int = 0
@@ -499,6 +604,10 @@ def _write_batch(
     # The graph lock, exclusively, before the first row: the coarse lock of a bulk writer
     # (backend.services.clusters), held until the batch's transaction ends.
     lock_tip_graph()
+    # History per statement (audit.protections): the same before/after rows, one INSERT for
+    # each statement of the batch instead of a trigger call per row. Transaction-local, and
+    # set back at the end of the batch for whatever the transaction writes next.
+    _history_mode("statement")
     result = _BatchResult()
     identifier_ids = _upsert_identifiers(rows)
     references = [row.reference for row in rows]
@@ -527,24 +636,24 @@ def _write_batch(
                 changed_tips.append(tip)
                 touched.add(row.reference)
             continue
-        new_tips.append(
-            m.Tip(
-                source=source,
-                source_reference=row.reference,
-                received_at=given.received_at,
-                category=given.category,
-                narrative=given.narrative,
-                priority=given.priority if given.priority is not None else 3,
-                handling_caveat=given.handling_caveat,
-                escalated=given.escalated,
-                raw_record=given.raw_record or {},
-                created_by=by,
-            )
+        tip = m.Tip(
+            source=source,
+            source_reference=row.reference,
+            received_at=given.received_at,
+            category=given.category,
+            narrative=given.narrative,
+            priority=given.priority if given.priority is not None else 3,
+            handling_caveat=given.handling_caveat,
+            escalated=given.escalated,
+            raw_record=given.raw_record or {},
+            created_by=by,
         )
+        _provisional(tip, band=given.priority is None)
+        new_tips.append(tip)
         touched.add(row.reference)
         if given.priority is None:
             set_band.add(row.reference)
-    created = m.Tip.objects.bulk_create(new_tips)
+    created = _copy_in(new_tips)
     tips = {**stored, **{t.source_reference: t for t in created}}
     if changed_tips:
         m.Tip.objects.bulk_update(changed_tips, sorted(changed_fields))
@@ -571,7 +680,8 @@ def _write_batch(
                 raw_value=s.raw,
             )
             touched.add(row.reference)
-    m.TipIdentifier.objects.bulk_create(new_sightings.values(), ignore_conflicts=True)
+    # new rows only: the stored tips' sightings were read above, under the graph lock
+    _copy_in(list(new_sightings.values()))
 
     # subjects: matched or created, then named in their tips
     subject_ids = _match_subjects(rows, tips, by)
@@ -589,7 +699,7 @@ def _write_batch(
                 continue
             new_named[key3] = m.TipSubject(tip_id=key3[0], subject_id=key3[1], role=key3[2])
             touched.add(row.reference)
-    m.TipSubject.objects.bulk_create(new_named.values(), ignore_conflicts=True)
+    _copy_in(list(new_named.values()))
 
     touched_ids = sorted(tips[ref].pk for ref in touched)
     if touched_ids:
@@ -597,6 +707,7 @@ def _write_batch(
         _score(touched_ids, {tips[ref].pk for ref in set_band})
         _deconflict(touched_ids, by)
         raise_link_alerts(touched_ids)  # partners told of tips linking to their records
+    _history_mode("")
     result.new = len(created)
     result.updated = len(touched) - len(created)
     result.unchanged = len(rows) - len(touched)

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from backend.identifiers import IdentifierKind, InvalidIdentifier, normalise
+from backend.identifiers import IdentifierKind, InvalidIdentifier
 from backend.intake.records import IntakeIdentifier, IntakeSubject, IntakeTip, RowError
+from backend.services.identifiers import normalise_cached
 from backend.vocabulary import (
     MAX_IDENTIFIER_VALUE,
     MAX_NAME,
@@ -292,7 +293,7 @@ def _build_identifier(raw: RawIdentifier, out: _Collector) -> IntakeIdentifier |
             ok = False
         else:
             try:
-                normalise(kind, value, qualifier=qualifier)
+                normalise_cached(kind, value, qualifier=qualifier)
             except InvalidIdentifier as exc:
                 out.add(raw.name("value"), str(exc))
                 ok = False

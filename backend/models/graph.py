@@ -429,6 +429,8 @@ class TipIdentifier(models.Model):
             ),
             _choices_check("event", SightingEvent, "tip_identifier_event_valid"),
         ]
+        # linking reads the first tips of an identifier in tip order (backend.services.linking)
+        indexes = [models.Index(fields=["identifier", "tip"], name="tip_identifier_by_identifier")]
 
     def __str__(self) -> str:
         return f"tip {self.tip_id} {self.event} identifier {self.identifier_id}"

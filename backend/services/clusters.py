@@ -4,7 +4,8 @@ and the locks that let several processes write links and clusters at once.
 - When links are added, ``merge_clusters_of`` gives every touched tip a cluster (size 1 for an
   unlinked tip) and unions the clusters its links join: each group of joined clusters is merged
   into its largest one (the lowest id on a tie) by re-pointing the other clusters' tips in one
-  UPDATE and deleting the emptied clusters.
+  UPDATE and deleting the emptied clusters; a tip without a cluster yet goes straight into its
+  group's cluster (no cluster of its own first), so a new tip is written once.
 - When links are removed, ``split_cluster`` recomputes only the affected cluster over its
   remaining links and moves every part but the largest into a new cluster.
 
@@ -61,6 +62,7 @@ brings back the single exclusive lock for every linking transaction, for compari
 from __future__ import annotations
 
 import enum
+from collections import defaultdict
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -182,8 +184,9 @@ WITH pairs AS MATERIALIZED (
 )
 SELECT true, from_tip_id, to_tip_id FROM pairs
 UNION ALL
-SELECT false, t.id, t.cluster_id FROM backend_tip t
-WHERE t.id = ANY(%(ids)s) OR t.id IN (SELECT to_tip_id FROM pairs)
+SELECT false, t.id, t.cluster_id
+FROM (SELECT unnest(%(ids)s::bigint[]) UNION SELECT to_tip_id FROM pairs) AS touched(id)
+JOIN backend_tip t ON t.id = touched.id
 """
 
 
@@ -305,43 +308,79 @@ def _refresh_sizes(cluster_ids: Iterable[int]) -> None:
         )
 
 
+def _grow_sizes(growth: dict[int, int]) -> None:
+    keys = sorted(c for c, n in growth.items() if n)
+    if not keys:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE backend_cluster c SET size = c.size + g.n, updated_at = now()
+            FROM unnest(%s::bigint[], %s::int[]) AS g(id, n)
+            WHERE c.id = g.id
+            """,
+            [keys, [growth[c] for c in keys]],
+        )
+
+
 def merge_clusters_of(*, tip_ids: Iterable[int]) -> set[int]:
     """Give ``tip_ids`` (and their linked tips) clusters and union the clusters their non-removed
-    links join. Returns the ids of the clusters that now hold those tips."""
+    links join. Returns the ids of the clusters that now hold those tips.
+
+    Each group of joined clusters and unclustered tips ends in one cluster: the largest stored
+    cluster of the group (the lowest id on a tie) absorbs the others (only the smaller
+    clusters' tips are re-pointed), and the group's unclustered tips are pointed straight at it;
+    a group of unclustered tips only gets one new cluster. Each tip is written at most once."""
     ids = sorted(set(tip_ids))
     if not ids:
         return set()
     with transaction.atomic():
         pairs, cluster_of = lock_clusters_of(ids)
-
-        # An unclustered tip first gets a cluster of its own (size 1).
-        bare = sorted(pk for pk, c in cluster_of.items() if c is None)
-        created = _new_clusters([1] * len(bare))
-        _repoint_tips("id", bare, created)
-        cluster_of.update(zip(bare, created, strict=True))
-
-        # Union the clusters joined by links: the largest of each group absorbs the others.
-        groups = components(
-            set(cluster_of.values()), ((cluster_of[a], cluster_of[b]) for a, b in pairs)
+        # nodes: a stored cluster (its id) or an unclustered tip (minus its id)
+        node = {t: (c if c is not None else -t) for t, c in cluster_of.items()}
+        groups = components(set(node.values()), ((node[a], node[b]) for a, b in pairs))
+        stored = {c for g in groups for c in g if c > 0}
+        sizes = (
+            dict(Cluster.objects.filter(pk__in=stored).values_list("pk", "size"))
+            if any(len(g) > 1 for g in groups)
+            else {}
         )
-        merging = [g for g in groups if len(g) > 1]
-        if not merging:
-            return set(cluster_of.values())
-        sizes = dict(
-            Cluster.objects.filter(pk__in={c for g in merging for c in g}).values_list("pk", "size")
-        )
+        lonely = [g for g in groups if not any(c > 0 for c in g)]
+        created = _new_clusters([len(g) for g in lonely])
+        target_of: dict[int, int] = {}
+        for group, new_id in zip(lonely, created, strict=True):
+            for n in group:
+                target_of[n] = new_id
         sources: list[int] = []
         targets: list[int] = []
-        for group in merging:
-            target = min(group, key=lambda c: (-sizes.get(c, 0), c))
-            for cluster_id in sorted(group - {target}):
+        for group in groups:
+            clusters = [c for c in group if c > 0]
+            if not clusters:
+                continue
+            target = min(clusters, key=lambda c: (-sizes.get(c, 0), c))
+            for n in group:
+                target_of[n] = target
+            for cluster_id in sorted(set(clusters) - {target}):
                 sources.append(cluster_id)
                 targets.append(target)
+        bare = sorted(t for t, n in node.items() if n < 0)
+        _repoint_tips("id", bare, [target_of[-t] for t in bare])
         _repoint_tips("cluster_id", sources, targets)
-        Cluster.objects.filter(pk__in=sources).delete()
-        _refresh_sizes(targets)
-        absorbed = dict(zip(sources, targets, strict=True))
-        return {absorbed.get(c, c) for c in cluster_of.values()}
+        if sources:
+            with connection.cursor() as cursor:
+                # their tips were all re-pointed above: nothing refers to them any more
+                cursor.execute("DELETE FROM backend_cluster WHERE id = ANY(%s)", [sources])
+        # sizes by arithmetic, not by counting the (possibly huge) target clusters again: a
+        # target gains the tips of the clusters it absorbed and the unclustered tips it took
+        growth: dict[int, int] = defaultdict(int)
+        fresh = set(created)
+        for t in bare:
+            if target_of[-t] not in fresh:
+                growth[target_of[-t]] += 1
+        for source, target in zip(sources, targets, strict=True):
+            growth[target] += sizes.get(source, 0)
+        _grow_sizes(growth)
+        return {target_of[n] for n in node.values()}
 
 
 def split_cluster(*, cluster_id: int) -> list[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Value
@@ -17,6 +18,8 @@ from backend.services.guards import check_text, refusing_duplicates
 __all__ = [
     "MAX_QUALIFIER_LENGTH",
     "MAX_VALUE_LENGTH",
+    "clear_normalise_cache",
+    "normalise_cached",
     "normalise_or_raise",
     "resolve_identifier",
     "update_identifier",
@@ -25,6 +28,36 @@ __all__ = [
 #: The columns an identifier's value (raw, normalised, canonical) and qualifier go into.
 MAX_VALUE_LENGTH: int = Identifier._meta.get_field("value").max_length  # type: ignore[assignment]
 MAX_QUALIFIER_LENGTH: int = Identifier._meta.get_field("qualifier").max_length  # type: ignore[assignment]
+
+
+#: How many distinct (kind, raw value, qualifier) results ``normalise_cached`` keeps: a bounded
+#: cache, so memory stays constant however large the file.
+NORMALISE_CACHE_SIZE = 200_000
+
+
+@lru_cache(maxsize=NORMALISE_CACHE_SIZE)
+def _normalise_once(kind: str, raw: str, qualifier: str) -> Normalised | InvalidIdentifier:
+    try:
+        return normalise(kind, raw, qualifier=qualifier)
+    except InvalidIdentifier as exc:
+        exc.__traceback__ = None  # kept: not its frames
+        return exc
+
+
+def normalise_cached(kind: str, raw: str, *, qualifier: str = "") -> Normalised:
+    """``backend.identifiers.normalise``, computed once per distinct (kind, raw value,
+    qualifier): bulk intake normalises the same phone numbers and addresses over and over
+    (validation and the importer both ask), and normalising is pure. Raises what ``normalise``
+    raises (an unknown kind is not cached)."""
+    result = _normalise_once(str(getattr(kind, "value", kind)), raw, qualifier)
+    if isinstance(result, InvalidIdentifier):
+        raise InvalidIdentifier(result.kind, result.raw, result.reason)
+    return result
+
+
+def clear_normalise_cache() -> None:
+    """Forget what ``normalise_cached`` computed (benchmarks start cold)."""
+    _normalise_once.cache_clear()
 
 
 def normalise_or_raise(

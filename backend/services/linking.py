@@ -1,9 +1,13 @@
 """Tip links: automatic links through shared identifiers and subjects, manual links, removals,
 and the guards against over-linking.
 
-Automatic links are written set-based (one INSERT ... SELECT per kind) so that a single
-hand-entered tip and a bulk load of thousands use the same code. Each link is stored in both
-directions. The rules:
+Automatic links are written set-based so that a single hand-entered tip and a bulk load of
+thousands use the same code, at a cost that follows the tips being linked, not the size of the
+identifiers' histories or clusters: the first ``cap`` tips of each identifier of the new tips
+are read through the (identifier, tip) index, the pairs with a new tip formed from them, and
+written with one INSERT (shared subjects: one INSERT ... SELECT). Each link is stored in both
+directions (its readers, the GraphQL ``links`` of a tip among them, read the rows from a tip).
+The rules:
 
 - two tips sharing a normalised identifier or a subject are linked, with the reason;
 - an identifier links at most ``settings.LINK_MAX_TIPS_PER_IDENTIFIER`` tips (the first ones,
@@ -29,7 +33,9 @@ they read or write the link.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -63,44 +69,46 @@ __all__ = [
     "remove_link_exclusion",
 ]
 
-_SHARED_IDENTIFIER_SQL = """
-WITH touched AS (
-    SELECT DISTINCT s.identifier_id
-    FROM backend_tipidentifier s
-    JOIN backend_identifier i ON i.id = s.identifier_id
-    WHERE s.tip_id = ANY(%(ids)s)
-      AND s.identifier_id = ANY(%(identifiers)s)
-      AND i.too_common_at IS NULL
+# The cost follows the batch, not the identifiers' histories: the touched identifiers come
+# from the array of the batch's identifiers (never a scan of every identifier), and each
+# one's first ``cap`` tips, then their sightings, are read through the (identifier, tip) index
+# (LATERAL: index look-ups whatever the planner's statistics, which are stale in the middle of
+# a bulk load), so the cap and the exclusions apply before any pair is formed. The pairs are
+# formed in Python from these rows (``_identifier_pairs``: only pairs with a tip of the batch)
+# and written by ``_INSERT_IDENTIFIER_LINKS_SQL`` in both directions.
+_CAPPED_SIGHTINGS_SQL = """
+WITH touched AS MATERIALIZED (
+    SELECT i.id AS identifier_id
+    FROM unnest(%(identifiers)s::bigint[]) AS u(id)
+    JOIN backend_identifier i ON i.id = u.id
+    WHERE i.too_common_at IS NULL
       AND i.removed_at IS NULL
       AND NOT EXISTS (
           SELECT 1 FROM backend_linkexclusion x
           WHERE x.kind = i.kind AND x.qualifier = i.qualifier AND x.value = i.value
       )
 ),
-batch AS MATERIALIZED (
-    SELECT DISTINCT unnest(%(ids)s::bigint[]) AS tip_id
-),
-ranked AS (
-    SELECT s.tip_id, s.identifier_id, COALESCE(s.captured_at, t.received_at) AS seen_at,
-           dense_rank() OVER (PARTITION BY s.identifier_id ORDER BY s.tip_id) AS tip_rank,
-           (s.tip_id IN (SELECT tip_id FROM batch)) AS in_batch
-    FROM backend_tipidentifier s
-    JOIN touched USING (identifier_id)
-    JOIN backend_tip t ON t.id = s.tip_id
-),
 capped AS MATERIALIZED (
-    -- only the first tips of each identifier link: cut before the self-join, which would
-    -- otherwise pair every sighting of a popular identifier with every other
-    SELECT * FROM ranked WHERE tip_rank <= %(cap)s
-),
-pairs AS (
-    SELECT a.tip_id AS from_tip_id, b.tip_id AS to_tip_id, a.identifier_id,
-           min(GREATEST(a.seen_at - b.seen_at, b.seen_at - a.seen_at)) AS gap
-    FROM capped a
-    JOIN capped b ON b.identifier_id = a.identifier_id AND b.tip_id <> a.tip_id
-    WHERE a.in_batch OR b.in_batch
-    GROUP BY a.tip_id, b.tip_id, a.identifier_id
+    -- only the first tips of each identifier (by id) link
+    SELECT t.identifier_id, f.tip_id
+    FROM touched t
+    CROSS JOIN LATERAL (
+        SELECT DISTINCT s.tip_id FROM backend_tipidentifier s
+        WHERE s.identifier_id = t.identifier_id
+        ORDER BY s.tip_id
+        LIMIT %(cap)s
+    ) f
 )
+SELECT c.identifier_id, c.tip_id, COALESCE(s.captured_at, r.received_at)
+FROM capped c
+CROSS JOIN LATERAL (
+    SELECT s.captured_at FROM backend_tipidentifier s
+    WHERE s.identifier_id = c.identifier_id AND s.tip_id = c.tip_id
+) s
+CROSS JOIN LATERAL (SELECT t.received_at FROM backend_tip t WHERE t.id = c.tip_id) r
+"""
+
+_INSERT_IDENTIFIER_LINKS_SQL = """
 INSERT INTO backend_tiplink
     (from_tip_id, to_tip_id, kind, identifier_id, subject_id, reason, created_at)
 SELECT p.from_tip_id, p.to_tip_id, 'SHARED_IDENTIFIER', p.identifier_id, NULL::bigint,
@@ -113,11 +121,37 @@ SELECT p.from_tip_id, p.to_tip_id, 'SHARED_IDENTIFIER', p.identifier_id, NULL::b
               || ' of each other (window ' || %(window)s || ' h)'
           ELSE '' END,
        now()
-FROM pairs p
+FROM unnest(%(from)s::bigint[], %(to)s::bigint[], %(via)s::bigint[], %(gap)s::interval[])
+    AS p(from_tip_id, to_tip_id, identifier_id, gap)
 JOIN backend_identifier i ON i.id = p.identifier_id
 WHERE i.kind <> 'IP_ADDRESS' OR p.gap <= make_interval(hours => %(window)s)
 ON CONFLICT DO NOTHING
 """
+
+
+def _identifier_pairs(
+    rows: Iterable[tuple[int, int, datetime]], batch: set[int]
+) -> dict[tuple[int, int, int], timedelta]:
+    """(from tip, to tip, identifier) -> the shortest time between their sightings of it, both
+    directions, for every pair of tips sharing an identifier with at least one in ``batch``."""
+    by_identifier: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
+    for identifier_id, tip_id, seen_at in rows:
+        by_identifier[identifier_id].append((tip_id, seen_at))
+    pairs: dict[tuple[int, int, int], timedelta] = {}
+    for identifier_id, seen in by_identifier.items():
+        for a, a_seen in seen:
+            if a not in batch:
+                continue
+            for b, b_seen in seen:
+                if a == b:
+                    continue
+                gap = abs(a_seen - b_seen)
+                for key in ((a, b, identifier_id), (b, a, identifier_id)):
+                    known = pairs.get(key)
+                    if known is None or gap < known:
+                        pairs[key] = gap
+    return pairs
+
 
 _SHARED_SUBJECT_SQL = """
 WITH batch AS MATERIALIZED (
@@ -150,17 +184,22 @@ ON CONFLICT DO NOTHING
 # through the identifier marks it. The cap never depends on the mark: only the first tips of
 # an identifier (by id) link in any case.
 _MARK_TOO_COMMON_SQL = """
-WITH touched AS MATERIALIZED (
-    SELECT DISTINCT identifier_id FROM backend_tipidentifier
-    WHERE tip_id = ANY(%(ids)s) AND identifier_id = ANY(%(identifiers)s)
-), counted AS MATERIALIZED (
-    SELECT s.identifier_id
-    FROM backend_tipidentifier s JOIN touched t ON t.identifier_id = s.identifier_id
-    GROUP BY s.identifier_id
-    HAVING count(DISTINCT s.tip_id) > %(cap)s
+WITH counted AS MATERIALIZED (
+    -- an identifier not marked yet is over the cap when it has a tip after its first ``cap``
+    SELECT i.id
+    FROM unnest(%(identifiers)s::bigint[]) AS u(id)
+    JOIN backend_identifier i ON i.id = u.id
+    WHERE i.too_common_at IS NULL
+      AND EXISTS (
+          SELECT 1 FROM backend_tipidentifier s
+          WHERE s.identifier_id = i.id
+          GROUP BY s.tip_id
+          ORDER BY s.tip_id
+          OFFSET %(cap)s LIMIT 1
+      )
 ), free AS MATERIALIZED (
     SELECT i.id
-    FROM backend_identifier i JOIN counted c ON c.identifier_id = i.id
+    FROM backend_identifier i JOIN counted c ON c.id = i.id
     WHERE i.too_common_at IS NULL
     FOR NO KEY UPDATE OF i SKIP LOCKED
 ), over_cap AS (
@@ -216,10 +255,37 @@ def link_tips(*, tip_ids: Iterable[int]) -> int:
             "window": settings.LINK_IP_WINDOW_HOURS,
         }
         with connection.cursor() as cursor:
-            for sql in (_SHARED_IDENTIFIER_SQL, _SHARED_SUBJECT_SQL):
-                cursor.execute(sql, params)
+            cursor.execute(_CAPPED_SIGHTINGS_SQL, params)
+            capped = cursor.fetchall()
+            pairs = _identifier_pairs(capped, set(ids))
+            if pairs:
+                keys = sorted(pairs)
+                cursor.execute(
+                    _INSERT_IDENTIFIER_LINKS_SQL,
+                    {
+                        "from": [k[0] for k in keys],
+                        "to": [k[1] for k in keys],
+                        "via": [k[2] for k in keys],
+                        "gap": [pairs[k] for k in keys],
+                        "window": settings.LINK_IP_WINDOW_HOURS,
+                    },
+                )
                 added += cursor.rowcount
-            cursor.execute(_MARK_TOO_COMMON_SQL, params)
+            cursor.execute(_SHARED_SUBJECT_SQL, params)
+            added += cursor.rowcount
+            # Only an identifier whose first ``cap`` tips are all there can have more: one read
+            # with fewer is under the cap. Those not read at all (excluded, removed, already
+            # marked) are checked as before.
+            tips_of: dict[int, set[int]] = defaultdict(set)
+            for identifier_id, tip_id, _ in capped:
+                tips_of[identifier_id].add(tip_id)
+            full = [
+                pk
+                for pk in identifier_ids
+                if pk not in tips_of or len(tips_of[pk]) >= params["cap"]
+            ]
+            if full:
+                cursor.execute(_MARK_TOO_COMMON_SQL, {**params, "identifiers": full})
         merge_clusters_of(tip_ids=ids)
     return added
 
