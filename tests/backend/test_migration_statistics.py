@@ -11,6 +11,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from audit.protections import sync_history_triggers
 from backend.database_roles import application_role, grant_application_role, owner_connection
+from backend.disposal_database import grant_disposal_role
 
 BEFORE = [("backend", "0005_importjob")]
 AFTER = [("backend", "0006_statistics")]
@@ -53,10 +54,12 @@ def test_backfill_takes_the_earliest_referral_of_each_tip(_as_owner: None) -> No
 @pytest.fixture
 def _as_owner() -> Iterator[None]:
     """Migrations run as the owner (the application role runs no DDL); afterwards the latest
-    schema is back, with the application role's privileges and the history triggers."""
+    schema is back, with the application and disposal roles' privileges and the history
+    triggers."""
     with owner_connection():
         yield
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
         grant_application_role(connection, application_role())
+        grant_disposal_role(connection)  # the tables it dropped and made anew lost theirs
         sync_history_triggers(connection)
