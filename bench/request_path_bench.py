@@ -1,6 +1,6 @@
 """The request path, statement by statement: SQL statements and server CPU per request.
 
-    .venv/bin/python bench/request_path_bench.py --tips 100000 --runs 200
+    .venv/bin/python bench/request_path_bench.py --tips 100000 --runs 200 [--statements]
 
 Runs requests in this process through Django's whole stack (middleware, authentication, the
 GraphQL view, the audit row: everything but the socket), on the traveller-lookup benchmark's
@@ -39,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import progress, setup_environment
 from bench.lookup_bench import QUERY, bench_user, criteria, load, reads, register_query
 
+#: Print each request's statements (``--statements``).
+SHOW_STATEMENTS = False
 PAGE = "query Page { tips(first: 100) { edges { node { id sourceReference category } } } }"
 
 
@@ -74,6 +76,10 @@ def measure(
     with CaptureQueriesContext(connection) as captured:
         send()
     statements = len(captured)
+    if SHOW_STATEMENTS:
+        print(f"\n{label}: {statements} statements", file=sys.stderr)
+        for n, query in enumerate(captured, 1):
+            print(f"  {n:>2}. {' '.join(query['sql'].split())[:160]}", file=sys.stderr)
     # each read as the server ran it: prepared (backend.prepared) with its parameters, or text
     replayed = [q.get("prepared", (q["sql"], None)) for q in captured if reads(q["sql"])]
     cpu, wall, floor = [], [], []
@@ -100,7 +106,12 @@ def main() -> None:
     parser.add_argument("--tips", type=int, default=100_000, help="data set size (100000)")
     parser.add_argument("--runs", type=int, default=200, help="requests timed per kind (200)")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--statements", action="store_true", help="print each request's statements (cut)"
+    )
     args = parser.parse_args()
+    global SHOW_STATEMENTS
+    SHOW_STATEMENTS = args.statements
     setup_environment("bench-pgdata")
     from django.conf import settings
 

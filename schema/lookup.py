@@ -248,7 +248,8 @@ class TravellerLookupResult:
     def _listed(self, info: Info, model: type, ids: list[int]) -> Any:
         """A flat list's records: a queryset for the optimizer, or the shared records."""
         if self.shared is None:
-            return _rows(info, model, ids)
+            # the type's get_queryset (schema.base.ScopedNode) row-scopes it, once
+            return model.objects.filter(pk__in=ids)
         records = self.shared.records(
             info,
             model,

@@ -206,6 +206,32 @@ def test_investigator_never_sees_owner_only_tips_through_a_fuzzy_match(gql_as):
     assert data["subjects"] == [{"fullName": "José Álvarez"}]
 
 
+def test_the_flat_lists_of_an_answer_are_row_scoped_whatever_ids_they_hold(gql_as, monkeypatch):
+    # given a partner's lookup whose answer is made to hold, beside what the partner rule
+    # returned, an OWNER_ONLY tip and a person named only as its victim
+    from schema import lookup as lookup_schema
+
+    named("José Álvarez", "VISIBLE-1")
+    hidden = TipFactory(source_reference="HIDDEN-1", handling_caveat=m.HandlingCaveat.OWNER_ONLY)
+    victim = SubjectFactory(full_name="Vic Tim")
+    TipSubjectFactory(tip=hidden, subject=victim, role=m.SubjectRole.VICTIM)
+    answer = lookup_schema.lookup_result
+
+    def leaky(outcome):
+        result = answer(outcome)
+        result.tip_ids = [*result.tip_ids, hidden.pk]
+        result.subject_ids = [*result.subject_ids, victim.pk]
+        return result
+
+    monkeypatch.setattr(lookup_schema, "lookup_result", leaky)
+    # when the partner looks the traveller up
+    result = lookup(gql_as(m.Role.INVESTIGATOR), name="jose alvarez", dateOfBirth="1975-03-02")
+    data = result["data"]["travellerLookup"]
+    # then the flat lists hold only what the partner rule lets the partner see
+    assert data["tips"] == [{"sourceReference": "VISIBLE-1"}]
+    assert data["subjects"] == [{"fullName": "José Álvarez"}]
+
+
 MATCHES = """
 query($input: TravellerLookupInput!) {
   travellerLookup(input: $input) {
