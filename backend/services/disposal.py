@@ -562,7 +562,17 @@ def _dispose(
     if label == "backend.ImportJob":
         cursor.execute(f"SELECT file FROM {table} WHERE {pk} = ANY(%s)", [ids])
         files += [name for (name,) in cursor.fetchall()]
+    alerts = _alerts_naming(cursor, ids) if label == "backend.Tip" else []
     _set_null_references(cursor, model, ids)
+    if alerts:
+        # an alert that named a disposed tip keeps its place in the partner's list (and its
+        # disclosure row, the accounting) but no longer its text, which quoted the tip
+        cursor.execute(
+            "UPDATE backend_alert SET message = %s WHERE id = ANY(%s)", [ALERT_REDACTED, alerts]
+        )
+        _redact(
+            cursor, run, context, m.Alert, [str(a) for a in alerts], set(), result, redacted_seqs
+        )
     cursor.execute(f"DELETE FROM {table} WHERE {pk} = ANY(%s)", [ids])
     deleted = cursor.rowcount
     if redact:
@@ -577,10 +587,26 @@ def _dispose(
     return deleted
 
 
+#: The text an alert keeps once the tip it named is disposed of.
+ALERT_REDACTED = "The tip this alert named has been disposed of under the retention schedule."
+
+
+def _alerts_naming(cursor: Any, tip_ids: list[Any]) -> list[int]:
+    cursor.execute("SELECT id FROM backend_alert WHERE tip_id = ANY(%s)", [tip_ids])
+    return [pk for (pk,) in cursor.fetchall()]
+
+
 def _set_null_references(cursor: Any, model: type[Model], ids: list[Any]) -> None:
     """Clear the foreign keys that Django would set to NULL on delete (an alert naming a tip):
     the database's keys do not, and would refuse the delete."""
-    for relation in model._meta.related_objects:
+    # include_hidden: the alert's key to its tip has no reverse accessor (related_name="+"),
+    # so ``related_objects`` leaves it out
+    relations = [
+        f
+        for f in model._meta.get_fields(include_hidden=True)
+        if f.auto_created and not f.concrete and (f.one_to_many or f.one_to_one)
+    ]
+    for relation in relations:
         if getattr(relation, "on_delete", None) is not models.SET_NULL:
             continue
         if not relation.field.concrete or relation.many_to_many:

@@ -296,6 +296,19 @@ class Clocks:
             .filter(record_released)
         )
 
+    @cached_property
+    def alerts(self) -> QuerySet[m.Alert]:
+        """Alerts past the disclosures' period that no disclosure still kept names: a link
+        alert, itself a disclosure of its tip, lives as long as that disclosure does."""
+        kept = m.Disclosure.objects.filter(alert=OuterRef("pk")).exclude(
+            pk__in=_ids(self.disclosures)
+        )
+        return (
+            m.Alert.objects.annotate(clock_start=F("created_at"))
+            .filter(created_at__lte=self.cutoff(Category.DISCLOSURES))
+            .exclude(Exists(kept))
+        )
+
     def lookups(self, *, hits: bool) -> QuerySet[m.TravellerLookup]:
         """Lookups (with or without hits) past their period whose disclosures are all due."""
         category = Category.LOOKUPS_WITH_HITS if hits else Category.LOOKUPS_WITHOUT_HITS
@@ -434,7 +447,16 @@ def _lookups(hits: bool) -> Callable[[Clocks], list[Part]]:
 
 
 def _disclosures(c: Clocks) -> list[Part]:
-    return [Part("disclosures", m.Disclosure, c.disclosures, own=True)]
+    return [
+        Part("disclosures", m.Disclosure, c.disclosures, own=True),
+        # a partner's request to pass a record on goes with the disclosure it is about
+        Part(
+            "redissemination requests",
+            m.RedisseminationRequest,
+            m.RedisseminationRequest.objects.filter(disclosure__in=_ids(c.disclosures)),
+        ),
+        Part("alerts", m.Alert, c.alerts, own=True),
+    ]
 
 
 def _import_jobs(category: Category) -> Callable[[Clocks], list[Part]]:
