@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -58,7 +59,11 @@ class _Socket:
         await self.communicator.wait(10)
 
 
-async def _first_answer(token: str, query: str) -> dict[str, Any] | None:
+@asynccontextmanager
+async def _subscribed(token: str, query: str) -> AsyncIterator[_Socket]:
+    """A socket signed in with ``token`` and subscribed to ``query`` (id "1"); on leaving, it
+    is disconnected and what the consumer opened (in this event loop and in its database
+    thread) is closed."""
     from backend.asgi import application
 
     socket = _Socket(application, "/graphql", ["graphql-transport-ws"])
@@ -70,15 +75,19 @@ async def _first_answer(token: str, query: str) -> dict[str, Any] | None:
         ack = await socket.receive()
         assert ack["type"] == "connection_ack", ack
         await socket.send({"id": "1", "type": "subscribe", "payload": {"query": query}})
+        yield socket
+    finally:
+        await socket.disconnect()
+        await get_channel_layer().close()
+        await sync_to_async(connections.close_all)()
+
+
+async def _first_answer(token: str, query: str) -> dict[str, Any] | None:
+    async with _subscribed(token, query) as socket:
         if await socket.communicator.receive_nothing(timeout=QUIET_SECONDS):
             await socket.send({"id": "1", "type": "complete"})
             return None  # accepted: waiting for alerts
         return await socket.receive()
-    finally:
-        await socket.disconnect()
-        # what the consumer opened in this event loop and in its database thread
-        await get_channel_layer().close()
-        await sync_to_async(connections.close_all)()
 
 
 def first_answer(user: User, query: str) -> dict[str, Any] | None:
@@ -99,16 +108,7 @@ def error_codes(answer: dict[str, Any] | None) -> list[str]:
 async def _events(
     token: str, query: str, action: Callable[[], Any], count: int, timeout: float
 ) -> list[dict[str, Any]]:
-    from backend.asgi import application
-
-    socket = _Socket(application, "/graphql", ["graphql-transport-ws"])
-    assert await socket.connect()
-    try:
-        await socket.send(
-            {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
-        )
-        assert (await socket.receive())["type"] == "connection_ack"
-        await socket.send({"id": "1", "type": "subscribe", "payload": {"query": query}})
+    async with _subscribed(token, query) as socket:
         assert await socket.communicator.receive_nothing(timeout=QUIET_SECONDS)
         await asyncio.to_thread(action)
         events = []
@@ -121,10 +121,6 @@ async def _events(
             events.append(await socket.receive())
         await socket.send({"id": "1", "type": "complete"})
         return events
-    finally:
-        await socket.disconnect()
-        await get_channel_layer().close()
-        await sync_to_async(connections.close_all)()
 
 
 def events_after(

@@ -14,6 +14,7 @@ graphql-transport-ws client (``gql``), and an analyst writing over HTTP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -187,7 +188,8 @@ async def _first_alerts(
     subscriptions: list[Client], then: Any, timeout: float = 20
 ) -> list[dict[str, Any]]:
     """Open every subscription, run ``then`` (in a thread), and return each one's first alert."""
-    async with contextlib_all(subscriptions) as sessions:
+    async with contextlib.AsyncExitStack() as stack:
+        sessions = [await stack.enter_async_context(client) for client in subscriptions]
         iterators = [
             s.subscribe(gql(LIVE_ALERTS), get_execution_result=True).__aiter__() for s in sessions
         ]
@@ -198,20 +200,6 @@ async def _first_alerts(
         for it in iterators:
             await it.aclose()
         return [{**item.data["alerts"], "_extensions": item.extensions} for item in done]
-
-
-class contextlib_all:  # noqa: N801 (used as a context manager)
-    """Enter several gql clients at once."""
-
-    def __init__(self, clients: list[Client]) -> None:
-        self.clients = clients
-
-    async def __aenter__(self) -> list[Any]:
-        return [await client.__aenter__() for client in self.clients]
-
-    async def __aexit__(self, *exc: object) -> None:
-        for client in reversed(self.clients):
-            await client.__aexit__(None, None, None)
 
 
 def _wait_for_rows(
