@@ -22,7 +22,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
 
 from backend.errors import DomainError
-from permissions.gate import GRAPHQL, check_request
+from permissions.gate import GRAPHQL, Decision, check_request
 from permissions.lifecycle import record_activity
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "UNDO",
     "ErrorCodes",
     "RequireAuthentication",
+    "admit",
     "code_errors",
     "refusal_rule",
 ]
@@ -52,6 +53,15 @@ def refusal_rule(message: str, **extensions: Any) -> type[ValidationRule]:
     return RefuseRequest
 
 
+def admit(request: Any) -> Decision:
+    """The gate's decision on the caller of ``request`` (``permissions.gate``), with an allowed
+    caller's ``last_activity_at`` kept (written at most once every five minutes)."""
+    decision = check_request(request, GRAPHQL)
+    if decision.allowed:
+        record_activity(request.user)
+    return decision
+
+
 class RequireAuthentication(SchemaExtension):
     """Refuse every operation of an unauthenticated caller, introspection included.
 
@@ -66,10 +76,8 @@ class RequireAuthentication(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         request = self.execution_context.context.request
-        decision = check_request(request, GRAPHQL)
-        if decision.allowed:
-            record_activity(request.user)
-        else:
+        decision = admit(request)
+        if not decision.allowed:
             self.execution_context.validation_rules = (
                 *self.execution_context.validation_rules,
                 refusal_rule(decision.message, **decision.extensions),

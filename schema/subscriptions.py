@@ -54,11 +54,10 @@ from backend.services.alert_delivery import ALERT_MESSAGE, live_groups, readable
 from permissions.authentication import AuthenticationFailed, authenticate_bearer
 from permissions.classes import allow
 from permissions.gate import GRAPHQL, check_request
-from permissions.lifecycle import record_activity
 from permissions.matrix import describe
 from schema.alert import AlertType
 from schema.caveat import DisseminationCaveat
-from schema.extensions import code_errors, refusal_rule
+from schema.extensions import admit, code_errors, refusal_rule
 from schema.trusted_documents import TrustedDocuments
 
 __all__ = [
@@ -135,11 +134,9 @@ class SocketGate(SchemaExtension):
     async def on_validate(self) -> AsyncIterator[None]:
         ctx = self.execution_context
         request = ctx.context.request
-        decision = await sync_to_async(check_request)(request, GRAPHQL)
+        decision = await sync_to_async(admit)(request)
         rules: list[type[ValidationRule]] = []
-        if decision.allowed:
-            await sync_to_async(record_activity)(request.user)
-        else:
+        if not decision.allowed:
             rules.append(refusal_rule(decision.message, **decision.extensions))
         try:
             operation_type = ctx.operation_type
