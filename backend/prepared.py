@@ -18,7 +18,7 @@ transaction mode).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -28,8 +28,8 @@ from django.db import connection
 __all__ = ["fetch_prepared"]
 
 
-def fetch_prepared(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """The rows of ``sql`` (``%s`` placeholders) run with ``params`` as a prepared statement
+def fetch_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (``%s`` or ``%(name)s`` placeholders) run with ``params`` as a prepared statement
     on Django's connection, inside its current transaction if any."""
     connection.ensure_connection()
     started = time.monotonic()
@@ -41,7 +41,5 @@ def fetch_prepared(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
             text = client.mogrify(sql, params)
         elapsed = f"{time.monotonic() - started:.3f}"
         # (and as run, for a benchmark that replays it prepared: bench/request_path_bench.py)
-        connection.queries_log.append(
-            {"sql": text, "time": elapsed, "prepared": (sql, list(params))}
-        )
+        connection.queries_log.append({"sql": text, "time": elapsed, "prepared": (sql, params)})
     return rows

@@ -45,7 +45,8 @@ CAVEAT = (
     "express authorisation."
 )
 #: An object resolved in an answer that names tips it returned (a traveller lookup result)
-#: keeps their caveats, ``{tip id: caveat}``, in this attribute.
+#: keeps the caveat of each of them, ``{tip id: caveat}`` (``NONE`` included), in this
+#: attribute: those tips' markings are then known without a query of their own.
 MARKED_TIPS_ATTRIBUTE = "marked_tips"
 
 
@@ -69,7 +70,9 @@ class DisseminationCaveat(SchemaExtension):
     ) -> Any:
         if getattr(self, "partner", False):
             if isinstance(root, MARKABLE):
-                if (type(root), root.pk) not in self.known:
+                if isinstance(root, m.Tip) and root.pk in self.marked_tips:
+                    pass  # its answer said its caveat
+                elif (type(root), root.pk) not in self.known:
                     marks = _loaded_markings(root)
                     if marks is None:
                         self.seen[type(root)].add(root.pk)

@@ -229,8 +229,8 @@ class TravellerLookupResult:
     subject_ids: strawberry.Private[list[int]]
     identifier_ids: strawberry.Private[list[int]]
     found: strawberry.Private[list[LookupMatch]]
-    #: The caveat of each returned tip that has one (read by schema.caveat for the response's
-    #: extensions.handlingMarkings).
+    #: The caveat of each returned tip, NONE included (read by schema.caveat for the
+    #: response's extensions.handlingMarkings: the tips need no markings query of their own).
     marked_tips: strawberry.Private[dict[int, str]]
     #: The records of all the results answered with this one (a screening's), loaded together.
     shared: strawberry.Private[SharedRecords | None] = None
@@ -248,6 +248,8 @@ class TravellerLookupResult:
     def _listed(self, info: Info, model: type, ids: list[int]) -> Any:
         """A flat list's records: a queryset for the optimizer, or the shared records."""
         if self.shared is None:
+            if not ids:
+                return []  # nothing returned: no scoping to build, no query
             # the type's get_queryset (schema.base.ScopedNode) row-scopes it, once
             return model.objects.filter(pk__in=ids)
         records = self.shared.records(
@@ -331,7 +333,9 @@ def lookup_result(outcome: LookupOutcome) -> TravellerLookupResult:
         subject_ids=outcome.subject_ids,
         identifier_ids=outcome.identifier_ids,
         found=outcome.matches,
-        marked_tips=outcome.tip_caveats,
+        marked_tips={
+            pk: outcome.tip_caveats.get(pk, m.HandlingCaveat.NONE) for pk in outcome.tip_ids
+        },
     )
 
 

@@ -9,20 +9,61 @@ within one office raises nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from backend import models as m
 from backend.errors import InvalidInput
+from backend.prepared import fetch_prepared
 from backend.services.alerts import raise_notice_alerts
 
-__all__ = ["ACTIVE_LEAD_STATUSES", "acknowledge", "deconflict", "touches_other_offices"]
+__all__ = [
+    "ACTIVE_LEAD_STATUSES",
+    "acknowledge",
+    "deconflict",
+    "touched_leads_sql",
+]
 
 ACTIVE_LEAD_STATUSES = (m.LeadStatus.REFERRED, m.LeadStatus.ACCEPTED)
+
+
+def touched_leads_sql(identifiers: str, subjects: str, office: str) -> str:
+    """SQL selecting the ids of the active leads (REFERRED or ACCEPTED, live, with an office)
+    of offices other than ``office`` that these identifiers or subjects touch: an identifier
+    seen in one of the lead's tips, a person of the lead, or a person in one of its tips.
+
+    The arguments are SQL expressions: two arrays of record ids and an office id (NULL for
+    work from no office, which every office's lead is "other" to). Written once, and run on
+    its own (``deconflict``) or inside the statement that records a traveller lookup
+    (``backend.services.lookups.record_lookups``), which so needs no statement of its own
+    to learn that, as nearly always, there is nothing to deconflict.
+    """
+    lead, tip_links = m.Lead._meta.db_table, m.Lead.tips.through._meta.db_table
+    subject_links = m.Lead.subjects.through._meta.db_table
+    active = ", ".join(f"'{status.value}'" for status in ACTIVE_LEAD_STATUSES)
+    return f"""
+SELECT l.id FROM {lead} l
+WHERE l.status IN ({active}) AND l.removed_at IS NULL AND l.office_id IS NOT NULL
+  AND l.office_id IS DISTINCT FROM {office}
+  AND l.id IN (
+      SELECT lt.lead_id FROM {tip_links} lt
+      JOIN {m.TipIdentifier._meta.db_table} ti ON ti.tip_id = lt.tip_id
+      WHERE ti.identifier_id = ANY({identifiers})
+      UNION
+      SELECT ls.lead_id FROM {subject_links} ls WHERE ls.subject_id = ANY({subjects})
+      UNION
+      SELECT lt.lead_id FROM {tip_links} lt
+      JOIN {m.TipSubject._meta.db_table} ts ON ts.tip_id = lt.tip_id
+      WHERE ts.subject_id = ANY({subjects})
+  )"""
+
+
+_TOUCHED_SQL = touched_leads_sql(
+    "%(identifiers)s::bigint[]", "%(subjects)s::bigint[]", "%(office)s::bigint"
+)
 
 
 def _contact(office: m.Office | None, user: m.User | None) -> str:
@@ -42,54 +83,39 @@ def deconflict(
     tip: m.Tip | None = None,
     lead: m.Lead | None = None,
     lookup: m.TravellerLookup | None = None,
+    touched: Sequence[int] | None = None,
 ) -> list[m.DeconflictionNotice]:
     """Raise the notices for work from ``origin_office`` touching these identifiers and subjects.
 
-    Exactly one of ``tip``, ``lead`` or ``lookup`` names what touched them.
+    Exactly one of ``tip``, ``lead`` or ``lookup`` names what touched them. ``touched``: the
+    active leads they touch when the caller has read them already (``touched_leads_sql``
+    inside its own statement); None to read them here.
     """
     identifier_ids, subject_ids = set(identifier_ids), set(subject_ids)
     if not identifier_ids and not subject_ids:
         return []
-    leads = _touched_leads(identifier_ids, subject_ids, origin_office).select_related("office")
-    if lead is not None:
-        leads = leads.exclude(pk=lead.pk)
-    trigger = {"triggered_by_tip": tip, "triggered_by_lead": lead, "triggered_by_lookup": lookup}
-    active_leads = list(leads)
-    if not active_leads:
+    if touched is None:
+        touched = _touched_leads(identifier_ids, subject_ids, origin_office)
+    touched = [pk for pk in touched if lead is None or pk != lead.pk]
+    if not touched:
         return []  # the usual case: read only, no transaction or savepoint of its own
+    trigger = {"triggered_by_tip": tip, "triggered_by_lead": lead, "triggered_by_lookup": lookup}
+    active_leads = list(m.Lead.objects.filter(pk__in=touched).select_related("office"))
     with transaction.atomic():
         return _raise_notices(active_leads, trigger, identifier_ids, subject_ids, origin_office, by)
 
 
 def _touched_leads(
     identifier_ids: set[int], subject_ids: set[int], origin_office: m.Office | None
-) -> QuerySet[m.Lead]:
-    """The active leads of offices other than ``origin_office`` that these identifiers or
-    subjects touch."""
-    touching = Q(tips__sightings__identifier__in=identifier_ids) | Q(subjects__in=subject_ids)
-    touching |= Q(tips__subject_links__subject__in=subject_ids)
-    return (
-        m.Lead.objects.filter(
-            touching, status__in=ACTIVE_LEAD_STATUSES, removed_at__isnull=True, office__isnull=False
-        )
-        .exclude(office=origin_office)
-        .distinct()
+) -> list[int]:
+    """The ids of the active leads of offices other than ``origin_office`` that these
+    identifiers or subjects touch (one prepared statement)."""
+    office = origin_office.pk if origin_office is not None else None
+    rows = fetch_prepared(
+        _TOUCHED_SQL,
+        {"identifiers": sorted(identifier_ids), "subjects": sorted(subject_ids), "office": office},
     )
-
-
-def touches_other_offices(
-    *,
-    identifier_ids: Iterable[int] = (),
-    subject_ids: Iterable[int] = (),
-    origin_office: m.Office | None,
-) -> bool:
-    """Whether work from ``origin_office`` touching these would raise any notice at all (one
-    query): lets many lookups at once (a passenger screening) ask once for all of them and
-    call ``deconflict`` for each only when it would."""
-    identifier_ids, subject_ids = set(identifier_ids), set(subject_ids)
-    if not identifier_ids and not subject_ids:
-        return False
-    return _touched_leads(identifier_ids, subject_ids, origin_office).exists()
+    return [pk for (pk,) in rows]
 
 
 def _raise_notices(

@@ -33,7 +33,7 @@ from backend.errors import InvalidInput
 from backend.identifiers import IdentifierKind
 from backend.names import NAME_SEPARATOR, fold_name
 from backend.prepared import fetch_prepared
-from backend.services.deconfliction import deconflict
+from backend.services.deconfliction import ACTIVE_LEAD_STATUSES, deconflict, touched_leads_sql
 from backend.services.guards import camel, check_lengths, check_text
 from backend.services.identifiers import (
     MAX_QUALIFIER_LENGTH,
@@ -52,6 +52,7 @@ __all__ = [
     "LookupRow",
     "MatchReason",
     "Prepared",
+    "Recorded",
     "evaluate",
     "fold_name",
     "name_matches",
@@ -62,7 +63,6 @@ __all__ = [
     "traveller_redress",
 ]
 
-ACTIVE_LEAD_STATUSES = (m.LeadStatus.REFERRED, m.LeadStatus.ACCEPTED)
 #: A folded name needs at least this many letters to be looked up, even with a date of birth.
 MIN_NAME_LETTERS = 3
 #: How strongly one exact identifier match points at a person (0..1), by identifier kind.
@@ -474,21 +474,23 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria) -> LookupOutcome:
     # Only writes from here: no refusal can follow, so no savepoint of its own is needed
     # inside a caller's transaction (a database error fails the caller's whole operation).
     with transaction.atomic(savepoint=False):
-        lookup = _record(
+        recorded = _record(
             by,
             prepared.normalised,
             subject_hits=len(found.subject_ids),
             tip_hits=len(found.tip_ids),
             disclosed=found.disclosed,
         )
-        deconflict(
-            identifier_ids=found.identifier_ids,
-            subject_ids=found.subject_ids,
-            origin_office=by.office,
-            by=by,
-            lookup=lookup,
-        )
-    return found.outcome(lookup, marks)
+        if recorded.touched_leads:
+            deconflict(
+                identifier_ids=found.identifier_ids,
+                subject_ids=found.subject_ids,
+                origin_office=by.office,
+                by=by,
+                lookup=recorded.lookup,
+                touched=recorded.touched_leads,
+            )
+    return found.outcome(recorded.lookup, marks)
 
 
 def traveller_redress(prepared: dict[int, Prepared]) -> dict[int, list[RedressMark]]:
@@ -692,6 +694,9 @@ WITH rows AS (
            r.criteria::jsonb AS criteria, r.subject_hits, r.tip_hits
     FROM unnest(%(criteria)s::text[], %(subject_hits)s::integer[], %(tip_hits)s::integer[])
          WITH ORDINALITY AS r(criteria, subject_hits, tip_hits, ord)
+), returned AS (
+    SELECT * FROM unnest(%(lookups)s::integer[], %(types)s::integer[], %(ids)s::bigint[])
+         AS d(ord, content_type_id, object_id)
 ), lookup AS (
     INSERT INTO {m.TravellerLookup._meta.db_table}
         (id, user_id, created_at, criteria, subject_hits, tip_hits)
@@ -700,11 +705,18 @@ WITH rows AS (
     INSERT INTO {m.Disclosure._meta.db_table}
         (lookup_id, user_id, content_type_id, object_id, created_at)
     SELECT rows.id, %(user)s, d.content_type_id, d.object_id, %(now)s
-    FROM unnest(%(lookups)s::integer[], %(types)s::integer[], %(ids)s::bigint[])
-         AS d(ord, content_type_id, object_id)
-    JOIN rows ON rows.ord = d.ord
+    FROM returned d JOIN rows ON rows.ord = d.ord
 )
-SELECT id FROM rows ORDER BY ord
+SELECT rows.id, ARRAY({
+    touched_leads_sql(
+        "ARRAY(SELECT object_id FROM returned"
+        " WHERE ord = rows.ord AND content_type_id = %(identifier_type)s)",
+        "ARRAY(SELECT object_id FROM returned"
+        " WHERE ord = rows.ord AND content_type_id = %(subject_type)s)",
+        "%(office)s::bigint",
+    )
+})
+FROM rows ORDER BY ord
 """
 
 
@@ -719,17 +731,28 @@ class LookupRow:
     disclosed: dict[type, list[int]]
 
 
-def record_lookups(by: m.User, rows: list[LookupRow]) -> list[m.TravellerLookup]:
+@dataclass(frozen=True)
+class Recorded:
+    """A recorded lookup, and the active leads of other offices that the identifiers and
+    people it returned touch (``deconfliction.touched_leads_sql``): usually none."""
+
+    lookup: m.TravellerLookup
+    touched_leads: list[int]
+
+
+def record_lookups(by: m.User, rows: list[LookupRow]) -> list[Recorded]:
     """Write the lookup rows of ``rows`` and one disclosure per record each returned, all in
     one statement however many there are (a passenger screening records one lookup per
-    traveller); the lookups, in the order of ``rows``."""
+    traveller); the lookups, in the order of ``rows``, each with the leads its deconfliction
+    has to tell about (read by the same statement, so that a lookup touching none, nearly
+    every one, costs no statement more)."""
     if not rows:
         return []
     now = timezone.now()
     lookups: list[int] = []
     types: list[int] = []
     ids: list[int] = []
-    models = {model for row in rows for model in row.disclosed}
+    models = {model for row in rows for model in row.disclosed} | {m.Identifier, m.Subject}
     content_types = ContentType.objects.get_for_models(*models)  # cached after first use
     for ord_, row in enumerate(rows, start=1):
         for model, pks in row.disclosed.items():
@@ -741,6 +764,7 @@ def record_lookups(by: m.User, rows: list[LookupRow]) -> list[m.TravellerLookup]
             _RECORD_SQL,
             {
                 "user": by.pk,
+                "office": by.office_id,
                 "now": now,
                 "criteria": [json.dumps(row.criteria) for row in rows],
                 "subject_hits": [row.subject_hits for row in rows],
@@ -748,11 +772,13 @@ def record_lookups(by: m.User, rows: list[LookupRow]) -> list[m.TravellerLookup]
                 "lookups": lookups,
                 "types": types,
                 "ids": ids,
+                "identifier_type": content_types[m.Identifier].pk,
+                "subject_type": content_types[m.Subject].pk,
             },
         )
-        pks = [pk for (pk,) in cursor.fetchall()]
+        recorded_rows = cursor.fetchall()
     recorded = []
-    for pk, row in zip(pks, rows, strict=True):
+    for (pk, touched), row in zip(recorded_rows, rows, strict=True):
         lookup = m.TravellerLookup(
             pk=pk,
             user=by,
@@ -763,7 +789,7 @@ def record_lookups(by: m.User, rows: list[LookupRow]) -> list[m.TravellerLookup]
         )
         lookup._state.adding = False
         lookup._state.db = connection.alias
-        recorded.append(lookup)
+        recorded.append(Recorded(lookup=lookup, touched_leads=list(touched)))
     return recorded
 
 
@@ -774,10 +800,10 @@ def _record(
     subject_hits: int,
     tip_hits: int,
     disclosed: dict[type, list[int]],
-) -> m.TravellerLookup:
+) -> Recorded:
     """Write the lookup row and one disclosure per returned record, in one statement."""
     row = LookupRow(
         criteria=criteria, subject_hits=subject_hits, tip_hits=tip_hits, disclosed=disclosed
     )
-    [lookup] = record_lookups(by, [row])
-    return lookup
+    [recorded] = record_lookups(by, [row])
+    return recorded

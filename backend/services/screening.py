@@ -36,7 +36,7 @@ from django.db import transaction
 
 from backend import models as m
 from backend.errors import DomainError, InvalidInput
-from backend.services.deconfliction import deconflict, touches_other_offices
+from backend.services.deconfliction import deconflict
 from backend.services.guards import check_text
 from backend.services.lookups import (
     Found,
@@ -45,6 +45,7 @@ from backend.services.lookups import (
     LookupRow,
     MatchReason,
     Prepared,
+    Recorded,
     evaluate,
     name_matches,
     prepare,
@@ -175,8 +176,9 @@ def screen_passengers(
             )
             for index in order
         ]
-        lookups = dict(zip(order, record_lookups(by, rows), strict=True))
-        _deconflict(by, {index: (found[index], lookups[index]) for index in order})
+        recorded = dict(zip(order, record_lookups(by, rows), strict=True))
+        lookups = {index: one.lookup for index, one in recorded.items()}
+        _deconflict(by, {index: (found[index], recorded[index]) for index in order})
     return Screening(
         id=screening_id,
         reference=reference,
@@ -196,23 +198,20 @@ def screen_passengers(
     )
 
 
-def _deconflict(by: m.User, recorded: dict[int, tuple[Found, m.TravellerLookup]]) -> None:
-    """Deconflict every traveller's lookup: one query for all of them together, and only when
-    it finds another office's active lead, each lookup on its own (its notices name it)."""
-    identifiers = {pk for one, _ in recorded.values() for pk in one.identifier_ids}
-    subjects = {pk for one, _ in recorded.values() for pk in one.subject_ids}
-    if not touches_other_offices(
-        identifier_ids=identifiers, subject_ids=subjects, origin_office=by.office
-    ):
-        return
+def _deconflict(by: m.User, recorded: dict[int, tuple[Found, Recorded]]) -> None:
+    """Deconflict every traveller's lookup that touches another office's active lead (the
+    statement that recorded them read which do: no statement more when none does), each
+    lookup on its own (its notices name it)."""
     for one, lookup in recorded.values():
-        deconflict(
-            identifier_ids=one.identifier_ids,
-            subject_ids=one.subject_ids,
-            origin_office=by.office,
-            by=by,
-            lookup=lookup,
-        )
+        if lookup.touched_leads:
+            deconflict(
+                identifier_ids=one.identifier_ids,
+                subject_ids=one.subject_ids,
+                origin_office=by.office,
+                by=by,
+                lookup=lookup.lookup,
+                touched=lookup.touched_leads,
+            )
 
 
 def _sizes(one: Found) -> tuple[int, int, int, int, int]:

@@ -176,3 +176,67 @@ def test_a_partner_lookup_tells_the_lead_office_who_asked(world, gql_as):
     [recipient] = notice.recipients.all()
     assert recipient.office == world["x"]
     assert recipient.contact_point.startswith("investigator-user")
+
+
+# -- a traveller lookup: its statement that records it also reads the leads it touches ------
+
+
+def _look_up(user: m.User, **criteria: object) -> list[m.DeconflictionNotice]:
+    import datetime as dt
+
+    from backend.services.lookups import LookupCriteria, traveller_lookup
+
+    if "date_of_birth" in criteria:
+        criteria["date_of_birth"] = dt.date.fromisoformat(str(criteria["date_of_birth"]))
+    outcome = traveller_lookup(by=user, criteria=LookupCriteria(**criteria))  # type: ignore[arg-type]
+    return list(m.DeconflictionNotice.objects.filter(triggered_by_lookup=outcome.lookup))
+
+
+@pytest.mark.parametrize(
+    "criteria",
+    [
+        {"email": "SHARED@example.com"},  # an identifier seen in the lead's tip
+        {"name": "Sam Suspect", "date_of_birth": "1980-01-01"},  # a person in the lead's tip
+    ],
+)
+def test_a_lookup_from_another_office_notifies_the_leads_office(world, criteria):
+    y_analyst = UserFactory(username="y-analyst", office=world["y"])
+    [notice] = _look_up(y_analyst, **criteria)
+    assert notice.lead == world["lead"]
+    copies = {(r.office.name, r.contact_point) for r in notice.recipients.all()}
+    assert copies == {("Office X", "Y duty desk"), ("Office Y", "X duty desk")}
+
+
+def test_a_lookup_of_a_person_of_the_lead_itself_notifies_too(world):
+    # given a lead that names a person directly, on no tip
+    loner = SubjectFactory(full_name="Lone Person", date_of_birth="1975-05-05")
+    other = LeadFactory(title="X person lead", office=world["x"], status=m.LeadStatus.ACCEPTED)
+    other.subjects.add(loner)
+    # (an analyst may look up anyone; the owning agency's reach is every live record)
+    [notice] = _look_up(
+        UserFactory(username="hq", office=None), name="Lone Person", date_of_birth="1975-05-05"
+    )
+    assert notice.lead == other
+    assert notice.subject == loner
+
+
+def test_a_lookup_from_the_leads_own_office_raises_nothing(world):
+    assert (
+        _look_up(UserFactory(username="x-analyst", office=world["x"]), email="shared@example.com")
+        == []
+    )
+
+
+@pytest.mark.parametrize("change", ["DRAFT", "CLOSED", "removed", "no office"])
+def test_a_lookup_touching_an_inactive_lead_raises_nothing(world, change):
+    from django.utils import timezone
+
+    leads = m.Lead.objects.filter(pk=world["lead"].pk)
+    if change == "removed":
+        leads.update(removed_at=timezone.now())
+    elif change == "no office":
+        leads.update(office=None, status=m.LeadStatus.DRAFT)
+    else:
+        leads.update(status=change)
+    y_analyst = UserFactory(username="y-analyst", office=world["y"])
+    assert _look_up(y_analyst, email="shared@example.com") == []
