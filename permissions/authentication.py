@@ -16,6 +16,7 @@ username's sessions are refused as well.)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -29,13 +30,16 @@ from axes.helpers import (
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import DateTimeField, ExpressionWrapper, Q, QuerySet, Sum, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Now
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from backend.models import ApiToken
 from backend.models.accounts import hash_token
+from backend.prepared import fetch_prepared
 from permissions.lifecycle import ACTIVITY_WRITE_INTERVAL
 
 __all__ = [
@@ -70,22 +74,19 @@ def authenticate_bearer(header: str) -> ApiToken:
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         raise AuthenticationFailed("Authorization header must be 'Bearer <token>'")
-    tokens = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw.strip()))
-    if (failures := _failures_of(OuterRef("user__username"))) is not None:
-        tokens = tokens.annotate(
-            _lockout_failures=Coalesce(Subquery(failures), 0, output_field=IntegerField())
-        )
-    token = tokens.first()
+    sql, params, counted = _token_statement(_lockout_settings())
+    rows = fetch_prepared(sql, [*params, hash_token(raw.strip())])
+    token = _token_from_row(rows[0]) if rows else None
     if token is None or token.revoked_at is not None:
         raise AuthenticationFailed("API token is unknown or revoked")
     if token.is_expired:
         raise AuthenticationFailed("API token has expired", code="TOKEN_EXPIRED")
     if not token.user.is_active:
         raise AuthenticationFailed("the account of this API token is disabled")
-    if failures is not None:
+    if counted:
         username = token.user.get_username()
         limit = get_failure_limit(None, {"username": username})  # type: ignore[arg-type]
-        token.user._tipgraph_locked_out = token._lockout_failures >= limit
+        token.user._tipgraph_locked_out = rows[0][-1] >= limit
     if account_locked_out(token.user):
         raise AuthenticationFailed(
             "the account of this API token is locked after repeated failed sign-ins",
@@ -95,6 +96,58 @@ def authenticate_bearer(header: str) -> ApiToken:
     if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_WRITE_INTERVAL:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+    return token
+
+
+def _lockout_settings() -> tuple[Any, ...]:
+    """What the lockout count of a token's account depends on in the settings (a key for
+    ``_token_statement``, so that a changed setting, as tests change them, compiles anew)."""
+    return (
+        settings.AXES_ENABLED,
+        settings.AXES_LOCK_OUT_AT_FAILURE,
+        repr(get_lockout_parameters(None, {"username": ""})),  # type: ignore[arg-type]
+        get_cool_off(),
+        settings.AXES_USE_ATTEMPT_EXPIRATION,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _token_statement(lockout: tuple[Any, ...]) -> tuple[str, tuple[Any, ...], bool]:
+    """The statement reading a token by its hash (the last parameter) with its account and,
+    when the settings (``lockout``) count failed sign-ins by username, the account's count
+    (``_failures_of``) as the last column; its leading parameters; whether it counts.
+
+    Compiled once per process and settings: building it through the ORM (a join, a
+    correlated subquery, the lockout filters) cost about as much CPU as the rest of a
+    lookup's authentication; it runs prepared."""
+    quote = connection.ops.quote_name
+    user_model = ApiToken._meta.get_field("user").related_model
+    columns = [f"t.{quote(f.column)}" for f in ApiToken._meta.concrete_fields]
+    columns += [f"u.{quote(f.column)}" for f in user_model._meta.concrete_fields]
+    params: tuple[Any, ...] = ()
+    failures = _failures_of(RawSQL(f"u.{quote(user_model.USERNAME_FIELD)}", []))
+    if failures is not None:
+        sql, failure_params = failures.query.sql_with_params()
+        columns.append(f"COALESCE(({sql}), 0)")
+        params = tuple(failure_params)
+    statement = (
+        f"SELECT {', '.join(columns)} FROM {quote(ApiToken._meta.db_table)} t "
+        f"JOIN {quote(user_model._meta.db_table)} u ON u.{quote(user_model._meta.pk.column)} "
+        f"= t.{quote(ApiToken._meta.get_field('user').column)} WHERE t.{quote('key_hash')} = %s"
+    )
+    return statement, params, failures is not None
+
+
+def _token_from_row(row: tuple[Any, ...]) -> ApiToken:
+    """The token, with its account, of a row of ``_token_statement``."""
+    user_model = ApiToken._meta.get_field("user").related_model
+    token_fields = [f.attname for f in ApiToken._meta.concrete_fields]
+    user_fields = [f.attname for f in user_model._meta.concrete_fields]
+    split = len(token_fields)
+    token = ApiToken.from_db(connection.alias, token_fields, row[:split])
+    token.user = user_model.from_db(
+        connection.alias, user_fields, row[split : split + len(user_fields)]
+    )
     return token
 
 
@@ -124,17 +177,20 @@ def username_locked_out(username: str) -> bool:
 
 
 def _failures_of(username: Any) -> QuerySet[AccessAttempt] | None:
-    """The failed sign-ins that count towards locking ``username`` (a value or an
-    ``OuterRef``) out, summed in one row of one column; None when no username lockout is
-    configured (axes off, or not locking by username)."""
+    """The failed sign-ins that count towards locking ``username`` (a value or an expression
+    naming the account's username) out, summed in one row of one column; None when no
+    username lockout is configured (axes off, or not locking by username). The time is the
+    database's (the statement's start): the same for every use of the compiled statement."""
     if not (settings.AXES_ENABLED and settings.AXES_LOCK_OUT_AT_FAILURE):
         return None
     if "username" not in get_lockout_parameters(None, {"username": ""}):  # type: ignore[arg-type]
         return None
-    now = timezone.now()
+    now = Now()
     attempts = AccessAttempt.objects.filter(username=username)
     if (cool_off := get_cool_off()) is not None:
-        attempts = attempts.filter(attempt_time__gte=now - cool_off)
+        attempts = attempts.filter(
+            attempt_time__gte=ExpressionWrapper(now - Value(cool_off), output_field=DateTimeField())
+        )
     if settings.AXES_USE_ATTEMPT_EXPIRATION:
         attempts = attempts.filter(Q(expiration__isnull=True) | Q(expiration__expires_at__gt=now))
     return attempts.values("username").annotate(total=Sum("failures_since_start")).values("total")
