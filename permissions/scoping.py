@@ -37,6 +37,8 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.sql.where import AND, WhereNode
 from django.utils import timezone
 
 from backend import models as m
@@ -67,14 +69,38 @@ def disclosure_cutoff() -> datetime:
     return timezone.now() - timedelta(days=settings.DISCLOSURE_REOPEN_DAYS)
 
 
-def _disclosed(model: type[Model], user: Any) -> QuerySet[Any]:
+def _disclosed(model: type[Model], user: Any) -> RawSQL:
     """Ids of the ``model`` records a lookup of ``user``'s returned within the reopening
-    window: the one place the window applies."""
-    return m.Disclosure.objects.filter(
-        user=user,
-        content_type=ContentType.objects.get_for_model(model),
-        created_at__gt=disclosure_cutoff(),
-    ).values("object_id")
+    window: the one place the window applies. (Written as SQL: built through the ORM, this
+    subquery cost a partner's every scoped list more than the list's own query.)"""
+    return RawSQL(
+        f"SELECT object_id FROM {m.Disclosure._meta.db_table} "
+        "WHERE user_id = %s AND content_type_id = %s AND created_at > %s",
+        (user.pk, ContentType.objects.get_for_model(model).pk, disclosure_cutoff()),
+    )
+
+
+@functools.cache
+def _compiled_rule(model: type[Model]) -> WhereNode | None:
+    """The partner rule of a record ``model`` (``PARTNER_RULES``) resolved once per process,
+    as the condition of a query on the model's own table; None when it needs a join (then
+    it is built afresh each time). The rule takes nothing of the caller, and building it
+    (a correlated EXISTS for a person or an identifier) cost more than running it."""
+    query = PARTNER_RULES[model](model._default_manager.all()).query
+    if list(query.alias_map) != [model._meta.db_table]:
+        return None
+    return query.where
+
+
+def _partner_rows(queryset: QuerySet[M]) -> QuerySet[M]:
+    """``queryset`` restricted by its model's partner rule."""
+    model = queryset.model
+    rule = _compiled_rule(model) if model in _DISCLOSABLE else None
+    if rule is None or queryset.query.base_table != model._meta.db_table:
+        return PARTNER_RULES[model](queryset)
+    restricted = queryset.all()
+    restricted.query.where.add(rule.clone(), AND)
+    return restricted
 
 
 def _note_records(user: Any) -> Q:
@@ -118,7 +144,7 @@ def _investigator(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     model = queryset.model
     rule = PARTNER_RULES.get(model)
     if rule is not None and model in _DISCLOSABLE:
-        return rule(queryset).filter(pk__in=_disclosed(model, user))
+        return _partner_rows(queryset).filter(pk__in=_disclosed(model, user))
     ends = edge_ends(model)
     if rule is not None and ends:
         return rule(queryset).filter(
