@@ -30,6 +30,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import NOT_PROVIDED
 
 from audit.models import AuditEvent, AuditQueryText, RecordChange
+from backend.prepared import fetch_prepared
 
 __all__ = [
     "CONTEXT_SETTING",
@@ -140,9 +141,10 @@ def write_event(
         f"{prefix}INSERT INTO {AuditEvent._meta.db_table} ({', '.join(columns)}) "
         f"VALUES ({', '.join(sql)}) RETURNING {', '.join(_RETURNED)}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [*text_params, *params])
-        row = dict(zip(_RETURNED, cursor.fetchone(), strict=True))
+    # prepared (planned once per connection and shape of row): the statement is the same for
+    # every request of a kind, and planning its CTEs cost the database more than running them
+    [stored] = fetch_prepared(statement, [*text_params, *params], using=using)
+    row = dict(zip(_RETURNED, stored, strict=True))
     event = AuditEvent(**{**fields, "id": row.pop("id")})
     for name, value in row.items():
         setattr(event, name, value)

@@ -23,17 +23,21 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 __all__ = ["fetch_prepared"]
 
 
-def fetch_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """The rows of ``sql`` (``%s`` or ``%(name)s`` placeholders) run with ``params`` as a prepared statement
-    on Django's connection, inside its current transaction if any."""
+def fetch_prepared(
+    sql: str, params: Sequence[Any] | Mapping[str, Any], *, using: str = DEFAULT_DB_ALIAS
+) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (``%s`` or ``%(name)s`` placeholders) run with ``params`` as a
+    prepared statement on Django's connection ``using``, inside its current transaction if
+    any; a database error is raised as Django's (``django.db.IntegrityError``...)."""
+    connection = connections[using]
     connection.ensure_connection()
     started = time.monotonic()
-    with psycopg.Cursor(connection.connection) as cursor:
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=bool(settings.DATABASE_PREPARED_STATEMENTS))
         rows = cursor.fetchall()
     if connection.queries_logged:  # as Django logs its own: the text with its values in it

@@ -759,24 +759,22 @@ def record_lookups(by: m.User, rows: list[LookupRow]) -> list[Recorded]:
             lookups += [ord_] * len(pks)
             types += [content_types[model].pk] * len(pks)
             ids += pks
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _RECORD_SQL,
-            {
-                "user": by.pk,
-                "office": by.office_id,
-                "now": now,
-                "criteria": [json.dumps(row.criteria) for row in rows],
-                "subject_hits": [row.subject_hits for row in rows],
-                "tip_hits": [row.tip_hits for row in rows],
-                "lookups": lookups,
-                "types": types,
-                "ids": ids,
-                "identifier_type": content_types[m.Identifier].pk,
-                "subject_type": content_types[m.Subject].pk,
-            },
-        )
-        recorded_rows = cursor.fetchall()
+    recorded_rows = fetch_prepared(
+        _RECORD_SQL,
+        {
+            "user": by.pk,
+            "office": by.office_id,
+            "now": now,
+            "criteria": [json.dumps(row.criteria) for row in rows],
+            "subject_hits": [row.subject_hits for row in rows],
+            "tip_hits": [row.tip_hits for row in rows],
+            "lookups": lookups,
+            "types": types,
+            "ids": ids,
+            "identifier_type": content_types[m.Identifier].pk,
+            "subject_type": content_types[m.Subject].pk,
+        },
+    )
     recorded = []
     for (pk, touched), row in zip(recorded_rows, rows, strict=True):
         lookup = m.TravellerLookup(
