@@ -12,6 +12,7 @@ request whose audit row cannot be written fails as a whole: no unaudited answer 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -107,8 +108,7 @@ def carries(fields: dict[str, Carried]) -> Callable[[_T], _T]:
 def carried_records(parent_type: GraphQLObjectType, field: str, root: Any) -> set[tuple[str, Any]]:
     """The records (type name, pk) whose data ``field`` of ``root`` carries, as declared on
     its GraphQL type with ``carries``."""
-    definition = (parent_type.extensions or {}).get("strawberry-definition")
-    declared = getattr(getattr(definition, "origin", None), _CARRIES, None)
+    declared = _declared(parent_type)
     if not declared:
         return set()
     found = set()
@@ -116,6 +116,14 @@ def carried_records(parent_type: GraphQLObjectType, field: str, root: Any) -> se
         if (records := declared.get(key)) is not None:
             found.update((TYPE_NAMES[model], pk) for model, pk in records(root) if pk is not None)
     return found
+
+
+@functools.cache
+def _declared(parent_type: GraphQLObjectType) -> dict[str, Any] | None:
+    """What ``carries`` declared on a GraphQL type (looked up once per type: the audit asks
+    for every field of every object)."""
+    definition = (parent_type.extensions or {}).get("strawberry-definition")
+    return getattr(getattr(definition, "origin", None), _CARRIES, None)
 
 
 def client_address(request: HttpRequest) -> str | None:
@@ -222,11 +230,11 @@ class AuditExtension(SchemaExtension):
         yield
 
     def resolve(self, _next: Any, root: Any, info: Info, *args: Any, **kwargs: Any) -> Any:
-        name = TYPE_NAMES.get(type(root))
-        if name is not None:
-            self.returned.add((name, root.pk))
         if root is not None:
-            self.returned.update(carried_records(info.parent_type, info.field_name, root))
+            if (name := TYPE_NAMES.get(type(root))) is not None:
+                self.returned.add((name, root.pk))
+            if _declared(info.parent_type):
+                self.returned.update(carried_records(info.parent_type, info.field_name, root))
         return _next(root, info, *args, **kwargs)
 
 
