@@ -115,6 +115,28 @@ def test_the_marking_is_in_the_response_however_little_of_the_record_is_asked(gq
         ]
 
 
+@pytest.mark.parametrize("caveat", [m.HandlingCaveat.NONE, LES])
+def test_a_lookups_tips_take_their_markings_from_its_answer_without_a_query(gql_as, caveat):
+    # given a suspect's tip with or without a marking, and a tip elsewhere with one
+    tip, _, _ = suspect_in(caveat)
+    TipFactory(handling_caveat=LES)
+    investigator = gql_as(m.Role.INVESTIGATOR)
+    query = "query($i: TravellerLookupInput!) { travellerLookup(input: $i) { tips { id } } }"
+    # when an investigator's lookup lists the tips by id
+    with CaptureQueriesContext(connection) as captured:
+        result = investigator(query, {"i": {"email": "sam@example.com"}})
+    # then the response's markings are the lookup's tip's own
+    assert result["data"]["travellerLookup"]["tips"] == [{"id": gid(tip)}]
+    expected = [] if caveat == m.HandlingCaveat.NONE else [(LES, [gid(tip)])]
+    markings = [
+        (x["caveat"], x["records"]) for x in result["extensions"].get("handlingMarkings", [])
+    ]
+    assert markings == expected
+    # and no statement read a tip's caveat again after the lookup's own read
+    tip_reads = [q["sql"] for q in captured if 'FROM "backend_tip"' in q["sql"]]
+    assert not [sql for sql in tip_reads if "handling_caveat" in sql.split("FROM")[0]], tip_reads
+
+
 def test_owner_only_tip_never_reaches_a_partner(gql_as, gql):
     # given a suspect known only through an OWNER_ONLY tip
     tip, _, _ = suspect_in(m.HandlingCaveat.OWNER_ONLY)

@@ -74,3 +74,46 @@ def test_schema_modules_never_spell_out_a_registered_type_name():
     # then none is written there: a model's type is declared with schema.base.model_type and a
     # global id is built with backend.registry.type_name, both reading the registry
     assert literals == []
+
+
+def test_each_model_types_id_and_plain_columns_resolve_as_basic_fields():
+    """schema.base.model_type makes a model type's relay id and its plain column fields basic
+    (resolved without strawberry's per-object argument and extension chain): the dashboard's
+    pages depend on it for their speed, and a library upgrade could undo it silently."""
+    from schema.base import ColumnField, RecordIdField
+
+    # given every model type the registry names
+    types = {name for name in type_names().values()}
+    slow = []
+    for name in sorted(types):
+        graphql_type = schema._schema.type_map.get(name)
+        definition = (graphql_type.extensions or {}).get("strawberry-definition")
+        django = definition.origin.__strawberry_django_definition__
+        for field in definition.fields:
+            # when its id, and each field on a concrete non-relational column with no
+            # resolver, extension or argument, is looked at
+            column = next(
+                (
+                    f
+                    for f in django.model._meta.concrete_fields
+                    if f.name == (getattr(field, "django_name", None) or field.python_name)
+                ),
+                None,
+            )
+            plain = (
+                column is not None
+                and not column.is_relation
+                and field.base_resolver is None
+                and not field.extensions
+            )
+            if field.python_name == "_id":
+                expected = RecordIdField
+            elif plain:
+                expected = ColumnField
+            else:
+                continue
+            # then it is basic, of the class that makes it so
+            if not (isinstance(field, expected) and field.is_basic_field):
+                slow.append(f"{name}.{field.python_name}")
+    assert not slow, slow
+    assert types  # (the registry names types at all)
