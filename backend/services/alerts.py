@@ -74,10 +74,11 @@ WITH tips AS (
 ), touched AS (
     SELECT s.tip_id, %(identifier_type)s AS content_type_id, s.identifier_id AS object_id
     FROM {m.TipIdentifier._meta.db_table} s JOIN tips ON tips.id = s.tip_id
+    WHERE s.tip_id = ANY(%(tips)s)  -- (by the index: a join alone scanned every sighting)
     UNION
     SELECT l.tip_id, %(subject_type)s, l.subject_id
     FROM {m.TipSubject._meta.db_table} l JOIN tips ON tips.id = l.tip_id
-    WHERE l.role = %(suspect)s
+    WHERE l.role = %(suspect)s AND l.tip_id = ANY(%(tips)s)
 ), received AS (
     SELECT DISTINCT t.tip_id, d.user_id, d.content_type_id, d.object_id
     FROM touched t
