@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import enum
 import json
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -60,10 +59,11 @@ from backend import models as m
 from backend.identifiers import InvalidIdentifier, Normalised
 from backend.intake.records import IntakeTip, RowError
 from backend.names import NAME_SEPARATOR, fold_name, fold_names
+from backend.prepared import fetch_prepared
 from backend.registry import HISTORY_MODE_SETTING
 from backend.services.alerts import raise_link_alerts
 from backend.services.clusters import lock_tip_graph
-from backend.services.deconfliction import ACTIVE_LEAD_STATUSES, deconflict
+from backend.services.deconfliction import deconflict, touched_leads_sql
 from backend.services.identifiers import normalise_cached
 from backend.services.linking import link_tips
 from backend.services.priority import PriorityFacts, assess_priority
@@ -535,50 +535,46 @@ def _score(tip_ids: list[int], set_band: set[int]) -> None:
         )
 
 
+_BATCH_TOUCHES_SQL = f"""
+SELECT t.id, touched.leads,
+       ARRAY(SELECT s.identifier_id FROM {m.TipIdentifier._meta.db_table} s WHERE s.tip_id = t.id),
+       ARRAY(SELECT n.subject_id FROM {m.TipSubject._meta.db_table} n WHERE n.tip_id = t.id)
+FROM unnest(%(tips)s::bigint[]) AS t(id)
+CROSS JOIN LATERAL (SELECT ARRAY({
+    touched_leads_sql(
+        f"ARRAY(SELECT s.identifier_id FROM {m.TipIdentifier._meta.db_table} s"
+        " WHERE s.tip_id = t.id)",
+        f"ARRAY(SELECT n.subject_id FROM {m.TipSubject._meta.db_table} n WHERE n.tip_id = t.id)",
+        "%(office)s::bigint",
+    )
+}) AS leads) AS touched
+WHERE cardinality(touched.leads) > 0
+ORDER BY t.id
+"""
+
+
 def _deconflict(tip_ids: list[int], by: m.User | None) -> None:
     """Raise deconfliction notices for the tips of the batch that touch another office's active
-    lead: one query finds whether any does; only those tips go through ``deconflict``."""
+    lead: one statement finds, for every tip of the batch, the leads it touches (with the
+    condition every deconfliction uses, ``touched_leads_sql``); only those tips go through
+    ``deconflict``."""
     origin = getattr(by, "office", None)
-    sightings = m.TipIdentifier.objects.filter(tip_id__in=tip_ids).values_list(
-        "tip_id", "identifier_id"
+    touching = fetch_prepared(
+        _BATCH_TOUCHES_SQL,
+        {"tips": tip_ids, "office": origin.pk if origin is not None else None},
     )
-    named = m.TipSubject.objects.filter(tip_id__in=tip_ids).values_list("tip_id", "subject_id")
-    identifiers: dict[int, set[int]] = defaultdict(set)
-    subjects: dict[int, set[int]] = defaultdict(set)
-    for tip_id, identifier_id in sightings:
-        identifiers[tip_id].add(identifier_id)
-    for tip_id, subject_id in named:
-        subjects[tip_id].add(subject_id)
-    all_identifiers = set().union(*identifiers.values()) if identifiers else set()
-    all_subjects = set().union(*subjects.values()) if subjects else set()
-    if not all_identifiers and not all_subjects:
+    if not touching:
         return
-    leads = m.Lead.objects.filter(
-        status__in=ACTIVE_LEAD_STATUSES, removed_at__isnull=True, office__isnull=False
-    ).exclude(office=origin)
-    touched_identifiers = set(
-        m.TipIdentifier.objects.filter(
-            tip__leads__in=leads, identifier_id__in=all_identifiers
-        ).values_list("identifier_id", flat=True)
-    )
-    touched_subjects = set(
-        leads.filter(subjects__in=all_subjects).values_list("subjects", flat=True)
-    ) | set(
-        m.TipSubject.objects.filter(tip__leads__in=leads, subject_id__in=all_subjects).values_list(
-            "subject_id", flat=True
+    tips = m.Tip.objects.in_bulk([tip_id for tip_id, *_ in touching])
+    for tip_id, leads, identifier_ids, subject_ids in touching:
+        deconflict(
+            identifier_ids=identifier_ids,
+            subject_ids=subject_ids,
+            origin_office=origin,
+            by=by,
+            tip=tips[tip_id],
+            touched=leads,
         )
-    )
-    if not touched_identifiers and not touched_subjects:
-        return
-    for tip in m.Tip.objects.filter(pk__in=tip_ids).order_by("pk"):
-        if identifiers[tip.pk] & touched_identifiers or subjects[tip.pk] & touched_subjects:
-            deconflict(
-                identifier_ids=identifiers[tip.pk],
-                subject_ids=subjects[tip.pk],
-                origin_office=origin,
-                by=by,
-                tip=tip,
-            )
 
 
 def _history_mode(mode: str) -> None:
