@@ -155,7 +155,7 @@ class ClusterMutation:
         extensions=allow("Mutation.removeTipLink"),
         description=describe(
             "Mutation.removeTipLink",
-            "Remove a wrong link (both directions), with a reason (required); its cluster is "
+            "Remove a wrong link (for both its tips), with a reason (required); its cluster is "
             "split if it falls apart. A removed automatic link is never re-created.",
         ),
     )

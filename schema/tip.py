@@ -4,13 +4,15 @@ inputs, queries and mutations."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 import strawberry_django
-from django.db.models import QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from strawberry import auto, relay
 from strawberry.types import Info
+from strawberry_django.optimizer import OptimizerStore, optimize
 from strawberry_django.relay import DjangoListConnection
 
 from audit.operations import carries
@@ -88,6 +90,53 @@ class TipOrder:
     updated_at: auto
 
 
+# A link is stored once per pair, lower tip id first (``backend.models.TipLink``): a tip's
+# links are the rows naming it at either end, prefetched from both ends for a page of tips
+# (two queries, whatever the page's size, and two for the linked tips: one per end), each row
+# seen from the tip it was read for (``viewer_tip_id``), so that its ``tip`` is the other end.
+_LINK_ENDS = {"from_tip": "links_from", "to_tip": "links_to"}
+
+
+def _links_at(end: str) -> Callable[[Info], Prefetch]:
+    """The optimizer's prefetch of the (row-scoped, optimized) links stored with a tip at
+    ``end``."""
+
+    def prefetch(info: Info) -> Prefetch:
+        queryset = _links_queryset(m.TipLink.objects.all(), info)
+        # the tip at ``end`` is the one whose links these are: only the other end is fetched
+        other = [p for p in queryset._prefetch_related_lookups if _through(p) != end]
+        queryset = queryset.prefetch_related(None).prefetch_related(*other)
+        return Prefetch(_LINK_ENDS[end], queryset=queryset)
+
+    return prefetch
+
+
+def _through(lookup: str | Prefetch) -> str:
+    return lookup.prefetch_through if isinstance(lookup, Prefetch) else lookup
+
+
+def _links_queryset(queryset: QuerySet[m.TipLink], info: Info) -> QuerySet[m.TipLink]:
+    """``queryset`` row-scoped as ``TipLink`` rows are, optimized for the selection of
+    ``Tip.links``; both ends' ids loaded (the other end is chosen per row)."""
+    queryset = TipLinkType.get_queryset(queryset, info)
+    return optimize(
+        queryset, info, store=OptimizerStore.with_hints(only=["from_tip_id", "to_tip_id"])
+    )
+
+
+def _tip_links(root: m.Tip, info: Info) -> Iterable[m.TipLink]:
+    """The links of ``root`` at either end, oldest first, each seen from ``root``."""
+    cache = getattr(root, "_prefetched_objects_cache", {})
+    if all(name in cache for name in _LINK_ENDS.values()):
+        rows = [link for name in _LINK_ENDS.values() for link in cache[name]]
+    else:
+        where = Q(from_tip_id=root.pk) | Q(to_tip_id=root.pk)
+        rows = list(_links_queryset(m.TipLink.objects.filter(where), info))
+    for link in rows:
+        link.viewer_tip_id = root.pk
+    return sorted(rows, key=lambda link: link.pk)
+
+
 @model_type(m.Tip, filters=TipFilter, ordering=TipOrder)
 class TipType(ScopedNode):
     """One report as received from a source."""
@@ -149,6 +198,8 @@ class TipType(ScopedNode):
         )
     )
     links: DjangoListConnection[TipLinkType] | None = strawberry_django.connection(
+        resolver=_tip_links,
+        prefetch_related=[_links_at(end) for end in _LINK_ENDS],
         extensions=need_to_know("Tip.links"),
         description=f"Links to other tips, each with its reason. {NEED_TO_KNOW_NOTE}",
     )
@@ -219,15 +270,45 @@ class TipVictimType(ScopedNode):
         return queryset.filter(role=m.SubjectRole.VICTIM)
 
 
+def _tip_at(end: str) -> Callable[[Info], Prefetch]:
+    """The optimizer's prefetch of a link's tip at ``end`` (row-scoped, optimized for the
+    selection of ``TipLink.tip``): either end may be the linked tip."""
+
+    def prefetch(info: Info) -> Prefetch:
+        return Prefetch(
+            end, queryset=optimize(TipType.get_queryset(m.Tip.objects.all(), info), info)
+        )
+
+    return prefetch
+
+
+def _other_end(root: m.TipLink) -> TipType:
+    """The tip at the other end from the tip the link was read for (``viewer_tip_id``, set by
+    ``Tip.links`` and ``addTipLink``), else the higher end."""
+    viewer = getattr(root, "viewer_tip_id", root.from_tip_id)
+    return root.to_tip if viewer == root.from_tip_id else root.from_tip  # type: ignore[return-value]
+
+
 # An automatic link's reason names the shared identifier's value or the shared subject's name.
 @carries(
     {"reason": lambda link: [(m.Subject, link.subject_id), (m.Identifier, link.identifier_id)]}
 )
-@model_type(m.TipLink)
+@model_type(
+    m.TipLink,
+    description="A link between two tips, with its reason (shared identifier, shared subject, "
+    "or by hand); the same link is read from either of its tips.",
+)
 class TipLinkType(ScopedNode):
     """A link from this tip to another, with the reason (shared identifier, subject, manual)."""
 
-    tip: TipType = strawberry_django.field(field_name="to_tip", description="The linked tip.")
+    tip: TipType = strawberry_django.field(
+        resolver=_other_end,
+        only=["from_tip_id", "to_tip_id"],
+        prefetch_related=[_tip_at(end) for end in _LINK_ENDS],
+        description="The linked tip: seen from the tip whose links are read, the other one (in "
+        "addTipLink's answer, the toTipId tip; where the link is read on its own, the later "
+        "recorded of the two).",
+    )
     kind: TipLinkKindEnum
     reason: auto = strawberry_django.field(only=["reason", "subject_id", "identifier_id"])
     identifier: IdentifierRef | None

@@ -34,10 +34,14 @@ def default_tip_id(user: m.User) -> str | None:
     Only the id leaves the server here (the page needs somewhere to start); the tip itself
     is fetched through GraphQL. ``None`` when no visible tip is linked to another.
     """
-    links = scope_queryset(m.TipLink.objects.filter(from_tip=OuterRef("pk")), user)
+    # a link is stored once, lower tip first: the tip may be at either end
+    links = [
+        scope_queryset(m.TipLink.objects.filter(**{end: OuterRef("pk")}), user)
+        for end in ("from_tip", "to_tip")
+    ]
     pk = (
         scope_queryset(m.Tip.objects.all(), user)
-        .filter(Exists(links))
+        .filter(Exists(links[0]) | Exists(links[1]))
         .order_by("-received_at", "-pk")
         .values_list("pk", flat=True)
         .first()

@@ -484,10 +484,21 @@ class TipLinkKind(models.TextChoices):
 
 
 class TipLink(models.Model):
-    """A directed half of a link between two tips; every link is stored in both directions."""
+    """A link between two tips, with its reason; stored once per pair, seen from both tips.
 
-    from_tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="links")
-    to_tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="+")
+    ``from_tip`` is the tip with the lower id and ``to_tip`` the one with the higher id,
+    whichever tip the link was made from (a CHECK keeps it so): a tip's links are the rows
+    naming it at either end, and "the linked tip" is the other end, as seen from that tip.
+    Removing the link removes it for both tips.
+
+    Until migration 0014 every link was stored twice, once per direction. That migration kept
+    one row per pair: the pair stays live when either half was live (the clusters had joined
+    its tips through the live half, so they need no recomputation), and is removed only when
+    both halves were; the row kept is the live half, else the lower-to-higher one, and it keeps
+    its own reason, creator and removal fields whole rather than mixing the two halves'."""
+
+    from_tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="links_from")
+    to_tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="links_to")
     kind = models.CharField(max_length=20, choices=TipLinkKind.choices)
     identifier = models.ForeignKey(
         Identifier, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -517,14 +528,25 @@ class TipLink(models.Model):
                 nulls_distinct=False,
             ),
             models.CheckConstraint(
-                condition=~models.Q(from_tip=models.F("to_tip")), name="tip_link_not_self"
+                condition=models.Q(from_tip__lt=models.F("to_tip")), name="tip_link_ordered"
             ),
             _choices_check("kind", TipLinkKind, "tip_link_kind_valid"),
         ]
+        # the unique constraint's index reads a tip's links from the lower end, this one from
+        # the higher end
         indexes = [models.Index(fields=["to_tip"])]
 
     def __str__(self) -> str:
-        return f"tip {self.from_tip_id} -> tip {self.to_tip_id} ({self.kind})"
+        return f"tip {self.from_tip_id} - tip {self.to_tip_id} ({self.kind})"
+
+    def other_end(self, tip_id: int) -> int:
+        """The id of the tip linked to ``tip_id`` by this link (the end that is not it)."""
+        return self.to_tip_id if tip_id == self.from_tip_id else self.from_tip_id
+
+    @staticmethod
+    def ordered(a: int, b: int) -> tuple[int, int]:
+        """(from_tip_id, to_tip_id) of the link between tips ``a`` and ``b``."""
+        return (a, b) if a < b else (b, a)
 
 
 class LeadStatus(models.TextChoices):

@@ -179,13 +179,21 @@ def lock_link_keys(*, identifier_ids: Iterable[int], subject_ids: Iterable[int])
 
 _CLUSTER_STATE_SQL = """
 WITH pairs AS MATERIALIZED (
-    SELECT DISTINCT from_tip_id, to_tip_id FROM backend_tiplink
+    -- a link is stored once, lower tip first: a tip's links are found from either end
+    SELECT from_tip_id, to_tip_id FROM backend_tiplink
     WHERE from_tip_id = ANY(%(ids)s) AND removed_at IS NULL
+    UNION
+    SELECT from_tip_id, to_tip_id FROM backend_tiplink
+    WHERE to_tip_id = ANY(%(ids)s) AND removed_at IS NULL
 )
 SELECT true, from_tip_id, to_tip_id FROM pairs
 UNION ALL
 SELECT false, t.id, t.cluster_id
-FROM (SELECT unnest(%(ids)s::bigint[]) UNION SELECT to_tip_id FROM pairs) AS touched(id)
+FROM (
+    SELECT unnest(%(ids)s::bigint[])
+    UNION SELECT from_tip_id FROM pairs
+    UNION SELECT to_tip_id FROM pairs
+) AS touched(id)
 JOIN backend_tip t ON t.id = touched.id
 """
 
@@ -193,8 +201,8 @@ JOIN backend_tip t ON t.id = touched.id
 def _cluster_state(
     ids: list[int],
 ) -> tuple[frozenset[tuple[int, int]], dict[int, int | None]]:
-    """The non-removed links from ``ids``, and the cluster of every tip they touch (one
-    statement: one snapshot)."""
+    """The non-removed links of ``ids`` (at either end), and the cluster of every tip they touch
+    (one statement: one snapshot)."""
     pairs: set[tuple[int, int]] = set()
     cluster_of: dict[int, int | None] = {}
     with connection.cursor() as cursor:
@@ -223,7 +231,8 @@ def lock_clusters_of(
 ) -> tuple[frozenset[tuple[int, int]], dict[int, int | None]]:
     """Hold the keys of the clusters of ``tip_ids`` and of every tip linked to them (a tip
     without a cluster: its own key), and return what was read under them: the non-removed
-    links from ``tip_ids`` and the cluster of each touched tip. See the module docstring."""
+    links of ``tip_ids`` (at either end) and the cluster of each touched tip. See the module
+    docstring."""
     _in_transaction("lock_clusters_of")
     ids = sorted(set(tip_ids))
     if _global_mode():

@@ -5,9 +5,10 @@ Automatic links are written set-based so that a single hand-entered tip and a bu
 thousands use the same code, at a cost that follows the tips being linked, not the size of the
 identifiers' histories or clusters: the first ``cap`` tips of each identifier of the new tips
 are read through the (identifier, tip) index, the pairs with a new tip formed from them, and
-written with one INSERT (shared subjects: one INSERT ... SELECT). Each link is stored in both
-directions (its readers, the GraphQL ``links`` of a tip among them, read the rows from a tip).
-The rules:
+written with one INSERT (shared subjects: one INSERT ... SELECT). Each link is stored once,
+from the tip with the lower id to the one with the higher id (``backend.models.TipLink``); its
+readers, the GraphQL ``links`` of a tip among them, read a tip's rows from either end. The
+rules:
 
 - two tips sharing a normalised identifier or a subject are linked, with the reason;
 - an identifier links at most ``settings.LINK_MAX_TIPS_PER_IDENTIFIER`` tips (the first ones,
@@ -39,7 +40,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from backend.errors import DuplicateRecord, InvalidInput
@@ -75,7 +75,7 @@ __all__ = [
 # (LATERAL: index look-ups whatever the planner's statistics, which are stale in the middle of
 # a bulk load), so the cap and the exclusions apply before any pair is formed. The pairs are
 # formed in Python from these rows (``_identifier_pairs``: only pairs with a tip of the batch)
-# and written by ``_INSERT_IDENTIFIER_LINKS_SQL`` in both directions.
+# and written by ``_INSERT_IDENTIFIER_LINKS_SQL``, one row per pair.
 _CAPPED_SIGHTINGS_SQL = """
 WITH touched AS MATERIALIZED (
     SELECT i.id AS identifier_id
@@ -132,8 +132,8 @@ ON CONFLICT DO NOTHING
 def _identifier_pairs(
     rows: Iterable[tuple[int, int, datetime]], batch: set[int]
 ) -> dict[tuple[int, int, int], timedelta]:
-    """(from tip, to tip, identifier) -> the shortest time between their sightings of it, both
-    directions, for every pair of tips sharing an identifier with at least one in ``batch``."""
+    """(lower tip, higher tip, identifier) -> the shortest time between their sightings of it,
+    for every pair of tips sharing an identifier with at least one in ``batch``."""
     by_identifier: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
     for identifier_id, tip_id, seen_at in rows:
         by_identifier[identifier_id].append((tip_id, seen_at))
@@ -146,10 +146,10 @@ def _identifier_pairs(
                 if a == b:
                     continue
                 gap = abs(a_seen - b_seen)
-                for key in ((a, b, identifier_id), (b, a, identifier_id)):
-                    known = pairs.get(key)
-                    if known is None or gap < known:
-                        pairs[key] = gap
+                key = (*TipLink.ordered(a, b), identifier_id)
+                known = pairs.get(key)
+                if known is None or gap < known:
+                    pairs[key] = gap
     return pairs
 
 
@@ -170,7 +170,7 @@ SELECT DISTINCT a.tip_id, b.tip_id, 'SHARED_SUBJECT', NULL::bigint, a.subject_id
        'Both tips name subject ' || s.full_name, now()
 FROM touched
 JOIN backend_tipsubject a ON a.subject_id = touched.subject_id
-JOIN backend_tipsubject b ON b.subject_id = a.subject_id AND b.tip_id <> a.tip_id
+JOIN backend_tipsubject b ON b.subject_id = a.subject_id AND b.tip_id > a.tip_id
 JOIN backend_subject s ON s.id = a.subject_id
 WHERE a.tip_id IN (SELECT tip_id FROM batch) OR b.tip_id IN (SELECT tip_id FROM batch)
 ON CONFLICT DO NOTHING
@@ -301,14 +301,16 @@ def _reason(reason: str) -> str:
 @transaction.atomic
 def add_manual_link(*, by: User | None, from_tip: Tip, to_tip: Tip, reason: str) -> TipLink:
     """Link two tips by hand, with the analyst's reason; merges their clusters. A manual link
-    removed earlier is restored with the new reason."""
+    removed earlier is restored with the new reason. The link is stored once for the pair
+    (lower tip id first); the returned link is seen from ``from_tip`` (``viewer_tip_id``), so
+    that its linked tip is ``to_tip``."""
     text = _reason(reason)
     if from_tip.pk == to_tip.pk:
         raise InvalidInput("a tip cannot be linked to itself", field="toTipId")
     # the clusters of both tips: a concurrent manual link of the same pair waits here
     lock_clusters_of([from_tip.pk, to_tip.pk])
-    pair = Q(from_tip=from_tip, to_tip=to_tip) | Q(from_tip=to_tip, to_tip=from_tip)
-    existing = TipLink.objects.filter(pair, kind=TipLinkKind.MANUAL)
+    lower, higher = TipLink.ordered(from_tip.pk, to_tip.pk)
+    existing = TipLink.objects.filter(from_tip_id=lower, to_tip_id=higher, kind=TipLinkKind.MANUAL)
     if existing.filter(removed_at__isnull=True).exists():
         raise DuplicateRecord("these tips are already linked by hand", field="toTipId")
     if existing.exists():
@@ -321,34 +323,31 @@ def add_manual_link(*, by: User | None, from_tip: Tip, to_tip: Tip, reason: str)
             removed_reason="",
         )
     else:
-        TipLink.objects.bulk_create(
-            [
-                TipLink(from_tip=a, to_tip=b, kind=TipLinkKind.MANUAL, reason=text, created_by=by)
-                for a, b in ((from_tip, to_tip), (to_tip, from_tip))
-            ]
+        TipLink.objects.create(
+            from_tip_id=lower,
+            to_tip_id=higher,
+            kind=TipLinkKind.MANUAL,
+            reason=text,
+            created_by=by,
         )
     merge_clusters_of(tip_ids=[from_tip.pk, to_tip.pk])
-    return TipLink.objects.get(from_tip=from_tip, to_tip=to_tip, kind=TipLinkKind.MANUAL)
+    link = existing.get()
+    link.viewer_tip_id = from_tip.pk
+    return link
 
 
 @transaction.atomic
 def remove_link(*, by: User | None, link: TipLink, reason: str) -> TipLink:
-    """Remove a wrong link (both directions), with the reason; the cluster is split if it fell
-    apart. A removed automatic link is never re-created by later linking."""
+    """Remove a wrong link (for both its tips: it is one row), with the reason; the cluster is
+    split if it fell apart. A removed automatic link is never re-created by later linking."""
     text = _reason(reason)
     # the clusters of both tips, before the link is read: no merge or split runs beside this
     lock_clusters_of([link.from_tip_id, link.to_tip_id])
-    halves = TipLink.objects.filter(
-        Q(from_tip_id=link.from_tip_id, to_tip_id=link.to_tip_id)
-        | Q(from_tip_id=link.to_tip_id, to_tip_id=link.from_tip_id),
-        kind=link.kind,
-        identifier_id=link.identifier_id,
-        subject_id=link.subject_id,
-        removed_at__isnull=True,
+    removed = TipLink.objects.filter(pk=link.pk, removed_at__isnull=True).update(
+        removed_at=timezone.now(), removed_by=by, removed_reason=text
     )
-    if not halves.exists():
+    if not removed:
         raise InvalidInput("this link was already removed", field="linkId")
-    halves.update(removed_at=timezone.now(), removed_by=by, removed_reason=text)
     cluster_ids = set(
         Tip.objects.filter(
             pk__in=[link.from_tip_id, link.to_tip_id], cluster__isnull=False

@@ -130,10 +130,14 @@ def tip_activity() -> Expression:
             .order_by("-updated_at")
             .values("updated_at")[:1]
         ),
-        Subquery(
-            m.TipLink.objects.filter(from_tip=OuterRef("pk"))
-            .order_by("-created_at")
-            .values("created_at")[:1]
+        # a link is stored once, lower tip first: the tip may be at either end
+        *(
+            Subquery(
+                m.TipLink.objects.filter(**{end: OuterRef("pk")})
+                .order_by("-created_at")
+                .values("created_at")[:1]
+            )
+            for end in ("from_tip", "to_tip")
         ),
     )
 
@@ -159,10 +163,12 @@ class Clocks:
     def protected_tips(self) -> QuerySet[m.Tip]:
         """Tips a hold keeps: held, linked to a held tip (one link away, a link not removed),
         in a held lead, or naming a held person."""
-        linked = m.TipLink.objects.filter(removed_at__isnull=True, from_tip__in=self._held("tip"))
+        live = m.TipLink.objects.filter(removed_at__isnull=True)
+        held = self._held("tip")
         return m.Tip.objects.filter(
-            Q(pk__in=self._held("tip"))
-            | Q(pk__in=linked.values("to_tip"))
+            Q(pk__in=held)
+            | Q(pk__in=live.filter(from_tip__in=held).values("to_tip"))
+            | Q(pk__in=live.filter(to_tip__in=held).values("from_tip"))
             | Q(pk__in=LeadTip.objects.filter(lead__in=self._held("lead")).values("tip"))
             | Q(pk__in=m.TipSubject.objects.filter(subject__in=self._held("subject")).values("tip"))
         )

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Q
 
 from backend.errors import DuplicateRecord, InvalidInput
 from backend.models import Cluster, Identifier, LinkExclusion, Tip, TipCategory, TipLink
@@ -96,11 +97,12 @@ class TestClusters:
         assert _clusters() == _groups((a, b), (c,))
         assert Tip.objects.get(pk=a.pk).cluster_id == original
         assert Tip.objects.get(pk=c.pk).cluster_id != original
-        # and both directions of the link are removed, with who, when and why
+        # and the link (one row, for both tips) is removed, with who, when and why
         halves = TipLink.objects.filter(identifier__value="bc@example.com")
-        assert sorted(halves.values_list("from_tip_id", "to_tip_id")) == sorted(
-            [(b.pk, c.pk), (c.pk, b.pk)]
-        )
+        assert list(halves.values_list("from_tip_id", "to_tip_id")) == [(b.pk, c.pk)]
+        assert not TipLink.objects.filter(
+            Q(from_tip=c) | Q(to_tip=c), removed_at__isnull=True
+        ).exists()
         assert all(h.removed_at is not None for h in halves)
         assert set(halves.values_list("removed_reason", flat=True)) == {
             "different people behind the same address"
@@ -170,24 +172,24 @@ class TestOverLinkingGuards:
         first = [_tip(f"T{n}", _email("common@example.com")) for n in range(3)]
         identifier = Identifier.objects.get(value="common@example.com")
         assert identifier.too_common_at is None
-        assert TipLink.objects.count() == 6
+        assert TipLink.objects.count() == 3
         # when a fourth tip carries it
         fourth = _tip("T3", _email("common@example.com"))
         # then the fourth is not linked, the identifier is marked too common,
         identifier.refresh_from_db()
         assert identifier.too_common_at is not None
-        assert not TipLink.objects.filter(from_tip=fourth).exists()
+        assert not TipLink.objects.filter(Q(from_tip=fourth) | Q(to_tip=fourth)).exists()
         assert _clusters() == _groups(tuple(first), (fourth,))
         # the existing links stay, and their reason says why no more are made
-        assert TipLink.objects.count() == 6
+        assert TipLink.objects.count() == 3
         assert set(TipLink.objects.values_list("reason", flat=True)) == {
             "Both tips contain EMAIL common@example.com (this identifier has since been found "
             "in more than 3 tips: it is too common and links no further tips)"
         }
         # and a fifth tip is not linked either
         fifth = _tip("T4", _email("common@example.com"))
-        assert not TipLink.objects.filter(from_tip=fifth).exists()
-        assert TipLink.objects.count() == 6
+        assert not TipLink.objects.filter(Q(from_tip=fifth) | Q(to_tip=fifth)).exists()
+        assert TipLink.objects.count() == 3
 
     def test_the_cap_applies_to_a_bulk_link_the_same_way(self, settings):
         # given a cap of 2 and three tips written directly with one phone
@@ -199,10 +201,9 @@ class TestOverLinkingGuards:
         # when they are linked in one call
         added = link_tips(tip_ids=[t.pk for t in tips])
         # then only the first two (by id) are linked and the phone is marked
-        assert added == 2
+        assert added == 1
         assert set(TipLink.objects.values_list("from_tip_id", "to_tip_id")) == {
             (tips[0].pk, tips[1].pk),
-            (tips[1].pk, tips[0].pk),
         }
         phone.refresh_from_db()
         assert phone.too_common_at is not None
@@ -223,7 +224,7 @@ class TestOverLinkingGuards:
         # and when the exclusion is removed, the tips sharing it are linked
         remove_link_exclusion(exclusion=exclusion)
         assert LinkExclusion.objects.count() == 0
-        assert TipLink.objects.count() == 2
+        assert TipLink.objects.count() == 1
         assert _clusters() == _groups((a, b))
 
     def test_exclusions_need_a_reason_a_valid_value_and_are_unique(self):
@@ -275,7 +276,6 @@ class TestIpWindow:
         # then only A and B link
         assert set(TipLink.objects.values_list("from_tip_id", "to_tip_id")) == {
             (a.pk, b.pk),
-            (b.pk, a.pk),
         }
         assert TipLink.objects.get(from_tip=a).reason == (
             "Both tips contain IP_ADDRESS 2001:db8::1, seen within 1 h of each other (window 2 h)"
@@ -295,7 +295,7 @@ class TestIpWindow:
         assert list(TipLink.objects.filter(from_tip=a).values_list("reason", flat=True)) == [
             "Both tips contain IP_ADDRESS 203.0.113.9, seen within 2 h of each other (window 24 h)"
         ]
-        assert TipLink.objects.filter(from_tip=b).count() == 1
+        assert TipLink.objects.filter(Q(from_tip=b) | Q(to_tip=b)).count() == 1
 
 
 @pytest.mark.django_db
@@ -306,19 +306,18 @@ class TestManualLinks:
         b = _tip("B", _email("b@example.com"))
         # when an analyst links them with a reason
         link = add_manual_link(by=analyst, from_tip=a, to_tip=b, reason="same writing style")
-        # then the link is stored both ways with reason and author, and they are one cluster
+        # then the link is stored once with reason and author, and they are one cluster
         assert (link.from_tip_id, link.to_tip_id, link.kind) == (a.pk, b.pk, "MANUAL")
         assert set(
             TipLink.objects.values_list("from_tip_id", "to_tip_id", "reason", "created_by")
         ) == {
             (a.pk, b.pk, "same writing style", analyst.pk),
-            (b.pk, a.pk, "same writing style", analyst.pk),
         }
         assert _clusters() == _groups((a, b))
-        # when it is removed again (from the other side)
-        reverse = TipLink.objects.get(from_tip=b, to_tip=a)
+        # when it is removed again (read from the other tip's side)
+        reverse = TipLink.objects.get(Q(from_tip=b) | Q(to_tip=b))
         remove_link(by=analyst, link=reverse, reason="style match was coincidence")
-        # then both halves are removed with the reason and the cluster is split
+        # then the link is removed for both tips with the reason and the cluster is split
         assert set(TipLink.objects.values_list("removed_by", "removed_reason").distinct()) == {
             (analyst.pk, "style match was coincidence")
         }
@@ -326,8 +325,22 @@ class TestManualLinks:
         # and linking them by hand again restores the link with the new reason
         again = add_manual_link(by=analyst, from_tip=a, to_tip=b, reason="confirmed by ISP")
         assert (again.pk, again.reason, again.removed_at) == (link.pk, "confirmed by ISP", None)
-        assert TipLink.objects.filter(removed_at__isnull=True).count() == 2
+        assert TipLink.objects.filter(removed_at__isnull=True).count() == 1
         assert _clusters() == _groups((a, b))
+
+    def test_a_manual_link_from_the_later_tip_is_the_same_row(self, analyst):
+        # given two unrelated tips
+        a = _tip("A", _email("a@example.com"))
+        b = _tip("B", _email("b@example.com"))
+        # when an analyst links them from the later one
+        link = add_manual_link(by=analyst, from_tip=b, to_tip=a, reason="same writing style")
+        # then one row is stored, lower tip first, and the returned link is seen from b
+        assert (link.from_tip_id, link.to_tip_id, link.viewer_tip_id) == (a.pk, b.pk, b.pk)
+        assert link.other_end(b.pk) == a.pk
+        assert TipLink.objects.count() == 1
+        # and linking the pair again, from either side, is refused
+        with pytest.raises(DuplicateRecord):
+            add_manual_link(by=analyst, from_tip=a, to_tip=b, reason="again")
 
     @pytest.mark.parametrize(
         ("same", "reason", "message", "field"),
@@ -417,12 +430,11 @@ def test_two_transactions_sharing_a_new_identifier_end_in_one_cluster():
         thread.start()
     for thread in threads:
         thread.join(TIMEOUT)
-    # then both committed, the tips are linked both ways and form one cluster of 2
+    # then both committed, the tips are linked (one row) and form one cluster of 2
     assert errors == []
     assert len(made) == 2
     assert set(TipLink.objects.values_list("from_tip_id", "to_tip_id")) == {
-        (made[0], made[1]),
-        (made[1], made[0]),
+        (min(made), max(made)),
     }
     assert _clusters() == {frozenset(made)}
     assert Cluster.objects.count() == 1

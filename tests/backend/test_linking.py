@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db.models import Q
 
 from backend.models import SubjectRole, Tip, TipLink, TipLinkKind
 from backend.services.linking import link_tips
@@ -35,6 +36,14 @@ def _links() -> set[tuple[int, int, str, int | None, int | None, str]]:
     )
 
 
+def _seen_from(tip: Tip) -> set[tuple[int, str]]:
+    """(linked tip, kind) of every link of ``tip``, read from either end as its readers do."""
+    return {
+        (link.other_end(tip.pk), link.kind)
+        for link in TipLink.objects.filter(Q(from_tip=tip) | Q(to_tip=tip))
+    }
+
+
 def test_shared_normalised_identifier_links_both_ways():
     # given a tip with an e-mail address
     first = _tip("A", identifiers=[SightingSpec(kind="EMAIL", value="Predator@Example.com")])
@@ -43,13 +52,15 @@ def test_shared_normalised_identifier_links_both_ways():
     # when a second tip arrives with the same address written differently
     second = _tip("B", identifiers=[SightingSpec(kind="EMAIL", value=" predator@EXAMPLE.com")])
 
-    # then the two are linked in both directions, by that identifier, with a reason naming it
+    # then the two are linked (one row, lower tip first), by that identifier, with a reason
+    # naming it, and each tip sees the other
     identifier_id = first.sightings.get().identifier_id
     reason = "Both tips contain EMAIL predator@example.com"
     assert _links() == {
         (first.pk, second.pk, "SHARED_IDENTIFIER", identifier_id, None, reason),
-        (second.pk, first.pk, "SHARED_IDENTIFIER", identifier_id, None, reason),
     }
+    assert _seen_from(first) == {(second.pk, "SHARED_IDENTIFIER")}
+    assert _seen_from(second) == {(first.pk, "SHARED_IDENTIFIER")}
 
 
 def test_shared_subject_links_both_ways():
@@ -58,12 +69,13 @@ def test_shared_subject_links_both_ways():
     first = _tip("A", subjects=[(subject, SubjectRole.SUSPECT)])
     second = _tip("B", subjects=[(subject, SubjectRole.WITNESS)])
 
-    # then they are linked both ways through the subject
+    # then they are linked through the subject (one row), and each tip sees the other
     reason = "Both tips name subject John Q. Example"
     assert _links() == {
         (first.pk, second.pk, "SHARED_SUBJECT", None, subject.pk, reason),
-        (second.pk, first.pk, "SHARED_SUBJECT", None, subject.pk, reason),
     }
+    assert _seen_from(first) == {(second.pk, "SHARED_SUBJECT")}
+    assert _seen_from(second) == {(first.pk, "SHARED_SUBJECT")}
 
 
 def test_link_tips_on_rows_written_directly():
@@ -77,12 +89,12 @@ def test_link_tips_on_rows_written_directly():
     # when linking is run for one of them
     added = link_tips(tip_ids=[a.pk])
 
-    # then exactly the two sharing the phone are linked, both ways
-    assert added == 2
+    # then exactly the two sharing the phone are linked (one row), seen from both
+    assert added == 1
     assert {(f, t, k) for f, t, k, *_ in _links()} == {
         (a.pk, b.pk, "SHARED_IDENTIFIER"),
-        (b.pk, a.pk, "SHARED_IDENTIFIER"),
     }
+    assert _seen_from(b) == {(a.pk, "SHARED_IDENTIFIER")}
     assert not TipLink.objects.filter(from_tip=unrelated).exists()
     assert not TipLink.objects.filter(to_tip=unrelated).exists()
     assert TipLink.objects.get(from_tip=a).reason == "Both tips contain PHONE +12025550143"
@@ -95,15 +107,14 @@ def test_identifier_and_subject_both_shared_give_two_kinds():
     first = _tip("A", identifiers=[spec], subjects=[(subject, SubjectRole.SUSPECT)])
     second = _tip("B", identifiers=[spec], subjects=[(subject, SubjectRole.SUSPECT)])
 
-    # then there is one link per kind per direction
+    # then there is one link per kind, each seen from both tips
     assert sorted(TipLink.objects.values_list("from_tip_id", "to_tip_id", "kind")) == sorted(
         [
             (first.pk, second.pk, "SHARED_IDENTIFIER"),
-            (second.pk, first.pk, "SHARED_IDENTIFIER"),
             (first.pk, second.pk, "SHARED_SUBJECT"),
-            (second.pk, first.pk, "SHARED_SUBJECT"),
         ]
     )
+    assert _seen_from(second) == {(first.pk, "SHARED_IDENTIFIER"), (first.pk, "SHARED_SUBJECT")}
 
 
 def test_two_shared_identifiers_give_one_link_each():
@@ -114,7 +125,7 @@ def test_two_shared_identifiers_give_one_link_each():
     ]
     first = _tip("A", identifiers=specs)
     second = _tip("B", identifiers=specs)
-    # then each shared identifier gives its own pair of links, with its own reason
+    # then each shared identifier gives its own link, with its own reason
     reasons = sorted(
         TipLink.objects.filter(from_tip=first, to_tip=second).values_list("reason", flat=True)
     )
@@ -122,7 +133,8 @@ def test_two_shared_identifiers_give_one_link_each():
         "Both tips contain EMAIL one@example.com",
         "Both tips contain USERNAME kid_lover",
     ]
-    assert TipLink.objects.count() == 4
+    assert TipLink.objects.count() == 2
+    assert len(TipLink.objects.filter(Q(from_tip=second) | Q(to_tip=second))) == 2
 
 
 def test_repeated_sightings_of_one_identifier_give_one_link():
@@ -132,9 +144,9 @@ def test_repeated_sightings_of_one_identifier_give_one_link():
     SightingFactory(tip=a, identifier=ident, event="LOGIN")
     SightingFactory(tip=a, identifier=ident, event="UPLOAD")
     SightingFactory(tip=b, identifier=ident)
-    # when linked, then there is still only one link per direction
-    assert link_tips(tip_ids=[a.pk, b.pk]) == 2
-    assert TipLink.objects.count() == 2
+    # when linked, then there is still only one link
+    assert link_tips(tip_ids=[a.pk, b.pk]) == 1
+    assert TipLink.objects.count() == 1
 
 
 def test_no_self_links():
@@ -163,8 +175,8 @@ def test_link_tips_is_idempotent():
     b = _tip("B", identifiers=[spec])
     c = _tip("C", identifiers=[spec], subjects=[(subject, SubjectRole.SUSPECT)])
     before = _links()
-    # 3 tips sharing an identifier: 3*2 directed links; a and c share the subject: 2 more
-    assert len(before) == 8
+    # 3 tips sharing an identifier: 3 pairs, one link each; a and c share the subject: 1 more
+    assert len(before) == 4
 
     # when linking is run again, for one, for all, and repeatedly
     assert link_tips(tip_ids=[a.pk]) == 0
@@ -173,7 +185,7 @@ def test_link_tips_is_idempotent():
 
     # then nothing was added and nothing changed
     assert _links() == before
-    assert TipLink.objects.count() == 8
+    assert TipLink.objects.count() == 4
 
 
 def test_unrelated_tips_are_not_linked():

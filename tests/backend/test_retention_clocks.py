@@ -441,11 +441,11 @@ def test_a_held_person_keeps_every_tip_naming_them_but_not_unrelated_tips():
 
 def test_a_held_tip_keeps_the_tips_linked_to_it_but_not_their_other_links():
     # given a held tip linked to a second tip, itself linked to a third, and a link an analyst
-    # removed as wrong
-    held, linked, further, unlinked = old_tip(), old_tip(), old_tip(), old_tip()
-    for a, b in ((held, linked), (linked, further)):
+    # removed as wrong (a link is one row, lower tip first: the held tip is the higher end of
+    # its live link and the lower end of the removed one)
+    linked, held, further, unlinked = old_tip(), old_tip(), old_tip(), old_tip()
+    for a, b in ((linked, held), (linked, further)):
         m.TipLink.objects.create(from_tip=a, to_tip=b, kind=m.TipLinkKind.MANUAL, reason="same")
-        m.TipLink.objects.create(from_tip=b, to_tip=a, kind=m.TipLinkKind.MANUAL, reason="same")
     m.TipLink.objects.create(
         from_tip=held,
         to_tip=unlinked,

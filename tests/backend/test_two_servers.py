@@ -143,15 +143,20 @@ def _csv(rows: list[dict[str, Any]], subject_name: str) -> str:
 
 
 def _expected(tips: dict[int, dict[str, Any]]) -> tuple[set[tuple[int, int]], set[frozenset]]:
-    """Every ordered pair of tips sharing an identifier or a subject, and the connected
-    components: from the inputs, independently of the platform's code."""
+    """Every pair of tips sharing an identifier or a subject (lower id first, as a link is
+    stored), and the connected components: from the inputs, independently of the platform's
+    code."""
     carriers: dict[Any, set[int]] = {}
     for pk, tip in tips.items():
         for value in tip["values"]:
             carriers.setdefault(("identifier", value), set()).add(pk)
         for subject in tip["subjects"]:
             carriers.setdefault(("subject", subject), set()).add(pk)
-    pairs = {(a, b) for members in carriers.values() for a, b in itertools.permutations(members, 2)}
+    pairs = {
+        (a, b)
+        for members in carriers.values()
+        for a, b in itertools.combinations(sorted(members), 2)
+    }
     parent = {pk: pk for pk in tips}
 
     def root(pk: int) -> int:

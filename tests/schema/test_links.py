@@ -126,6 +126,29 @@ def test_add_and_remove_a_manual_link(gql):
     assert (error["code"], error["field"]) == ("NOT_FOUND", "linkId")
 
 
+def test_a_link_added_from_the_later_tip_shows_the_other_tip_from_both(gql):
+    # given two unrelated tips, A recorded before B
+    a, b = _tip("A"), _tip("B")
+    # when an analyst links them from B
+    result = gql(
+        ADD_LINK,
+        {"input": {"fromTipId": gid("Tip", b.pk), "toTipId": gid("Tip", a.pk), "reason": "same"}},
+    )
+    # then the returned link shows A, the tip it was made to
+    assert result["data"]["addTipLink"]["link"]["tip"] == {"sourceReference": "A"}
+    # and each tip's links show the other one, through the one stored row
+    query = """query($id: ID!) { node(id: $id) { ... on Tip {
+        links { totalCount edges { node { id kind tip { sourceReference } } } } } } }"""
+    seen = {}
+    for tip, other in ((a, "B"), (b, "A")):
+        links = gql(query, {"id": gid("Tip", tip.pk)})["data"]["node"]["links"]
+        assert links["totalCount"] == 1
+        node = links["edges"][0]["node"]
+        assert (node["kind"], node["tip"]["sourceReference"]) == ("MANUAL", other)
+        seen[tip.pk] = node["id"]
+    assert seen[a.pk] == seen[b.pk] == gid("TipLink", TipLink.objects.get().pk)
+
+
 def test_removed_links_are_hidden_from_analysts_but_not_program_managers(gql_as):
     a = _tip("A", "x@example.com")
     _tip("B", "x@example.com")
@@ -170,7 +193,7 @@ def test_remove_tip_link_errors(gql):
     unknown = gql(REMOVE_LINK, {"input": {"linkId": gid("TipLink", 999_999), "reason": "x"}})
     error = single_error(unknown, "removeTipLink", "link")
     assert (error["code"], error["field"]) == ("NOT_FOUND", "linkId")
-    assert TipLink.objects.filter(removed_at__isnull=True).count() == 2
+    assert TipLink.objects.filter(removed_at__isnull=True).count() == 1
 
 
 def test_add_list_and_remove_a_link_exclusion(gql):
@@ -207,7 +230,7 @@ def test_add_list_and_remove_a_link_exclusion(gql):
         "errors": [],
     }
     assert LinkExclusion.objects.count() == 0
-    assert TipLink.objects.count() == 2
+    assert TipLink.objects.count() == 1
 
 
 @pytest.mark.parametrize(
