@@ -288,6 +288,13 @@ class Tip(Removable):
                 condition=models.Q(removed_at__isnull=True),
                 name="tip_cluster_live_idx",
             ),
+            # The tip lists' default order (Meta.ordering) over the live tips: a page is read
+            # off the index instead of sorting every live tip (119 ms -> 0.1 ms at 100,000).
+            models.Index(
+                fields=["-received_at", "-id"],
+                condition=models.Q(removed_at__isnull=True),
+                name="tip_listing_idx",
+            ),
         ]
 
     def __str__(self) -> str:
