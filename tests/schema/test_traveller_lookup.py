@@ -299,4 +299,6 @@ def test_an_audited_partner_lookup_by_token_runs_a_small_fixed_number_of_stateme
     # touch for deconfliction (one), the answer's people and tips, the people's handling
     # markings for the response's extensions (two; the tips' own come with the answer), and
     # the audit row (one)
+    assert "errors" not in result, result
+    assert result["data"]["travellerLookup"]["matches"][0]["subject"]["fullName"] == "José Álvarez"
     assert len(captured) <= 12, "\n".join(q["sql"][:100].replace("\n", " ") for q in captured)
