@@ -481,16 +481,23 @@ def traveller_lookup(*, by: m.User, criteria: LookupCriteria) -> LookupOutcome:
             tip_hits=len(found.tip_ids),
             disclosed=found.disclosed,
         )
-        if recorded.touched_leads:
-            deconflict(
-                identifier_ids=found.identifier_ids,
-                subject_ids=found.subject_ids,
-                origin_office=by.office,
-                by=by,
-                lookup=recorded.lookup,
-                touched=recorded.touched_leads,
-            )
+        deconflict_lookup(by, found, recorded)
     return found.outcome(recorded.lookup, marks)
+
+
+def deconflict_lookup(by: m.User, found: Found, recorded: Recorded) -> None:
+    """Tell the offices whose active leads a recorded lookup touches, and its caller's office
+    (``deconfliction.deconflict``); the statement that recorded the lookup read which leads
+    those are, so a lookup touching none, nearly every one, costs nothing here."""
+    if recorded.touched_leads:
+        deconflict(
+            identifier_ids=found.identifier_ids,
+            subject_ids=found.subject_ids,
+            origin_office=by.office,
+            by=by,
+            lookup=recorded.lookup,
+            touched=recorded.touched_leads,
+        )
 
 
 def traveller_redress(prepared: dict[int, Prepared]) -> dict[int, list[RedressMark]]:

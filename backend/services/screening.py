@@ -36,7 +36,6 @@ from django.db import transaction
 
 from backend import models as m
 from backend.errors import DomainError, InvalidInput
-from backend.services.deconfliction import deconflict
 from backend.services.guards import check_text
 from backend.services.lookups import (
     Found,
@@ -46,6 +45,7 @@ from backend.services.lookups import (
     MatchReason,
     Prepared,
     Recorded,
+    deconflict_lookup,
     evaluate,
     name_matches,
     prepare,
@@ -199,19 +199,9 @@ def screen_passengers(
 
 
 def _deconflict(by: m.User, recorded: dict[int, tuple[Found, Recorded]]) -> None:
-    """Deconflict every traveller's lookup that touches another office's active lead (the
-    statement that recorded them read which do: no statement more when none does), each
-    lookup on its own (its notices name it)."""
+    """Deconflict every traveller's lookup on its own (its notices name it)."""
     for one, lookup in recorded.values():
-        if lookup.touched_leads:
-            deconflict(
-                identifier_ids=one.identifier_ids,
-                subject_ids=one.subject_ids,
-                origin_office=by.office,
-                by=by,
-                lookup=lookup.lookup,
-                touched=lookup.touched_leads,
-            )
+        deconflict_lookup(by, one, lookup)
 
 
 def _sizes(one: Found) -> tuple[int, int, int, int, int]:
