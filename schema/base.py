@@ -107,8 +107,8 @@ def model_type(model: type[Model], **options: Any) -> Any:
 class ColumnField(StrawberryDjangoField):
     """A field that only reads a loaded column of its record: a *basic* field, which
     strawberry resolves without building resolver arguments, an ``Info`` and the field
-    extension chain for every object. strawberry-django marks all its fields non-basic,
-    which cost a 100-tip page with three columns about a third of its CPU. Schema extensions
+    extension chain for every object. strawberry-django marks all its fields non-basic (that
+    chain was about a tenth of a 100-tip page's profile samples). Schema extensions
     (audit, dissemination, the optimizer) still see every field: they run as graphql-core
     middleware, around basic fields too, and the optimizer plans ``only()`` from the type's
     fields whatever their class."""
