@@ -44,7 +44,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from operator import attrgetter
 from typing import Any
@@ -66,7 +66,7 @@ from backend.services.clusters import lock_tip_graph
 from backend.services.deconfliction import deconflict, touched_leads_sql
 from backend.services.identifiers import normalise_cached
 from backend.services.linking import link_tips
-from backend.services.priority import PriorityFacts, assess_priority
+from backend.services.priority import assign_priority, tip_facts
 from backend.vocabulary import (
     MAX_ALIASES,
     MAX_IDENTIFIER_VALUE,
@@ -458,20 +458,8 @@ WHERE t.id = s.id
 def _provisional(tip: m.Tip, band: bool) -> None:
     """Score a new tip as if it linked to nothing, before it is inserted: ``_score`` then
     rewrites only the tips whose links or registered subjects change that."""
-    assessment = assess_priority(
-        PriorityFacts(
-            category=tip.category,
-            escalated=tip.escalated,
-            access_to_children=tip.access_to_children,
-            hands_on=tip.hands_on,
-            prior_tips_in_cluster=0,
-            registered_sex_offenders=0,
-        )
-    )
-    tip.priority_score = assessment.score
-    tip.priority_factors = [asdict(f) for f in assessment.factors]
-    if band:
-        tip.priority = assessment.band
+    facts = tip_facts(tip, prior_tips_in_cluster=0, registered_sex_offenders=0)
+    assign_priority(tip, facts, set_band=band)
 
 
 def _score(tip_ids: list[int], set_band: set[int]) -> None:
@@ -509,20 +497,12 @@ def _score(tip_ids: list[int], set_band: set[int]) -> None:
         prior = 0
         if tip.cluster_id:
             prior = sizes.get(tip.cluster_id, 0) - (1 if tip.removed_at is None else 0)
-        assessment = assess_priority(
-            PriorityFacts(
-                category=tip.category,
-                escalated=tip.escalated,
-                access_to_children=tip.access_to_children,
-                hands_on=tip.hands_on,
-                prior_tips_in_cluster=max(prior, 0),
-                registered_sex_offenders=registered.get(tip.pk, 0),
-            )
+        facts = tip_facts(
+            tip,
+            prior_tips_in_cluster=max(prior, 0),
+            registered_sex_offenders=registered.get(tip.pk, 0),
         )
-        tip.priority_score = assessment.score
-        tip.priority_factors = [asdict(f) for f in assessment.factors]
-        if tip.pk in set_band:
-            tip.priority = assessment.band
+        assign_priority(tip, facts, set_band=tip.pk in set_band)
     with connection.cursor() as cursor:
         cursor.execute(
             _SCORE_SQL,

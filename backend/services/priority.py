@@ -19,8 +19,10 @@ __all__ = [
     "PriorityFacts",
     "apply_priority",
     "assess_priority",
+    "assign_priority",
     "band_for",
     "facts_of",
+    "tip_facts",
 ]
 
 #: Points per category: offences against a child in person weigh most.
@@ -146,26 +148,42 @@ def facts_of(tip: Tip) -> PriorityFacts:
         .distinct()
         .count()
     )
+    return tip_facts(tip, prior_tips_in_cluster=prior, registered_sex_offenders=registered)
+
+
+def tip_facts(
+    tip: Tip, *, prior_tips_in_cluster: int, registered_sex_offenders: int
+) -> PriorityFacts:
+    """The priority facts of ``tip``: its own columns, and the two counts the caller read
+    (for one tip, ``facts_of``; for a batch, set-based, the importer)."""
     return PriorityFacts(
         category=tip.category,
         escalated=tip.escalated,
         access_to_children=tip.access_to_children,
         hands_on=tip.hands_on,
-        prior_tips_in_cluster=prior,
-        registered_sex_offenders=registered,
+        prior_tips_in_cluster=prior_tips_in_cluster,
+        registered_sex_offenders=registered_sex_offenders,
     )
+
+
+def assign_priority(tip: Tip, facts: PriorityFacts, *, set_band: bool) -> PriorityAssessment:
+    """Set ``tip``'s priority score and factors from ``facts`` (with ``set_band``, its
+    priority to the band too), without saving it."""
+    assessment = assess_priority(facts)
+    tip.priority_score = assessment.score
+    tip.priority_factors = [asdict(f) for f in assessment.factors]
+    if set_band:
+        tip.priority = assessment.band
+    return assessment
 
 
 def apply_priority(*, tip: Tip, set_band: bool = False) -> PriorityAssessment:
     """Compute and store ``tip``'s priority score and factors; with ``set_band``, also set its
     priority to the computed band. Call inside the caller's transaction."""
     tip.refresh_from_db(fields=["cluster"])
-    assessment = assess_priority(facts_of(tip))
-    tip.priority_score = assessment.score
-    tip.priority_factors = [asdict(f) for f in assessment.factors]
+    assessment = assign_priority(tip, facts_of(tip), set_band=set_band)
     fields = ["priority_score", "priority_factors"]
     if set_band:
-        tip.priority = assessment.band
         fields.append("priority")
     tip.save(update_fields=fields)
     return assessment
