@@ -38,7 +38,6 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model, Q, QuerySet
 from django.db.models.expressions import RawSQL
-from django.db.models.sql.where import AND, WhereNode
 from django.utils import timezone
 
 from backend import models as m
@@ -78,29 +77,6 @@ def _disclosed(model: type[Model], user: Any) -> RawSQL:
         "WHERE user_id = %s AND content_type_id = %s AND created_at > %s",
         (user.pk, ContentType.objects.get_for_model(model).pk, disclosure_cutoff()),
     )
-
-
-@functools.cache
-def _compiled_rule(model: type[Model]) -> WhereNode | None:
-    """The partner rule of a record ``model`` (``PARTNER_RULES``) resolved once per process,
-    as the condition of a query on the model's own table; None when it needs a join (then
-    it is built afresh each time). The rule takes nothing of the caller, and building it
-    (a correlated EXISTS for a person or an identifier) cost more than running it."""
-    query = PARTNER_RULES[model](model._default_manager.all()).query
-    if list(query.alias_map) != [model._meta.db_table]:
-        return None
-    return query.where
-
-
-def _partner_rows(queryset: QuerySet[M]) -> QuerySet[M]:
-    """``queryset`` restricted by its model's partner rule."""
-    model = queryset.model
-    rule = _compiled_rule(model) if model in _DISCLOSABLE else None
-    if rule is None or queryset.query.base_table != model._meta.db_table:
-        return PARTNER_RULES[model](queryset)
-    restricted = queryset.all()
-    restricted.query.where.add(rule.clone(), AND)
-    return restricted
 
 
 def _note_records(user: Any) -> Q:
@@ -144,7 +120,7 @@ def _investigator(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     model = queryset.model
     rule = PARTNER_RULES.get(model)
     if rule is not None and model in _DISCLOSABLE:
-        return _partner_rows(queryset).filter(pk__in=_disclosed(model, user))
+        return rule(queryset).filter(pk__in=_disclosed(model, user))
     ends = edge_ends(model)
     if rule is not None and ends:
         return rule(queryset).filter(

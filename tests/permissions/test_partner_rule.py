@@ -391,3 +391,29 @@ def test_the_compiled_reach_selects_exactly_what_the_rule_selects(role):
         expected = set(getattr(reach, name).values_list("pk", flat=True))
         assert expected, name
         assert ids(name) == expected, name
+
+
+@pytest.mark.parametrize("prefiltered", [False, True])
+def test_a_partners_scoped_people_keep_the_rule_inside_another_query(user_of, prefiltered):
+    """A scoped queryset may become a subquery of another query (``__in``), where Django
+    renames its tables; the partner rule's correlated EXISTS must still refer to the person
+    of the outer row. (A rule resolved once per process and reused did not: inside a
+    subquery it compared a row with itself, and a disclosed witness came through.)"""
+    # given a suspect and a witness, each in a tip, all of it disclosed to a partner
+    marta, suspect_tip = person_in(m.SubjectRole.SUSPECT)
+    witnessed = TipFactory(source_reference="WITNESSED")
+    witness = SubjectFactory(full_name="Walter Witness")
+    TipSubjectFactory(tip=witnessed, subject=witness, role=m.SubjectRole.WITNESS)
+    investigator = user_of(m.Role.INVESTIGATOR)
+    disclose(investigator, marta, suspect_tip, witness, witnessed)
+    people = m.Subject.objects.all()
+    if prefiltered:
+        people = people.filter(pk__in=[marta.pk, witness.pk])
+    # when the partner's scoped people are used on their own and inside other queries
+    scoped = scope_queryset(people, investigator)
+    rows = m.TipSubject.objects.filter(subject__in=scoped)
+    tips = m.Tip.objects.filter(subject_links__subject__in=scoped).distinct()
+    # then only the suspect is visible, however they are used
+    assert list(scoped) == [marta]
+    assert set(rows.values_list("subject_id", flat=True)) == {marta.pk}
+    assert list(tips) == [suspect_tip]
