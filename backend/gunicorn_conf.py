@@ -37,6 +37,7 @@ __all__ = [
     "max_requests",
     "max_requests_jitter",
     "on_starting",
+    "pre_fork",
     "timeout",
     "workers",
     "wsgi_app",
@@ -71,7 +72,8 @@ control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:
-    """Load the settings once in the master: a configuration error stops the server here."""
+    """Load the settings once in the master (a configuration error stops the server here),
+    then the application, which every worker forks from."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
@@ -93,6 +95,20 @@ def on_starting(server: Any) -> None:
             "ASGI workers without TIPGRAPH_DB_POOL_MAX: a database connection per concurrent "
             "request, without bound"
         )
+    # Load the application (Django, the URLconf and the schema) once, here in the master, after
+    # the settings passed: each worker is then a fork of it (gunicorn's preload_app, which runs
+    # before this check would). Without it every new worker, and every one recycled by
+    # max_requests, imported it all again while its requests waited: at 4 clients a worker was
+    # recycled every 16 s or so, and the p99 was 483 ms.
+    server.app.wsgi()
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """Close any database connection the master opened while loading the application, so that
+    no worker inherits (and shares) its socket; each worker opens its own."""
+    from django.db import connections
+
+    connections.close_all()
 
 
 def _is_asgi(worker_class: str) -> bool:

@@ -216,12 +216,73 @@ def test_asgi_workers_are_not_recycled_under_their_clients(
     config = Config()
     config.set("max_requests", gunicorn_conf.max_requests)
     config.set("worker_class", worker_class)
-    server = type("Arbiter", (), {"cfg": config, "log": logging.getLogger("gunicorn")})()
+    app = _App()
+    server = type(
+        "Arbiter", (), {"cfg": config, "log": logging.getLogger("gunicorn"), "app": app}
+    )()
     # when the master starts
     gunicorn_conf.on_starting(server)
     # then sync workers are recycled now and then, ASGI workers (which hold keep-alive and
     # websocket connections) never
     assert config.max_requests == recycled_after
+    # and the application is loaded in the master, once, for the workers to fork from
+    assert app.loaded == 1
+
+
+class _App:
+    """gunicorn's application object, as far as ``on_starting`` uses it."""
+
+    loaded = 0
+
+    def wsgi(self) -> None:
+        self.loaded += 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recycled_workers_fork_from_the_loaded_application(
+    tmp_path: Path, django_db_blocker: Any
+) -> None:
+    # given: one worker recycled after every second request
+    user = UserFactory(username="recycled-analyst")
+    _, raw = ApiToken.issue(user=user, name="serving", days=1)
+    url = database_url(application_name="tipgraph-serving-test")
+    env = server_environment(
+        DATABASE_URL=url,
+        TIPGRAPH_SECRET_KEY=SECRET,
+        TIPGRAPH_WORKERS="1",
+        TIPGRAPH_ALLOWED_HOSTS="127.0.0.1",
+    )
+    server = start_server(
+        tmp_path,
+        env,
+        "--max-requests",
+        "2",
+        "--max-requests-jitter",
+        "0",
+        "backend.wsgi:application",
+    )
+    try:
+        # when: more requests than two workers' lives
+        answers = [
+            request(
+                server.url + "/graphql",
+                data={"query": VIEWER},
+                headers={"Authorization": f"Bearer {raw}"},
+            )
+            for _ in range(6)
+        ]
+    finally:
+        stop_server(server)
+
+    # then: every request was answered and audited, by workers forked from the master's loaded
+    # application (no database connection inherited from it: each opens its own)
+    output = server.output()
+    assert [status for status, _, _ in answers] == [200] * 6, output
+    assert {json.loads(body)["data"]["viewer"]["username"] for _, _, body in answers} == {
+        "recycled-analyst"
+    }
+    assert output.count("Autorestarting worker") >= 2, output
+    assert AuditEvent.objects.filter(username="recycled-analyst").count() == 6
 
 
 def test_health_and_readiness_over_http(wsgi_server: Server) -> None:
