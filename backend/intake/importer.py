@@ -294,36 +294,44 @@ def _copy_in(objs: list[Any]) -> list[Any]:
     return objs
 
 
+# One statement: the batch's identifiers as one JSON parameter (psycopg quotes a list client-side
+# value by value, which cost more than the statement), the new ones inserted, the stored ones
+# read and their first/last seen widened where the batch saw them earlier or later. The INSERT
+# and the read see the same snapshot, so each key is either inserted or found.
 _UPSERT_IDENTIFIERS_SQL = """
-INSERT INTO backend_identifier
-    (kind, qualifier, value, canonical, raw_value, first_seen, last_seen, created_at,
-     removed_reason)
-SELECT k, q, v, c, r, f, l, now(), ''
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-            %s::timestamptz[], %s::timestamptz[]) AS t(k, q, v, c, r, f, l)
-ORDER BY k, q, v
-ON CONFLICT (kind, qualifier, value) DO NOTHING
-"""
-
-_SELECT_IDENTIFIERS_SQL = """
-SELECT i.id, i.kind, i.qualifier, i.value
-FROM backend_identifier i
-JOIN unnest(%s::text[], %s::text[], %s::text[]) AS t(k, q, v)
-  ON i.kind = t.k AND i.qualifier = t.q AND i.value = t.v
-"""
-
-# PostgreSQL's LEAST/GREATEST skip NULLs, so an unset first/last seen takes the new time.
-_SEEN_SQL = """
-UPDATE backend_identifier i
-SET first_seen = LEAST(i.first_seen, t.f), last_seen = GREATEST(i.last_seen, t.l)
-FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) AS t(id, f, l)
-WHERE i.id = t.id
-  AND (i.first_seen IS NULL OR i.last_seen IS NULL OR t.f < i.first_seen OR t.l > i.last_seen)
+WITH given AS MATERIALIZED (
+    SELECT e->>0 AS k, e->>1 AS q, e->>2 AS v, e->>3 AS c, e->>4 AS r,
+           (e->>5)::timestamptz AS f, (e->>6)::timestamptz AS l
+    FROM json_array_elements(%s::json) AS e
+), inserted AS (
+    INSERT INTO backend_identifier
+        (kind, qualifier, value, canonical, raw_value, first_seen, last_seen, created_at,
+         removed_reason)
+    SELECT k, q, v, c, r, f, l, now(), '' FROM given ORDER BY k, q, v
+    ON CONFLICT (kind, qualifier, value) DO NOTHING
+    RETURNING id, kind, qualifier, value
+), found AS MATERIALIZED (
+    SELECT i.id, i.kind, i.qualifier, i.value, g.f, g.l
+    FROM backend_identifier i
+    JOIN given g ON i.kind = g.k AND i.qualifier = g.q AND i.value = g.v
+), seen AS (
+    -- PostgreSQL's LEAST/GREATEST skip NULLs, so an unset first/last seen takes the new time.
+    UPDATE backend_identifier i
+    SET first_seen = LEAST(i.first_seen, found.f), last_seen = GREATEST(i.last_seen, found.l)
+    FROM found
+    WHERE i.id = found.id
+      AND (i.first_seen IS NULL OR i.last_seen IS NULL
+           OR found.f < i.first_seen OR found.l > i.last_seen)
+)
+SELECT id, kind, qualifier, value FROM inserted
+UNION ALL
+SELECT id, kind, qualifier, value FROM found
 """
 
 
 def _upsert_identifiers(rows: list[_Row]) -> dict[tuple[str, str, str], int]:
-    """Create the identifiers not stored yet and return the id of every identifier of ``rows``."""
+    """Create the identifiers not stored yet and return the id of every identifier of ``rows``;
+    a stored identifier's first and last seen take in the batch's sightings."""
     first: dict[tuple[str, str, str], tuple[_Sighting, datetime, datetime]] = {}
     for row in rows:
         for s in row.sightings:
@@ -335,28 +343,23 @@ def _upsert_identifiers(rows: list[_Row]) -> dict[tuple[str, str, str], int]:
                 first[s.key] = (s, seen, seen)
     if not first:
         return {}
-    keys = sorted(first)
-    kinds, quals, values = ([k[i] for k in keys] for i in range(3))
+    ids: dict[tuple[str, str, str], int] = {}
+    pending = sorted(first)
     with connection.cursor() as cursor:
-        cursor.execute(
-            _UPSERT_IDENTIFIERS_SQL,
-            [
-                kinds,
-                quals,
-                values,
-                [first[k][0].canonical for k in keys],
-                [first[k][0].raw for k in keys],
-                [first[k][1] for k in keys],
-                [first[k][2] for k in keys],
-            ],
-        )
-        cursor.execute(_SELECT_IDENTIFIERS_SQL, [kinds, quals, values])
-        ids = {(kind, qual, value): pk for pk, kind, qual, value in cursor.fetchall()}
-        cursor.execute(
-            _SEEN_SQL,
-            [[ids[k] for k in keys], [first[k][1] for k in keys], [first[k][2] for k in keys]],
-        )
-    return ids
+        # A key neither inserted nor found was stored by another writer after the statement's
+        # snapshot was taken (its INSERT then skipped the key): the next statement sees it.
+        for _ in range(3):
+            given = [
+                [*key, sighting.canonical, sighting.raw, lo.isoformat(), hi.isoformat()]
+                for key in pending
+                for sighting, lo, hi in (first[key],)
+            ]
+            cursor.execute(_UPSERT_IDENTIFIERS_SQL, [json.dumps(given)])
+            ids.update({(kind, qual, value): pk for pk, kind, qual, value in cursor.fetchall()})
+            pending = [key for key in pending if key not in ids]
+            if not pending:
+                return ids
+    raise RuntimeError(f"identifiers neither stored nor found: {pending[:5]}")
 
 
 def _tip_changes(tip: m.Tip, row: _Row) -> dict[str, Any]:

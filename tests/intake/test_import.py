@@ -303,3 +303,76 @@ def test_import_raises_deconfliction_notices_for_another_offices_active_lead():
     assert notice.lead_id == lead.pk
     assert notice.triggered_by_tip.source_reference == "R-1"
     assert set(notice.recipients.values_list("office_id", flat=True)) == {other.pk, mine.pk}
+
+
+def test_import_raises_deconfliction_notices_through_a_shared_person():
+    # given another office's active lead built from an imported tip that names a person (and
+    # shares no identifier with what comes next)
+    other, mine = OfficeFactory(), OfficeFactory()
+    source = SourceFactory()
+    person = IntakeSubject(full_name="Mara Quint", date_of_birth=dt.date(1979, 4, 5))
+    import_tips(
+        records=[tip(1, ref="OLD", email="a@example.com", subjects=(person,))],
+        source=source,
+        by=None,
+    )
+    old = m.Tip.objects.get(source_reference="OLD")
+    lead = LeadFactory(office=other, status=m.LeadStatus.ACCEPTED)
+    lead.tips.add(old)
+    analyst = UserFactory(office=mine)
+    # when an analyst of my office imports a tip naming the same person (written differently),
+    # and one naming someone else
+    stranger = IntakeSubject(full_name="Mara Quint", date_of_birth=dt.date(1990, 1, 1))
+    import_tips(
+        records=[
+            tip(
+                2,
+                email="b@example.com",
+                subjects=(IntakeSubject("  mara   QUINT ", dt.date(1979, 4, 5)),),
+            ),
+            tip(3, email="c@example.com", subjects=(stranger,)),
+        ],
+        source=source,
+        by=analyst,
+    )
+    # then one notice, through the person, names the tip that named them
+    notice = m.DeconflictionNotice.objects.get()
+    assert notice.lead_id == lead.pk
+    assert notice.triggered_by_tip.source_reference == "R-2"
+    assert set(notice.recipients.values_list("office_id", flat=True)) == {other.pk, mine.pk}
+
+
+def test_identifier_first_and_last_seen_take_in_every_batch():
+    # given an e-mail seen in a first file, twice in one batch
+    source = SourceFactory()
+    at = [RECEIVED + dt.timedelta(days=d) for d in range(5)]
+    import_tips(
+        records=[
+            tip(1, email="seen@example.com", received_at=at[2]),
+            tip(2, email="seen@example.com", received_at=at[3]),
+        ],
+        source=source,
+        by=None,
+    )
+    stored = m.Identifier.objects.get(value="seen@example.com")
+    assert (stored.first_seen, stored.last_seen) == (at[2], at[3])
+    # when later files see it earlier and later (in batches of one)
+    import_tips(
+        records=[tip(3, email="seen@example.com", received_at=at[0])],
+        source=source,
+        by=None,
+    )
+    import_tips(
+        records=[
+            tip(4, email="Seen@Example.com", received_at=at[4]),
+            tip(5, email="other@example.com", received_at=at[1]),
+        ],
+        source=source,
+        by=None,
+        batch_size=1,
+    )
+    # then the stored identifier spans all of them, and the new one its own sighting
+    stored.refresh_from_db()
+    assert (stored.first_seen, stored.last_seen) == (at[0], at[4])
+    other = m.Identifier.objects.get(value="other@example.com")
+    assert (other.first_seen, other.last_seen) == (at[1], at[1])
