@@ -450,8 +450,10 @@ def _match_subjects(
 _SCORE_SQL = """
 UPDATE backend_tip t
 SET priority_score = s.score, priority_factors = s.factors, priority = s.priority
-FROM unnest(%s::bigint[], %s::float8[], %s::jsonb[], %s::smallint[])
-    AS s(id, score, factors, priority)
+FROM (
+    SELECT (e->>0)::bigint, (e->>1)::float8, (e->2)::jsonb, (e->>3)::smallint
+    FROM json_array_elements(%s::json) AS e
+) AS s(id, score, factors, priority)
 WHERE t.id = s.id
   AND (t.priority_score, t.priority_factors, t.priority)
       IS DISTINCT FROM (s.score, s.factors, s.priority)
@@ -507,15 +509,9 @@ def _score(tip_ids: list[int], set_band: set[int]) -> None:
         )
         assign_priority(tip, facts, set_band=tip.pk in set_band)
     with connection.cursor() as cursor:
-        cursor.execute(
-            _SCORE_SQL,
-            [
-                [t.pk for t in tips],
-                [t.priority_score for t in tips],
-                [json.dumps(t.priority_factors) for t in tips],
-                [t.priority for t in tips],
-            ],
-        )
+        # one JSON parameter: psycopg quotes a list parameter value by value
+        given = [[t.pk, t.priority_score, t.priority_factors, t.priority] for t in tips]
+        cursor.execute(_SCORE_SQL, [json.dumps(given)])
 
 
 _BATCH_TOUCHES_SQL = f"""

@@ -34,6 +34,7 @@ they read or write the link.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -121,8 +122,11 @@ SELECT p.from_tip_id, p.to_tip_id, 'SHARED_IDENTIFIER', p.identifier_id, NULL::b
               || ' of each other (window ' || %(window)s || ' h)'
           ELSE '' END,
        now()
-FROM unnest(%(from)s::bigint[], %(to)s::bigint[], %(via)s::bigint[], %(gap)s::interval[])
-    AS p(from_tip_id, to_tip_id, identifier_id, gap)
+FROM (
+    SELECT (e->>0)::bigint, (e->>1)::bigint, (e->>2)::bigint,
+           make_interval(secs => (e->>3)::float8)
+    FROM json_array_elements(%(pairs)s::json) AS e
+) AS p(from_tip_id, to_tip_id, identifier_id, gap)
 JOIN backend_identifier i ON i.id = p.identifier_id
 WHERE i.kind <> 'IP_ADDRESS' OR p.gap <= make_interval(hours => %(window)s)
 ON CONFLICT DO NOTHING
@@ -259,16 +263,11 @@ def link_tips(*, tip_ids: Iterable[int]) -> int:
             capped = cursor.fetchall()
             pairs = _identifier_pairs(capped, set(ids))
             if pairs:
-                keys = sorted(pairs)
+                # one JSON parameter: psycopg quotes a list parameter value by value
+                given = [[*key, pairs[key].total_seconds()] for key in sorted(pairs)]
                 cursor.execute(
                     _INSERT_IDENTIFIER_LINKS_SQL,
-                    {
-                        "from": [k[0] for k in keys],
-                        "to": [k[1] for k in keys],
-                        "via": [k[2] for k in keys],
-                        "gap": [pairs[k] for k in keys],
-                        "window": settings.LINK_IP_WINDOW_HOURS,
-                    },
+                    {"pairs": json.dumps(given), "window": settings.LINK_IP_WINDOW_HOURS},
                 )
                 added += cursor.rowcount
             cursor.execute(_SHARED_SUBJECT_SQL, params)
