@@ -27,8 +27,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def progress(label: str, done: int, total: int) -> None:
-    """A progress bar on stderr, redrawn in place; a new line once ``done`` reaches ``total``."""
+    """A progress bar on stderr, redrawn in place; a new line once ``done`` reaches ``total``.
+    When stderr is not a terminal (a log, a pipe) only every tenth and the last are written,
+    each on a line of its own."""
     width = 30
+    if not sys.stderr.isatty():
+        step = max(total // 10, 1)
+        if done >= total or done % step == 0:
+            sys.stderr.write(f"  {label:<24} {done}/{total}\n")
+        return
     filled = int(width * done / max(total, 1))
     sys.stderr.write(f"\r  {label:<24} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
     if done >= total:
