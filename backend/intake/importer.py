@@ -449,14 +449,15 @@ def _match_subjects(
 
 _SCORE_SQL = """
 UPDATE backend_tip t
-SET priority_score = s.score, priority_factors = s.factors, priority = s.priority
+SET priority_score = s.score, priority_factors = s.factors, priority = s.priority,
+    cluster_id = s.cluster
 FROM (
-    SELECT (e->>0)::bigint, (e->>1)::float8, (e->2)::jsonb, (e->>3)::smallint
+    SELECT (e->>0)::bigint, (e->>1)::float8, (e->2)::jsonb, (e->>3)::smallint, (e->>4)::bigint
     FROM json_array_elements(%s::json) AS e
-) AS s(id, score, factors, priority)
+) AS s(id, score, factors, priority, cluster)
 WHERE t.id = s.id
-  AND (t.priority_score, t.priority_factors, t.priority)
-      IS DISTINCT FROM (s.score, s.factors, s.priority)
+  AND (t.priority_score, t.priority_factors, t.priority, t.cluster_id)
+      IS DISTINCT FROM (s.score, s.factors, s.priority, s.cluster)
 """
 
 
@@ -467,9 +468,14 @@ def _provisional(tip: m.Tip, band: bool) -> None:
     assign_priority(tip, facts, set_band=band)
 
 
-def _score(tip_ids: list[int], set_band: set[int]) -> None:
+def _score(tip_ids: list[int], set_band: set[int], clusters: dict[int, int]) -> None:
     """Store the priority score of ``tip_ids`` (and, for ``set_band``, the band as priority),
-    set-based: the same facts as ``backend.services.priority.facts_of``, for many tips."""
+    set-based: the same facts as ``backend.services.priority.facts_of``, for many tips.
+
+    ``clusters`` holds the clusters that linking gave the tips that had none (the new tips;
+    ``link_tips``'s ``deferred_clusters``): they are written here, in the same UPDATE as the
+    score, so that a new tip's row (and its history row) is written once after the COPY, not
+    twice."""
     tips = list(
         m.Tip.objects.filter(pk__in=tip_ids).only(
             "pk",
@@ -482,12 +488,17 @@ def _score(tip_ids: list[int], set_band: set[int]) -> None:
             "priority",
         )
     )
+    for tip in tips:
+        tip.cluster_id = clusters.get(tip.pk, tip.cluster_id)
     cluster_ids = {t.cluster_id for t in tips if t.cluster_id}
     sizes = dict(
         m.Tip.objects.filter(cluster_id__in=cluster_ids, removed_at__isnull=True)
         .values_list("cluster_id")
         .annotate(n=Count("pk"))
     )
+    for tip in tips:  # not counted above: the database does not have their cluster yet
+        if tip.pk in clusters and tip.removed_at is None:
+            sizes[tip.cluster_id] = sizes.get(tip.cluster_id, 0) + 1
     registered = dict(
         m.TipSubject.objects.filter(
             tip_id__in=tip_ids,
@@ -510,7 +521,9 @@ def _score(tip_ids: list[int], set_band: set[int]) -> None:
         assign_priority(tip, facts, set_band=tip.pk in set_band)
     with connection.cursor() as cursor:
         # one JSON parameter: psycopg quotes a list parameter value by value
-        given = [[t.pk, t.priority_score, t.priority_factors, t.priority] for t in tips]
+        given = [
+            [t.pk, t.priority_score, t.priority_factors, t.priority, t.cluster_id] for t in tips
+        ]
         cursor.execute(_SCORE_SQL, [json.dumps(given)])
 
 
@@ -678,8 +691,9 @@ def _write_batch(
 
     touched_ids = sorted(tips[ref].pk for ref in touched)
     if touched_ids:
-        link_tips(tip_ids=touched_ids)
-        _score(touched_ids, {tips[ref].pk for ref in set_band})
+        clusters: dict[int, int] = {}
+        link_tips(tip_ids=touched_ids, deferred_clusters=clusters)
+        _score(touched_ids, {tips[ref].pk for ref in set_band}, clusters)
         _deconflict(touched_ids, by)
         raise_link_alerts(touched_ids)  # partners told of tips linking to their records
     _history_mode("")

@@ -332,14 +332,21 @@ def _grow_sizes(growth: dict[int, int]) -> None:
         )
 
 
-def merge_clusters_of(*, tip_ids: Iterable[int]) -> set[int]:
+def merge_clusters_of(
+    *, tip_ids: Iterable[int], deferred: dict[int, int] | None = None
+) -> set[int]:
     """Give ``tip_ids`` (and their linked tips) clusters and union the clusters their non-removed
     links join. Returns the ids of the clusters that now hold those tips.
 
     Each group of joined clusters and unclustered tips ends in one cluster: the largest stored
     cluster of the group (the lowest id on a tie) absorbs the others (only the smaller
     clusters' tips are re-pointed), and the group's unclustered tips are pointed straight at it;
-    a group of unclustered tips only gets one new cluster. Each tip is written at most once."""
+    a group of unclustered tips only gets one new cluster. Each tip is written at most once.
+
+    With ``deferred`` (a dict to fill), the unclustered tips among ``tip_ids`` are not written:
+    their cluster ids are put in it (tip id -> cluster id) for the caller to write before its
+    transaction ends (the importer writes them with the tips' scores: one write of each new tip
+    instead of two). The clusters' sizes already count them."""
     ids = sorted(set(tip_ids))
     if not ids:
         return set()
@@ -373,7 +380,13 @@ def merge_clusters_of(*, tip_ids: Iterable[int]) -> set[int]:
                 sources.append(cluster_id)
                 targets.append(target)
         bare = sorted(t for t, n in node.items() if n < 0)
-        _repoint_tips("id", bare, [target_of[-t] for t in bare])
+        if deferred is not None:
+            asked = set(ids)
+            deferred.update({t: target_of[-t] for t in bare if t in asked})
+            written = [t for t in bare if t not in asked]
+        else:
+            written = bare
+        _repoint_tips("id", written, [target_of[-t] for t in written])
         _repoint_tips("cluster_id", sources, targets)
         if sources:
             with connection.cursor() as cursor:

@@ -238,9 +238,10 @@ def _carried_by(ids: list[int]) -> tuple[list[int], list[int]]:
     )
 
 
-def link_tips(*, tip_ids: Iterable[int]) -> int:
+def link_tips(*, tip_ids: Iterable[int], deferred_clusters: dict[int, int] | None = None) -> int:
     """Create the missing automatic links of ``tip_ids`` and update their clusters; returns how
-    many link rows were added."""
+    many link rows were added. ``deferred_clusters``: see ``merge_clusters_of``'s ``deferred``
+    (the unclustered ones of ``tip_ids`` are given their cluster there, not written)."""
     ids = sorted(set(tip_ids))
     if not ids:
         return 0
@@ -285,7 +286,7 @@ def link_tips(*, tip_ids: Iterable[int]) -> int:
             ]
             if full:
                 cursor.execute(_MARK_TOO_COMMON_SQL, {**params, "identifiers": full})
-        merge_clusters_of(tip_ids=ids)
+        merge_clusters_of(tip_ids=ids, deferred=deferred_clusters)
     return added
 
 

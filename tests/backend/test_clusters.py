@@ -472,3 +472,26 @@ def test_two_intakes_of_a_brand_new_value_end_in_one_cluster():
     assert Identifier.objects.filter(value="brand-new@example.com").count() == 1
     assert _clusters() == {frozenset(Tip.objects.values_list("pk", flat=True))}
     assert Tip.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_deferred_clusters_are_handed_back_not_written():
+    # given a stored, clustered tip and two new unclustered tips sharing its e-mail
+    stored = _tip("STORED", _email("deferred@example.com"))
+    email = Identifier.objects.get(value="deferred@example.com")
+    fresh = [TipFactory() for _ in range(2)]
+    lone = TipFactory()
+    for tip in fresh:
+        SightingFactory(tip=tip, identifier=email)
+    # when the new tips (and one that links to nothing) are linked with their clusters deferred
+    deferred: dict[int, int] = {}
+    link_tips(tip_ids=[t.pk for t in (*fresh, lone)], deferred_clusters=deferred)
+    # then the caller is handed each new tip's cluster (the stored tip's for the linked ones,
+    # a new one for the lone tip), none of them is written, and the sizes already count them
+    stored.refresh_from_db()
+    assert deferred.keys() == {fresh[0].pk, fresh[1].pk, lone.pk}
+    assert deferred[fresh[0].pk] == deferred[fresh[1].pk] == stored.cluster_id
+    assert deferred[lone.pk] not in (None, stored.cluster_id)
+    assert set(Tip.objects.filter(pk__in=deferred).values_list("cluster_id", flat=True)) == {None}
+    sizes = dict(Cluster.objects.values_list("pk", "size"))
+    assert (sizes[stored.cluster_id], sizes[deferred[lone.pk]]) == (3, 1)
