@@ -97,6 +97,23 @@ class _Layout:
                 self.identifier_groups.append((base, n))
             elif base in subject_columns and n not in self.subject_groups:
                 self.subject_groups.append(n)
+        # each group's column names, worked out here once rather than for every row:
+        # (kind, value column, {role: companion column})
+        self.identifier_columns: list[tuple[str, str, dict[str, str]]] = [
+            (
+                IDENTIFIER_COLUMNS[base][0],
+                _column_name(base, n),
+                {
+                    role: _column_name(column, n)
+                    for role, column in IDENTIFIER_COLUMNS[base][1].items()
+                },
+            )
+            for base, n in self.identifier_groups
+        ]
+        self.subject_columns: list[dict[str, str]] = [
+            {part: _column_name(base, n) for part, base in SUBJECT_COLUMNS.items()}
+            for n in self.subject_groups
+        ]
 
     def cell(self, record: list[str], name: str) -> str | None:
         position = self.index.get(name)
@@ -111,13 +128,10 @@ class _Layout:
             raw.errors.append(
                 RowError(row, "row", f"has {len(record)} cells but the header has {self.width}")
             )
-        for base, n in self.identifier_groups:
-            value_column = _column_name(base, n)
+        for kind, value_column, fields in self.identifier_columns:
             value = self.cell(record, value_column)
             if value is None:
                 continue  # a companion cell without a value is ignored
-            kind, companions = IDENTIFIER_COLUMNS[base]
-            fields = {role: _column_name(column, n) for role, column in companions.items()}
             raw.identifiers.append(
                 RawIdentifier(
                     kind=kind,
@@ -131,8 +145,7 @@ class _Layout:
                     captured_at_field=fields.get("captured_at"),
                 )
             )
-        for n in self.subject_groups:
-            columns = {part: _column_name(base, n) for part, base in SUBJECT_COLUMNS.items()}
+        for columns in self.subject_columns:
             values = {part: self.cell(record, column) for part, column in columns.items()}
             if not any(values.values()):
                 continue

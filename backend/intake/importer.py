@@ -294,6 +294,26 @@ def _copy_in(objs: list[Any]) -> list[Any]:
     return objs
 
 
+def _copy_rows(model: type[models.Model], columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """COPY ``rows`` (values of ``columns``, as the database stores them) into ``model``'s
+    table, without a model instance per row (tens of thousands per batch cost more than the
+    COPY); the ids come from the table's default. ``columns`` must name every other column:
+    a column added to the model is refused here until this writer is told what to put in it."""
+    meta = model._meta
+    others = {f.column for f in meta.concrete_fields if not f.primary_key} - set(columns)
+    if others:
+        raise TypeError(f"_copy_rows({meta.label}): no value for {sorted(others)}")
+    if not rows:
+        return
+    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
+        table=sql.Identifier(meta.db_table),
+        columns=sql.SQL(", ").join(sql.Identifier(column) for column in columns),
+    )
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 # One statement: the batch's identifiers as one JSON parameter (psycopg quotes a list client-side
 # value by value, which cost more than the statement), the new ones inserted, the stored ones
 # read and their first/last seen widened where the batch saw them earlier or later. The INSERT
@@ -653,23 +673,21 @@ def _write_batch(
             "tip_id", "identifier_id", "event", "captured_at"
         )
     )
-    new_sightings: dict[tuple[Any, ...], m.TipIdentifier] = {}
+    new_sightings: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     for row in rows:
         tip = tips[row.reference]
         for s in row.sightings:
             key = (tip.pk, identifier_ids[s.key], s.event, s.captured_at)
             if key in have_sightings or key in new_sightings:
                 continue
-            new_sightings[key] = m.TipIdentifier(
-                tip_id=tip.pk,
-                identifier_id=key[1],
-                event=s.event,
-                captured_at=s.captured_at,
-                raw_value=s.raw,
-            )
+            new_sightings[key] = (*key, s.raw)
             touched.add(row.reference)
     # new rows only: the stored tips' sightings were read above, under the graph lock
-    _copy_in(list(new_sightings.values()))
+    _copy_rows(
+        m.TipIdentifier,
+        ("tip_id", "identifier_id", "event", "captured_at", "raw_value"),
+        list(new_sightings.values()),
+    )
 
     # subjects: matched or created, then named in their tips
     subject_ids = _match_subjects(rows, tips, by)
@@ -678,16 +696,16 @@ def _write_batch(
             "tip_id", "subject_id", "role"
         )
     )
-    new_named: dict[tuple[int, int, str], m.TipSubject] = {}
+    new_named: dict[tuple[int, int, str], None] = {}  # in the order of the file
     for row in rows:
         tip = tips[row.reference]
         for index, person in enumerate(row.people):
             key3 = (tip.pk, subject_ids[(row.reference, index)], person.role)
             if key3 in have_named or key3 in new_named:
                 continue
-            new_named[key3] = m.TipSubject(tip_id=key3[0], subject_id=key3[1], role=key3[2])
+            new_named[key3] = None
             touched.add(row.reference)
-    _copy_in(list(new_named.values()))
+    _copy_rows(m.TipSubject, ("tip_id", "subject_id", "role"), list(new_named))
 
     touched_ids = sorted(tips[ref].pk for ref in touched)
     if touched_ids:

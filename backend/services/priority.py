@@ -7,7 +7,7 @@ facts from the database for one tip and stores the score and factors on it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from backend.models import SubjectRole, Tip, TipCategory, TipSubject
 
@@ -171,7 +171,9 @@ def assign_priority(tip: Tip, facts: PriorityFacts, *, set_band: bool) -> Priori
     priority to the band too), without saving it."""
     assessment = assess_priority(facts)
     tip.priority_score = assessment.score
-    tip.priority_factors = [asdict(f) for f in assessment.factors]
+    # a factor's fields as a dict (what ``asdict`` gives, without its deep copy: a bulk import
+    # scores every tip twice)
+    tip.priority_factors = [dict(vars(f)) for f in assessment.factors]
     if set_band:
         tip.priority = assessment.band
     return assessment

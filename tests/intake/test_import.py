@@ -376,3 +376,12 @@ def test_identifier_first_and_last_seen_take_in_every_batch():
     assert (stored.first_seen, stored.last_seen) == (at[0], at[4])
     other = m.Identifier.objects.get(value="other@example.com")
     assert (other.first_seen, other.last_seen) == (at[1], at[1])
+
+
+def test_rows_written_without_instances_must_name_every_column():
+    # given the importer's writer of plain rows (sightings and named subjects), asked to write
+    # tip subjects without saying what goes in their role
+    # then it refuses, naming the column, before writing anything
+    with pytest.raises(TypeError, match="role"):
+        importer._copy_rows(m.TipSubject, ("tip_id", "subject_id"), [(1, 2)])
+    assert not m.TipSubject.objects.exists()
