@@ -8,6 +8,7 @@ facts from the database for one tip and stores the score and factors on it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from backend.models import SubjectRole, Tip, TipCategory, TipSubject
 
@@ -22,6 +23,7 @@ __all__ = [
     "assign_priority",
     "band_for",
     "facts_of",
+    "stored_factors",
     "tip_facts",
 ]
 
@@ -166,14 +168,19 @@ def tip_facts(
     )
 
 
+def stored_factors(assessment: PriorityAssessment) -> list[dict[str, Any]]:
+    """An assessment's factors as a tip stores them (``Tip.priority_factors``): each factor's
+    fields as a dict (what ``asdict`` gives, without its deep copy: a bulk import scores every
+    tip twice)."""
+    return [dict(vars(f)) for f in assessment.factors]
+
+
 def assign_priority(tip: Tip, facts: PriorityFacts, *, set_band: bool) -> PriorityAssessment:
     """Set ``tip``'s priority score and factors from ``facts`` (with ``set_band``, its
     priority to the band too), without saving it."""
     assessment = assess_priority(facts)
     tip.priority_score = assessment.score
-    # a factor's fields as a dict (what ``asdict`` gives, without its deep copy: a bulk import
-    # scores every tip twice)
-    tip.priority_factors = [dict(vars(f)) for f in assessment.factors]
+    tip.priority_factors = stored_factors(assessment)
     if set_band:
         tip.priority = assessment.band
     return assessment

@@ -385,3 +385,46 @@ def test_rows_written_without_instances_must_name_every_column():
     with pytest.raises(TypeError, match="role"):
         importer._copy_rows(m.TipSubject, ("tip_id", "subject_id"), [(1, 2)])
     assert not m.TipSubject.objects.exists()
+
+
+def test_imported_scores_are_those_of_the_stored_facts():
+    # given a person on a sex-offender registry, named in a stored tip
+    from backend.services.priority import assess_priority, facts_of, stored_factors
+
+    source = SourceFactory()
+    offender = IntakeSubject(full_name="Rolf Tarn", date_of_birth=dt.date(1970, 6, 7))
+    import_tips(
+        records=[tip(1, ref="FIRST", email="r@example.com", subjects=(offender,))],
+        source=source,
+        by=None,
+    )
+    m.Subject.objects.filter(full_name="Rolf Tarn").update(sex_offender_registered=True)
+    victim = IntakeSubject(full_name="Rolf Tarn", date_of_birth=dt.date(1970, 6, 7), role="VICTIM")
+    # when tips naming them as suspect and as victim, one sharing an e-mail with the first, and
+    # others are imported in one batch
+    import_tips(
+        records=[
+            tip(2, email="x@example.com", subjects=(offender,), category="PRODUCTION"),
+            tip(3, email="y@example.com", subjects=(victim,)),
+            tip(4, email="r@example.com", escalated=True),
+            tip(5, email="x@example.com"),
+            tip(6, email="lone@example.com", category="POSSESSION"),
+        ],
+        source=source,
+        by=None,
+    )
+    # then every imported tip's score and factors are what its stored facts give (a tip is
+    # scored when it is written: the first one is not written again)
+    for stored in m.Tip.objects.filter(source=source).exclude(source_reference="FIRST"):
+        expected = assess_priority(facts_of(stored))
+        assert (stored.priority_score, stored.priority_factors) == (
+            expected.score,
+            stored_factors(expected),
+        ), stored.source_reference
+    names = {
+        t.source_reference: {f["name"] for f in t.priority_factors}
+        for t in m.Tip.objects.filter(source=source)
+    }
+    assert "SEX_OFFENDER_REGISTERED" in names["R-2"]
+    assert "SEX_OFFENDER_REGISTERED" not in names["R-3"]
+    assert "PRIOR_TIPS_IN_CLUSTER" in names["R-5"]
