@@ -191,7 +191,10 @@ class Note(models.Model):
 class Tip(Removable):
     """One report as received from a source."""
 
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="tips")
+    # no index of its own: the (source, source reference) unique constraint's leads with it
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="tips", db_index=False
+    )
     source_reference = models.CharField(
         max_length=MAX_REFERENCE, help_text="The source's own reference; unique per source."
     )
@@ -425,8 +428,12 @@ class Identifier(Removable):
 class TipIdentifier(models.Model):
     """An identifier seen in a tip, with the event and the time it was captured."""
 
-    tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="sightings")
-    identifier = models.ForeignKey(Identifier, on_delete=models.PROTECT, related_name="sightings")
+    # no index of their own: the unique constraint's leads with the tip, the linking index
+    # below with the identifier (bulk intake writes three sightings a tip)
+    tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="sightings", db_index=False)
+    identifier = models.ForeignKey(
+        Identifier, on_delete=models.PROTECT, related_name="sightings", db_index=False
+    )
     event = models.CharField(max_length=16, choices=SightingEvent.choices, default="REPORTED")
     captured_at = models.DateTimeField(null=True, blank=True)
     raw_value = models.CharField(
@@ -453,7 +460,10 @@ class TipIdentifier(models.Model):
 class TipSubject(models.Model):
     """A person named in a tip, in a role."""
 
-    tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="subject_links")
+    # the unique constraint's index leads with the tip: no index of its own
+    tip = models.ForeignKey(
+        Tip, on_delete=models.CASCADE, related_name="subject_links", db_index=False
+    )
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="tip_links")
     role = models.CharField(max_length=20, choices=SubjectRole.choices, default="SUSPECT")
 
@@ -511,7 +521,11 @@ class TipLink(models.Model):
     both halves were; the row kept is the live half, else the lower-to-higher one, and it keeps
     its own reason, creator and removal fields whole rather than mixing the two halves'."""
 
-    from_tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="links_from")
+    # a tip's links from the lower end come from the unique constraint's index (it leads with
+    # from_tip), from the higher end from to_tip's own index: no index of its own here
+    from_tip = models.ForeignKey(
+        Tip, on_delete=models.CASCADE, related_name="links_from", db_index=False
+    )
     to_tip = models.ForeignKey(Tip, on_delete=models.CASCADE, related_name="links_to")
     kind = models.CharField(max_length=20, choices=TipLinkKind.choices)
     identifier = models.ForeignKey(
@@ -546,9 +560,6 @@ class TipLink(models.Model):
             ),
             _choices_check("kind", TipLinkKind, "tip_link_kind_valid"),
         ]
-        # the unique constraint's index reads a tip's links from the lower end, this one from
-        # the higher end
-        indexes = [models.Index(fields=["to_tip"])]
 
     def __str__(self) -> str:
         return f"tip {self.from_tip_id} - tip {self.to_tip_id} ({self.kind})"
