@@ -59,6 +59,15 @@ def counts(report) -> tuple[int, int, int, int]:
     return (report.new, report.updated, report.unchanged, report.rejected)
 
 
+def assert_one_notice(lead: m.Lead, reference: str, offices: set[int]) -> None:
+    """Exactly one deconfliction notice exists: about ``lead``, raised by the tip of
+    ``reference``, with a copy for each of ``offices``."""
+    notice = m.DeconflictionNotice.objects.get()
+    assert notice.lead_id == lead.pk
+    assert notice.triggered_by_tip.source_reference == reference
+    assert set(notice.recipients.values_list("office_id", flat=True)) == offices
+
+
 def test_import_creates_tips_with_identifiers_subjects_links_and_scores():
     # given three tips, two of which share an e-mail address written differently
     source = SourceFactory()
@@ -299,10 +308,7 @@ def test_import_raises_deconfliction_notices_for_another_offices_active_lead():
         by=analyst,
     )
     # then one notice names the imported tip, with a copy for both offices
-    notice = m.DeconflictionNotice.objects.get()
-    assert notice.lead_id == lead.pk
-    assert notice.triggered_by_tip.source_reference == "R-1"
-    assert set(notice.recipients.values_list("office_id", flat=True)) == {other.pk, mine.pk}
+    assert_one_notice(lead, "R-1", {other.pk, mine.pk})
 
 
 def test_import_raises_deconfliction_notices_through_a_shared_person():
@@ -335,11 +341,8 @@ def test_import_raises_deconfliction_notices_through_a_shared_person():
         source=source,
         by=analyst,
     )
-    # then one notice, through the person, names the tip that named them
-    notice = m.DeconflictionNotice.objects.get()
-    assert notice.lead_id == lead.pk
-    assert notice.triggered_by_tip.source_reference == "R-2"
-    assert set(notice.recipients.values_list("office_id", flat=True)) == {other.pk, mine.pk}
+    # then one notice, through the person, names the tip that named them (a copy for both)
+    assert_one_notice(lead, "R-2", {other.pk, mine.pk})
 
 
 def test_identifier_first_and_last_seen_take_in_every_batch():
