@@ -54,3 +54,40 @@ def test_demo_data_is_fake_and_shares_identifiers():
         i for i in m.Identifier.objects.all() if i.sightings.values("tip").distinct().count() > 1
     ]
     assert shared
+
+
+class _Worker:
+    """The background worker's process, as the demo handles it."""
+
+    pid = 4242
+    terminated = False
+
+    def terminate(self) -> None:
+        self.terminated = True
+
+    def wait(self, timeout: float) -> int:
+        return 0
+
+
+def test_demo_serves_the_asgi_entry_with_websockets(settings, monkeypatch):
+    # given the demo in development mode, with the server and the worker process watched
+    import subprocess
+
+    import uvicorn
+
+    settings.DEBUG = True
+    served: list[tuple[tuple, dict]] = []
+    worker = _Worker()
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: served.append((args, kwargs)))
+    monkeypatch.setattr(subprocess, "Popen", lambda *args, **kwargs: worker)
+    # when it is asked to serve
+    call_command("demo", tips=5, serve=True, port="8123", stdout=StringIO())
+    # then it serves the ASGI entry (HTTP and GraphQL subscriptions over WebSocket, which
+    # Django's runserver cannot) with the production ASGI worker's WebSocket limits, and stops
+    # the worker afterwards
+    [(args, kwargs)] = served
+    assert args == ("backend.asgi:application",)
+    assert (kwargs["host"], kwargs["port"]) == ("127.0.0.1", 8123)
+    assert kwargs["ws"] == "websockets"
+    assert kwargs["ws_max_size"] == settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    assert worker.terminated

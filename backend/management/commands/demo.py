@@ -38,12 +38,31 @@ class _ProgressBar:
         sys.stderr.write("\n")
 
 
+def serve(port: int) -> None:
+    """Serve the ASGI entry on 127.0.0.1:``port`` until interrupted: HTTP (GraphiQL, the
+    dashboard, static files through WhiteNoise's finders in development) and GraphQL
+    subscriptions over WebSocket, with the WebSocket limits of the production ASGI worker
+    (``backend.asgi_worker``). Django's runserver speaks no WebSocket."""
+    import uvicorn
+
+    from backend.asgi_worker import AsgiWorker
+
+    uvicorn.run(
+        "backend.asgi:application",
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",  # Django's ASGI handler has no lifespan events
+        **AsgiWorker.CONFIG_KWARGS,
+    )
+
+
 class Command(BaseCommand):
     help = (
         "Demo mode only (TIPGRAPH_DEBUG=1): migrate the database, load the trusted documents "
         "(load_documents), create one demo user per role "
         "(credentials printed once, when created), load a generated, clearly fake data set, and "
-        "with --serve start the development server with GraphiQL and the background worker."
+        "with --serve start the development server (HTTP and WebSocket subscriptions, on uvicorn) "
+        "with GraphiQL and the background worker."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -86,7 +105,7 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"background worker started (pid {worker.pid})")
             try:
-                call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
+                serve(int(options["port"]))
             finally:
                 worker.terminate()
                 worker.wait(timeout=30)
