@@ -431,3 +431,39 @@ def test_imported_scores_are_those_of_the_stored_facts():
     assert "SEX_OFFENDER_REGISTERED" in names["R-2"]
     assert "SEX_OFFENDER_REGISTERED" not in names["R-3"]
     assert "PRIOR_TIPS_IN_CLUSTER" in names["R-5"]
+
+
+def _shaped(prefix: str, exchange: int, size: int) -> list[IntakeTip]:
+    """``size`` tips, each with an e-mail of its own and a person with a birth date, every two
+    sharing a phone number (so that they link and their clusters merge)."""
+    return [
+        tip(
+            n,
+            ref=f"{prefix}-{n}",
+            identifiers=(
+                IntakeIdentifier(kind="EMAIL", value=f"{prefix}{n}@example.com"),
+                IntakeIdentifier(kind="PHONE", value=f"+1 202 555 {exchange}{n // 2:02d}"),
+            ),
+            subjects=(IntakeSubject(f"{prefix} Person {n}", dt.date(1980, 1, 1 + n % 28)),),
+        )
+        for n in range(1, size + 1)
+    ]
+
+
+def test_a_batch_runs_as_many_statements_for_sixty_tips_as_for_ten():
+    # given two files of the same shape, of 10 and of 60 tips, with values of their own
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    small, large = _shaped("small", 11, 10), _shaped("large", 22, 60)
+    # (after one import, so that per-process caches such as content types are warm)
+    import_tips(records=_shaped("warm", 33, 2), source=SourceFactory(), by=None)
+    # when each is imported as one batch
+    statements = []
+    for records in (small, large):
+        with CaptureQueriesContext(connection) as captured:
+            report = import_tips(records=records, source=SourceFactory(), by=None)
+        assert counts(report) == (len(records), 0, 0, 0)
+        statements.append(len(captured))
+    # then both ran the same statements: set-based, none per row
+    assert statements[0] == statements[1], statements
