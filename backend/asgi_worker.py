@@ -22,7 +22,9 @@ __all__ = ["AsgiWorker"]
 class AsgiWorker(UvicornWorker):
     CONFIG_KWARGS: dict[str, Any] = {
         **UvicornWorker.CONFIG_KWARGS,
-        "ws": "websockets",
+        # the websockets library's sans-I/O protocol: uvicorn's "websockets" implementation is
+        # deprecated (a warning at every start) and will point here in a later release
+        "ws": "websockets-sansio",
         "ws_max_size": DATA_UPLOAD_MAX_MEMORY_SIZE,
         "ws_ping_interval": 30.0,
         "ws_ping_timeout": 30.0,

@@ -88,6 +88,6 @@ def test_demo_serves_the_asgi_entry_with_websockets(settings, monkeypatch):
     [(args, kwargs)] = served
     assert args == ("backend.asgi:application",)
     assert (kwargs["host"], kwargs["port"]) == ("127.0.0.1", 8123)
-    assert kwargs["ws"] == "websockets"
+    assert kwargs["ws"] == "websockets-sansio"
     assert kwargs["ws_max_size"] == settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     assert worker.terminated
