@@ -18,7 +18,8 @@ class TravellerLookup(models.Model):
     """One traveller query: who asked, with what, and how many records matched."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # no index of its own: the statistics index leads with it (every lookup writes a row)
+    created_at = models.DateTimeField(auto_now_add=True)
     criteria = models.JSONField(help_text="The normalised criteria of the query.")
     subject_hits = models.PositiveIntegerField(default=0)
     tip_hits = models.PositiveIntegerField(default=0)
@@ -57,8 +58,12 @@ class Disclosure(models.Model):
         related_name="disclosures",
         help_text="The LINKED_TIP alert that disclosed the tip.",
     )
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    # no index of their own: the two indexes below lead with them (a lookup writes a row per
+    # record it returns)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, db_index=False)
     object_id = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
