@@ -67,10 +67,10 @@ from backend.services.deconfliction import deconflict, touched_leads_sql
 from backend.services.identifiers import normalise_cached
 from backend.services.linking import link_tips
 from backend.services.priority import (
-    PriorityFacts,
-    assess_priority,
+    TIP_FACT_COLUMNS,
     assign_priority,
-    stored_factors,
+    column_facts,
+    stored_priority,
     tip_facts,
 )
 from backend.vocabulary import (
@@ -261,6 +261,14 @@ def _column_getter(f: models.Field) -> Callable[[Any], Any]:
     return lambda obj: f.get_db_prep_save(getattr(obj, f.attname), connection)
 
 
+def _copy_statement(table: str, columns: Iterable[str]) -> sql.Composed:
+    """``COPY table (columns) FROM STDIN``, quoted."""
+    return sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
+        table=sql.Identifier(table),
+        columns=sql.SQL(", ").join(sql.Identifier(column) for column in columns),
+    )
+
+
 def _copy_in(objs: list[Any]) -> list[Any]:
     """Insert new model instances with COPY (what ``bulk_create`` does, without building one
     huge INSERT with a parameter per value): their ids are drawn from the table's sequence
@@ -286,10 +294,7 @@ def _copy_in(objs: list[Any]) -> list[Any]:
         ids = sorted(pk for (pk,) in cursor.fetchall())
         for obj, pk in zip(objs, ids, strict=True):
             obj.pk = pk
-        statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
-            table=sql.Identifier(meta.db_table),
-            columns=sql.SQL(", ").join(sql.Identifier(f.column) for f in fields),
-        )
+        statement = _copy_statement(meta.db_table, [f.column for f in fields])
         getters = [_column_getter(f) for f in fields]
         with cursor.copy(statement) as copy:
             for obj in objs:
@@ -311,11 +316,10 @@ def _copy_rows(model: type[models.Model], columns: tuple[str, ...], rows: list[t
         raise TypeError(f"_copy_rows({meta.label}): no value for {sorted(others)}")
     if not rows:
         return
-    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
-        table=sql.Identifier(meta.db_table),
-        columns=sql.SQL(", ").join(sql.Identifier(column) for column in columns),
-    )
-    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(_copy_statement(meta.db_table, columns)) as copy,
+    ):
         for row in rows:
             copy.write_row(row)
 
@@ -521,9 +525,9 @@ WITH batch AS MATERIALIZED (
       AND ts.role <> '{m.SubjectRole.VICTIM}'
     GROUP BY ts.tip_id
 ), facts AS MATERIALIZED (
-    SELECT t.id, t.category, t.escalated, t.access_to_children, t.hands_on,
-           COALESCE(b.cluster, t.cluster_id) AS cluster_id, t.removed_at IS NULL AS live,
-           t.priority, COALESCE(r.n, 0) AS registered
+    SELECT t.id, COALESCE(b.cluster, t.cluster_id) AS cluster_id, t.removed_at IS NULL AS live,
+           t.priority, COALESCE(r.n, 0) AS registered,
+           {", ".join(f"t.{column}" for column in TIP_FACT_COLUMNS)}
     FROM batch b
     JOIN {m.Tip._meta.db_table} t ON t.id = b.id
     LEFT JOIN registered r ON r.tip_id = b.id
@@ -534,7 +538,8 @@ WITH batch AS MATERIALIZED (
     WHERE c.removed_at IS NULL
     GROUP BY c.cluster_id
 )
-SELECT f.*, COALESCE(sizes.n, 0)
+SELECT f.id, f.cluster_id, f.live, f.priority, f.registered, COALESCE(sizes.n, 0),
+       {", ".join(f"f.{column}" for column in TIP_FACT_COLUMNS)}
 FROM facts f LEFT JOIN sizes ON sizes.cluster_id = f.cluster_id
 ORDER BY f.id
 """
@@ -553,29 +558,23 @@ def _score(tip_ids: list[int], set_band: set[int], clusters: dict[int, int]) -> 
         rows = cursor.fetchall()
     # a cluster's live tips the database does not count yet: those whose cluster is deferred
     pending: dict[int, int] = defaultdict(int)
-    for row in rows:
-        pk, cluster_id, live = row[0], row[5], row[6]
+    for pk, cluster_id, live, *_ in rows:
         if pk in clusters and live:
             pending[cluster_id] += 1
     given = []
-    for row in rows:
-        pk, category, escalated, children, hands_on, cluster_id, live, priority = row[:8]
-        registered, size = row[8:]
+    for pk, cluster_id, live, priority, registered, size, *columns in rows:
         prior = 0
         if cluster_id:
             prior = size + pending[cluster_id] - (1 if live else 0)
-        assessment = assess_priority(
-            PriorityFacts(
-                category=category,
-                escalated=escalated,
-                access_to_children=children,
-                hands_on=hands_on,
-                prior_tips_in_cluster=max(prior, 0),
-                registered_sex_offenders=registered,
-            )
+        facts = column_facts(
+            columns,
+            prior_tips_in_cluster=max(prior, 0),
+            registered_sex_offenders=registered,
         )
-        band = assessment.band if pk in set_band else priority
-        given.append([pk, assessment.score, stored_factors(assessment), band, cluster_id])
+        assessment, factors, now_priority = stored_priority(
+            facts, priority=priority, set_band=pk in set_band
+        )
+        given.append([pk, assessment.score, factors, now_priority, cluster_id])
     with connection.cursor() as cursor:
         # one JSON parameter: psycopg quotes a list parameter value by value
         cursor.execute(_SCORE_SQL, [json.dumps(given)])

@@ -7,6 +7,7 @@ facts from the database for one tip and stores the score and factors on it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,16 +154,31 @@ def facts_of(tip: Tip) -> PriorityFacts:
     return tip_facts(tip, prior_tips_in_cluster=prior, registered_sex_offenders=registered)
 
 
+#: The tip's own columns its priority is computed from, in ``PriorityFacts``' names (the other
+#: facts are counts the caller reads).
+TIP_FACT_COLUMNS = ("category", "escalated", "access_to_children", "hands_on")
+
+
 def tip_facts(
     tip: Tip, *, prior_tips_in_cluster: int, registered_sex_offenders: int
 ) -> PriorityFacts:
     """The priority facts of ``tip``: its own columns, and the two counts the caller read
-    (for one tip, ``facts_of``; for a batch, set-based, the importer)."""
+    (for one tip, ``facts_of``)."""
+    return column_facts(
+        [getattr(tip, column) for column in TIP_FACT_COLUMNS],
+        prior_tips_in_cluster=prior_tips_in_cluster,
+        registered_sex_offenders=registered_sex_offenders,
+    )
+
+
+def column_facts(
+    values: Sequence[Any], *, prior_tips_in_cluster: int, registered_sex_offenders: int
+) -> PriorityFacts:
+    """The priority facts of a tip from the values of its ``TIP_FACT_COLUMNS`` (in that order)
+    and the two counts: what the importer reads for a batch, set-based, without an instance
+    per tip."""
     return PriorityFacts(
-        category=tip.category,
-        escalated=tip.escalated,
-        access_to_children=tip.access_to_children,
-        hands_on=tip.hands_on,
+        **dict(zip(TIP_FACT_COLUMNS, values, strict=True)),
         prior_tips_in_cluster=prior_tips_in_cluster,
         registered_sex_offenders=registered_sex_offenders,
     )
@@ -175,14 +191,22 @@ def stored_factors(assessment: PriorityAssessment) -> list[dict[str, Any]]:
     return [dict(vars(f)) for f in assessment.factors]
 
 
+def stored_priority(
+    facts: PriorityFacts, *, priority: int, set_band: bool
+) -> tuple[PriorityAssessment, list[dict[str, Any]], int]:
+    """The assessment of ``facts``, its factors as a tip stores them, and the tip's priority:
+    the band with ``set_band``, else ``priority`` as it was."""
+    assessment = assess_priority(facts)
+    return assessment, stored_factors(assessment), assessment.band if set_band else priority
+
+
 def assign_priority(tip: Tip, facts: PriorityFacts, *, set_band: bool) -> PriorityAssessment:
     """Set ``tip``'s priority score and factors from ``facts`` (with ``set_band``, its
     priority to the band too), without saving it."""
-    assessment = assess_priority(facts)
+    assessment, tip.priority_factors, tip.priority = stored_priority(
+        facts, priority=tip.priority, set_band=set_band
+    )
     tip.priority_score = assessment.score
-    tip.priority_factors = stored_factors(assessment)
-    if set_band:
-        tip.priority = assessment.band
     return assessment
 
 
