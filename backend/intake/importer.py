@@ -408,6 +408,112 @@ def _tip_changes(tip: m.Tip, row: _Row) -> dict[str, Any]:
     return {name: value for name, value in wanted.items() if getattr(tip, name) != value}
 
 
+# The batch's tips already stored, locked, and whether each may differ from the file: the same
+# fields as ``_tip_changes`` compared in the database, so that an unchanged tip is neither
+# loaded as a model nor decoded (its narrative and raw record stay in the database). A tip
+# flagged here is compared again by ``_tip_changes``, which decides; the flag may only err
+# towards "may differ" (jsonb's true and 1 differ, Python's do not).
+_STORED_TIPS_SQL = f"""
+WITH given AS (
+    SELECT e->>0 AS reference, e->>1 AS narrative, e->>2 AS category, e->>3 AS caveat,
+           (e->>4)::boolean AS escalated, (e->>5)::timestamptz AS received_at,
+           (e->>6)::smallint AS priority, e->7 AS raw_record
+    FROM json_array_elements(%s::json) AS e
+)
+SELECT t.id, t.source_reference,
+       (t.narrative, t.category, t.handling_caveat, t.escalated, t.received_at)
+           IS DISTINCT FROM (g.narrative, g.category, g.caveat, g.escalated, g.received_at)
+       OR (g.priority IS NOT NULL AND t.priority IS DISTINCT FROM g.priority)
+       OR (json_typeof(g.raw_record) <> 'null'
+           AND t.raw_record IS DISTINCT FROM g.raw_record::jsonb)
+FROM {m.Tip._meta.db_table} t
+JOIN given g ON t.source_reference = g.reference
+WHERE t.source_id = %s
+ORDER BY t.id
+FOR UPDATE OF t
+"""
+
+
+def _stored_tips(rows: list[_Row], source: m.Source) -> tuple[dict[str, int], list[int]]:
+    """Lock the tips of ``rows`` that ``source`` has sent before: their ids by reference, and
+    the ids of those that may differ from ``rows`` (``_STORED_TIPS_SQL``)."""
+    given = [
+        [
+            row.reference,
+            row.tip.narrative,
+            row.tip.category,
+            row.tip.handling_caveat,
+            row.tip.escalated,
+            row.tip.received_at.isoformat(),
+            row.tip.priority,
+            row.tip.raw_record,
+        ]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_STORED_TIPS_SQL, [json.dumps(given), source.pk])
+        found = cursor.fetchall()
+    return {reference: pk for pk, reference, _ in found}, [pk for pk, _, may in found if may]
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _insert_missing(
+    model: type[models.Model], columns: tuple[str, ...], rows: list[tuple]
+) -> list[Any]:
+    """INSERT those of ``rows`` (values of ``columns``, as the database stores them) that are not
+    stored yet, where "stored" means a row of ``model`` with the same values in every column
+    (NULL equal to NULL): what a re-import adds to tips it has sent before, without reading
+    their rows into Python first. One statement, in the order of ``rows``; returns the first
+    column of every row inserted. ``columns`` must name every other column (as ``_copy_rows``);
+    the caller holds the graph lock, so no other writer adds the same rows meanwhile."""
+    meta = model._meta
+    fields = {f.column: f for f in meta.concrete_fields if not f.primary_key}
+    if others := set(fields) - set(columns):
+        raise TypeError(f"_insert_missing({meta.label}): no value for {sorted(others)}")
+    if not rows:
+        return []
+    table = sql.Identifier(meta.db_table)
+    given = sql.SQL(", ").join(
+        sql.SQL("(e->>{})::{}").format(sql.Literal(i), sql.SQL(fields[c].db_type(connection)))
+        for i, c in enumerate(columns)
+    )
+    same = sql.SQL(" AND ").join(
+        sql.SQL("s.{c} IS NOT DISTINCT FROM g.{c}" if fields[c].null else "s.{c} = g.{c}").format(
+            c=sql.Identifier(c)
+        )
+        for c in columns
+    )
+    names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    statement = sql.SQL(
+        "INSERT INTO {table} ({names}) SELECT {g_names} FROM "
+        "(SELECT {given}, x.n FROM json_array_elements(%s::json) WITH ORDINALITY AS x(e, n))"
+        " AS g({names}, n) "
+        "WHERE NOT EXISTS (SELECT 1 FROM {table} s WHERE {same}) ORDER BY g.n "
+        "RETURNING {first}"
+    ).format(
+        table=table,
+        names=names,
+        g_names=sql.SQL(", ").join(sql.SQL("g.{}").format(sql.Identifier(c)) for c in columns),
+        given=given,
+        same=same,
+        first=sql.Identifier(columns[0]),
+    )
+    with connection.cursor() as cursor:
+        text = _INSERT_MISSING.get((meta.label, columns))
+        if text is None:
+            text = _INSERT_MISSING[(meta.label, columns)] = statement.as_string(cursor.connection)
+        cursor.execute(text, [json.dumps(rows, default=_json_value)])
+        return [first for (first,) in cursor.fetchall()]
+
+
+_INSERT_MISSING: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
 # The stored subjects with one of the batch's (folded full name, date of birth) pairs, lowest id
 # first. The folded full name is the first part of names_folded (see backend.names); the pairs
 # travel as one JSON parameter (as Django's ``__in`` lists, thousands of placeholders cost
@@ -425,10 +531,11 @@ ORDER BY s.id
 
 
 def _match_subjects(
-    rows: list[_Row], tips: dict[str, m.Tip], by: m.User | None
+    rows: list[_Row], tip_ids: dict[str, int], stored: dict[str, int], by: m.User | None
 ) -> dict[tuple[str, int], int]:
     """The subject id of every person of ``rows``, keyed by (reference, index of the person);
-    creates the subjects not stored yet."""
+    creates the subjects not stored yet. ``tip_ids``: every tip's id by reference; ``stored``:
+    those of the tips stored before this batch."""
     result: dict[tuple[str, int], int] = {}
     dated = {(p.folded, p.date_of_birth) for row in rows for p in row.people if p.date_of_birth}
     known: dict[tuple[str, date], int] = {}
@@ -445,16 +552,22 @@ def _match_subjects(
             for pk, folded, dob in cursor.fetchall():
                 known.setdefault((folded, dob), pk)
     on_tip: dict[tuple[int, str], int] = {}
-    stored_ids = [t.pk for t in tips.values() if t.pk is not None]
+    # a person without a date of birth is matched among those its stored tip names already:
+    # only the stored tips that name such a person are read
+    undated = [
+        stored[row.reference]
+        for row in rows
+        if row.reference in stored and any(p.date_of_birth is None for p in row.people)
+    ]
     for tip_id, subject_id, name in (
-        m.TipSubject.objects.filter(tip_id__in=stored_ids)
+        m.TipSubject.objects.filter(tip_id__in=undated)
         .order_by("subject_id")
         .values_list("tip_id", "subject_id", "subject__full_name")
     ):
         on_tip.setdefault((tip_id, fold_name(name)), subject_id)
     pending: dict[Any, tuple[m.Subject, list[tuple[str, int]]]] = {}
     for row in rows:
-        tip_id = tips[row.reference].pk
+        tip_id = tip_ids[row.reference]
         for index, person in enumerate(row.people):
             slot = (row.reference, index)
             if person.date_of_birth is not None:
@@ -651,107 +764,100 @@ def _write_batch(
     _history_mode("statement")
     result = _BatchResult()
     identifier_ids = _upsert_identifiers(rows)
-    references = [row.reference for row in rows]
-    stored = {
-        t.source_reference: t
-        for t in m.Tip.objects.select_for_update().filter(
-            source=source, source_reference__in=references
-        )
-    }
+    stored, differing = _stored_tips(rows, source)
     now = timezone.now()
     new_tips: list[m.Tip] = []
-    changed_tips: list[m.Tip] = []
-    changed_fields: set[str] = set()
     touched: set[str] = set()  # references of new or updated tips
     set_band: set[str] = set()
-    for row in rows:
-        given = row.tip
-        if row.reference in stored:
-            tip = stored[row.reference]
-            changes = _tip_changes(tip, row)
+    if differing:
+        given = {row.reference: row for row in rows}
+        changed_tips: list[m.Tip] = []
+        changed_fields: set[str] = set()
+        for tip in m.Tip.objects.filter(pk__in=differing).order_by("pk"):
+            changes = _tip_changes(tip, given[tip.source_reference])
             if changes:
                 for name, value in changes.items():
                     setattr(tip, name, value)
                 tip.updated_at = now
                 changed_fields |= set(changes) | {"updated_at"}
                 changed_tips.append(tip)
-                touched.add(row.reference)
+                touched.add(tip.source_reference)
+        if changed_tips:
+            m.Tip.objects.bulk_update(changed_tips, sorted(changed_fields))
+    for row in rows:
+        if row.reference in stored:
             continue
+        given_tip = row.tip
         tip = m.Tip(
             source=source,
             source_reference=row.reference,
-            received_at=given.received_at,
-            category=given.category,
-            narrative=given.narrative,
-            priority=given.priority if given.priority is not None else 3,
-            handling_caveat=given.handling_caveat,
-            escalated=given.escalated,
-            raw_record=given.raw_record or {},
+            received_at=given_tip.received_at,
+            category=given_tip.category,
+            narrative=given_tip.narrative,
+            priority=given_tip.priority if given_tip.priority is not None else 3,
+            handling_caveat=given_tip.handling_caveat,
+            escalated=given_tip.escalated,
+            raw_record=given_tip.raw_record or {},
             created_by=by,
         )
-        _provisional(tip, band=given.priority is None)
+        _provisional(tip, band=given_tip.priority is None)
         new_tips.append(tip)
         touched.add(row.reference)
-        if given.priority is None:
+        if given_tip.priority is None:
             set_band.add(row.reference)
     created = _copy_in(new_tips)
-    tips = {**stored, **{t.source_reference: t for t in created}}
-    if changed_tips:
-        m.Tip.objects.bulk_update(changed_tips, sorted(changed_fields))
+    tip_ids = {**stored, **{t.source_reference: t.pk for t in created}}
+    reference_of = {pk: reference for reference, pk in stored.items()}
 
-    # sightings: only those the stored tips do not have yet
-    stored_ids = [t.pk for t in stored.values()]
-    have_sightings = set(
-        m.TipIdentifier.objects.filter(tip_id__in=stored_ids).values_list(
-            "tip_id", "identifier_id", "event", "captured_at"
-        )
-    )
-    new_sightings: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    # Sightings and named subjects: a new tip's are copied in; a stored tip's are inserted where
+    # it does not have them yet (``_insert_missing``), and a tip given one is updated.
+    new_sightings: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # in the order of the file
     for row in rows:
-        tip = tips[row.reference]
+        tip_id = tip_ids[row.reference]
         for s in row.sightings:
-            key = (tip.pk, identifier_ids[s.key], s.event, s.captured_at)
-            if key in have_sightings or key in new_sightings:
-                continue
-            new_sightings[key] = (*key, s.raw)
-            touched.add(row.reference)
-    # new rows only: the stored tips' sightings were read above, under the graph lock
+            key = (tip_id, identifier_ids[s.key], s.event, s.captured_at)
+            if key not in new_sightings:
+                new_sightings[key] = (*key, s.raw)
+    sighting_columns = ("tip_id", "identifier_id", "event", "captured_at", "raw_value")
     _copy_rows(
         m.TipIdentifier,
-        ("tip_id", "identifier_id", "event", "captured_at", "raw_value"),
-        list(new_sightings.values()),
+        sighting_columns,
+        [row for row in new_sightings.values() if row[0] not in reference_of],
     )
+    added = _insert_missing(
+        m.TipIdentifier,
+        sighting_columns,
+        [row for row in new_sightings.values() if row[0] in reference_of],
+    )
+    touched.update(reference_of[tip_id] for tip_id in added)
 
-    # subjects: matched or created, then named in their tips
-    subject_ids = _match_subjects(rows, tips, by)
-    have_named = set(
-        m.TipSubject.objects.filter(tip_id__in=stored_ids).values_list(
-            "tip_id", "subject_id", "role"
-        )
-    )
+    subject_ids = _match_subjects(rows, tip_ids, stored, by)
     new_named: dict[tuple[int, int, str], None] = {}  # in the order of the file
     for row in rows:
-        tip = tips[row.reference]
+        tip_id = tip_ids[row.reference]
         for index, person in enumerate(row.people):
-            key3 = (tip.pk, subject_ids[(row.reference, index)], person.role)
-            if key3 in have_named or key3 in new_named:
-                continue
-            new_named[key3] = None
-            touched.add(row.reference)
-    _copy_rows(m.TipSubject, ("tip_id", "subject_id", "role"), list(new_named))
+            new_named[(tip_id, subject_ids[(row.reference, index)], person.role)] = None
+    named_columns = ("tip_id", "subject_id", "role")
+    _copy_rows(
+        m.TipSubject, named_columns, [key for key in new_named if key[0] not in reference_of]
+    )
+    added = _insert_missing(
+        m.TipSubject, named_columns, [key for key in new_named if key[0] in reference_of]
+    )
+    touched.update(reference_of[tip_id] for tip_id in added)
 
-    touched_ids = sorted(tips[ref].pk for ref in touched)
+    touched_ids = sorted(tip_ids[ref] for ref in touched)
     if touched_ids:
         clusters: dict[int, int] = {}
         link_tips(tip_ids=touched_ids, deferred_clusters=clusters)
-        _score(touched_ids, {tips[ref].pk for ref in set_band}, clusters)
+        _score(touched_ids, {tip_ids[ref] for ref in set_band}, clusters)
         _deconflict(touched_ids, by)
         raise_link_alerts(touched_ids)  # partners told of tips linking to their records
     _history_mode("")
     result.new = len(created)
     result.updated = len(touched) - len(created)
     result.unchanged = len(rows) - len(touched)
-    result.tip_ids = [tips[row.reference].pk for row in rows]
+    result.tip_ids = [tip_ids[row.reference] for row in rows]
     return result
 
 
