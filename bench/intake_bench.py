@@ -108,7 +108,8 @@ def run(path: Path, label: str, source, batch_size: int, profile: bool = False) 
     statements = StatementProfile()
     started = time.perf_counter()
     with path.open("rb") as stream, connection.execute_wrapper(statements):
-        records = parse(stream, format="csv", max_rows=settings.INTAKE_MAX_ROWS)
+        # deferred, as backend.intake.entry reads an upload: unchanged records skipped unread
+        records = parse(stream, format="csv", max_rows=settings.INTAKE_MAX_ROWS, deferred=True)
         if profile:
             import cProfile
             import pstats

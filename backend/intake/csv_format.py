@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from backend.intake.records import FileRejected, IntakeTip, RowError
-from backend.intake.validation import RawIdentifier, RawSubject, RawTip, build_tip
+from backend.intake.records import DeferredTip, FileRejected, IntakeTip, RowError
+from backend.intake.validation import RawIdentifier, RawSubject, RawTip, built
 
 __all__ = ["IDENTIFIER_COLUMNS", "REQUIRED_COLUMNS", "SUBJECT_COLUMNS", "TIP_COLUMNS", "parse_csv"]
 
@@ -160,8 +160,11 @@ class _Layout:
         return raw
 
 
-def parse_csv(stream: BinaryIO, *, max_rows: int) -> Iterator[IntakeTip | RowError]:
-    """Yield one IntakeTip, or the RowErrors of a bad row, per CSV data row.
+def parse_csv(
+    stream: BinaryIO, *, max_rows: int, deferred: bool = False
+) -> Iterator[IntakeTip | RowError | DeferredTip]:
+    """Yield one IntakeTip, or the RowErrors of a bad row, per CSV data row (a DeferredTip when
+    ``deferred``: ``backend.intake.validation.built``).
 
     Rows are numbered from 1 after the header; a blank line is skipped but keeps its number.
     """
@@ -182,11 +185,7 @@ def parse_csv(stream: BinaryIO, *, max_rows: int) -> Iterator[IntakeTip | RowErr
                 count += 1
                 if count > max_rows:
                     raise FileRejected("TOO_MANY_ROWS", f"The file has more than {max_rows} rows.")
-                result = build_tip(layout.read(row, record))
-                if isinstance(result, list):
-                    yield from result
-                else:
-                    yield result
+                yield from built(layout.read(row, record), deferred=deferred)
         except UnicodeDecodeError as exc:
             raise FileRejected(
                 "BAD_ENCODING",

@@ -73,6 +73,7 @@ def import_file(
             file,
             format=chosen,
             max_rows=settings.INTAKE_MAX_ROWS if max_rows is None else max_rows,
+            deferred=True,  # an unchanged record is skipped before it is validated
         ),
         source=source,
         by=by,

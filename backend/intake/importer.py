@@ -18,6 +18,15 @@ escalation, receipt time, (when the file gives one) priority or raw record, or i
 subjects the stored tip does not have yet, is *updated* (new sightings and subjects are added;
 nothing is duplicated and nothing is taken away).
 
+A record handed over deferred (``parse(..., deferred=True)``, as uploads and the command read
+files) carries a digest of what it says (``backend.intake.validation.record_digest``), which
+the importer stores with the tip (``Tip.intake_digest``). A record whose digest is the one
+stored with its tip is *unchanged* without being validated, normalised or compared: the
+source sent it before, as it is, and so it says nothing new; a correction an analyst made to
+the tip since stands. Any other record is built and compared as above, and its digest stored.
+A tip rewritten from a record without a digest loses its digest, so that the earlier record,
+sent again, is compared again.
+
 Subjects are matched, not duplicated: a person with a date of birth is the stored subject with
 the same folded name (``backend.names.fold_name``) and date of birth; a person without one is
 matched only among the subjects already named in the same tip (so re-importing a tip never
@@ -57,7 +66,7 @@ from psycopg import sql
 
 from backend import models as m
 from backend.identifiers import InvalidIdentifier, Normalised
-from backend.intake.records import IntakeTip, RowError
+from backend.intake.records import DeferredTip, IntakeTip, RowError
 from backend.names import NAME_SEPARATOR, fold_name, fold_names
 from backend.prepared import fetch_prepared
 from backend.registry import HISTORY_MODE_SETTING
@@ -137,6 +146,7 @@ class _Row:
     reference: str
     sightings: list[_Sighting]
     people: list[_Person]
+    digest: str = ""  # the record's digest (``DeferredTip.digest``); empty when not given
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,7 +170,7 @@ def _aware(value: datetime | None) -> bool:
     return value is None or (value.tzinfo is not None and value.utcoffset() is not None)
 
 
-def _prepare(tip: IntakeTip) -> _Row | list[RowError]:
+def _prepare(tip: IntakeTip, digest: str = "") -> _Row | list[RowError]:
     """Check one tip and normalise its identifiers; the errors found, if any."""
     row, errors = tip.row, []
     reference = tip.source_reference.strip()
@@ -232,7 +242,7 @@ def _prepare(tip: IntakeTip) -> _Row | list[RowError]:
         )
     if errors:
         return errors
-    return _Row(tip=tip, reference=reference, sightings=sightings, people=people)
+    return _Row(tip=tip, reference=reference, sightings=sightings, people=people, digest=digest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -420,7 +430,7 @@ WITH given AS (
            (e->>6)::smallint AS priority, e->7 AS raw_record
     FROM json_array_elements(%s::json) AS e
 )
-SELECT t.id, t.source_reference,
+SELECT t.id, t.source_reference, t.intake_digest,
        (t.narrative, t.category, t.handling_caveat, t.escalated, t.received_at)
            IS DISTINCT FROM (g.narrative, g.category, g.caveat, g.escalated, g.received_at)
        OR (g.priority IS NOT NULL AND t.priority IS DISTINCT FROM g.priority)
@@ -434,9 +444,12 @@ FOR UPDATE OF t
 """
 
 
-def _stored_tips(rows: list[_Row], source: m.Source) -> tuple[dict[str, int], list[int]]:
-    """Lock the tips of ``rows`` that ``source`` has sent before: their ids by reference, and
-    the ids of those that may differ from ``rows`` (``_STORED_TIPS_SQL``)."""
+def _stored_tips(
+    rows: list[_Row], source: m.Source
+) -> tuple[dict[str, int], list[int], dict[str, str]]:
+    """Lock the tips of ``rows`` that ``source`` has sent before: their ids by reference, the
+    ids of those that may differ from ``rows`` (``_STORED_TIPS_SQL``), and their record
+    digests by reference."""
     given = [
         [
             row.reference,
@@ -453,7 +466,27 @@ def _stored_tips(rows: list[_Row], source: m.Source) -> tuple[dict[str, int], li
     with connection.cursor() as cursor:
         cursor.execute(_STORED_TIPS_SQL, [json.dumps(given), source.pk])
         found = cursor.fetchall()
-    return {reference: pk for pk, reference, _ in found}, [pk for pk, _, may in found if may]
+    return (
+        {reference: pk for pk, reference, _, _ in found},
+        [pk for pk, _, _, may in found if may],
+        {reference: digest for _, reference, digest, _ in found},
+    )
+
+
+_SET_DIGESTS_SQL = f"""
+UPDATE {m.Tip._meta.db_table} t SET intake_digest = g.digest
+FROM (SELECT (e->>0)::bigint, e->>1 FROM json_array_elements(%s::json) AS e) AS g(id, digest)
+WHERE t.id = g.id
+"""
+
+
+def _set_digests(digests: list[tuple[int, str]]) -> None:
+    """Store the record digest of stored tips the batch left unchanged, so that the next
+    re-sending of their records is skipped unread (a tip imported before digests were kept,
+    or from a record that said the same in other words): not an update of the tip."""
+    if digests:
+        with connection.cursor() as cursor:
+            cursor.execute(_SET_DIGESTS_SQL, [json.dumps(digests)])
 
 
 def _json_value(value: Any) -> Any:
@@ -764,11 +797,12 @@ def _write_batch(
     _history_mode("statement")
     result = _BatchResult()
     identifier_ids = _upsert_identifiers(rows)
-    stored, differing = _stored_tips(rows, source)
+    stored, differing, digests = _stored_tips(rows, source)
     now = timezone.now()
     new_tips: list[m.Tip] = []
     touched: set[str] = set()  # references of new or updated tips
     set_band: set[str] = set()
+    rewritten: set[str] = set()  # stored tips rewritten from the file, digest included
     if differing:
         given = {row.reference: row for row in rows}
         changed_tips: list[m.Tip] = []
@@ -776,12 +810,16 @@ def _write_batch(
         for tip in m.Tip.objects.filter(pk__in=differing).order_by("pk"):
             changes = _tip_changes(tip, given[tip.source_reference])
             if changes:
+                # the digest of what the tip now says (empty when the row came without one: a
+                # record re-sent later as it was before this change is then compared again)
+                changes["intake_digest"] = given[tip.source_reference].digest
                 for name, value in changes.items():
                     setattr(tip, name, value)
                 tip.updated_at = now
                 changed_fields |= set(changes) | {"updated_at"}
                 changed_tips.append(tip)
                 touched.add(tip.source_reference)
+                rewritten.add(tip.source_reference)
         if changed_tips:
             m.Tip.objects.bulk_update(changed_tips, sorted(changed_fields))
     for row in rows:
@@ -799,6 +837,7 @@ def _write_batch(
             escalated=given_tip.escalated,
             raw_record=given_tip.raw_record or {},
             created_by=by,
+            intake_digest=row.digest,
         )
         _provisional(tip, band=given_tip.priority is None)
         new_tips.append(tip)
@@ -846,6 +885,17 @@ def _write_batch(
     )
     touched.update(reference_of[tip_id] for tip_id in added)
 
+    _set_digests(
+        [
+            (stored[row.reference], row.digest)
+            for row in rows
+            if row.reference in stored
+            and row.reference not in rewritten
+            and row.digest
+            and row.digest != digests[row.reference]
+        ]
+    )
+
     touched_ids = sorted(tip_ids[ref] for ref in touched)
     if touched_ids:
         clusters: dict[int, int] = {}
@@ -865,13 +915,42 @@ def _write_batch(
 # the import
 
 
+_STORED_DIGESTS_SQL = f"""
+SELECT t.source_reference, t.id, t.intake_digest
+FROM {m.Tip._meta.db_table} t
+JOIN json_array_elements_text(%s::json) AS g(reference) ON t.source_reference = g.reference
+WHERE t.source_id = %s AND t.intake_digest <> ''
+"""
+
+
+def _stored_digests(source: m.Source, references: list[str]) -> dict[str, tuple[int, str]]:
+    """The id and record digest of the tips of ``references`` that ``source`` sent before."""
+    if not references:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_STORED_DIGESTS_SQL, [json.dumps(references), source.pk])
+        return {reference: (pk, digest) for reference, pk, digest in cursor.fetchall()}
+
+
+@dataclass
+class _Batch:
+    rows: list[_Row] = field(default_factory=list)  # valid rows to write
+    #: (row number, tip id) of each record the source sent before as it is (not read again)
+    skipped: list[tuple[int, int]] = field(default_factory=list)
+    read: int = 0  # records read to make the batch
+
+
 def _batches(
-    records: Iterable[IntakeTip | RowError], report: ImportReport, batch_size: int
-) -> Iterator[tuple[list[_Row], int]]:
-    """Valid rows in batches of ``batch_size`` (with the number of rows read to make each);
-    rejected rows go straight into ``report``."""
-    batch: list[_Row] = []
-    read = 0
+    records: Iterable[IntakeTip | RowError | DeferredTip],
+    report: ImportReport,
+    batch_size: int,
+    source: m.Source,
+) -> Iterator[_Batch]:
+    """The file's records in batches of ``batch_size``; rejected rows go straight into
+    ``report``. A ``DeferredTip`` whose digest is the one stored with its tip (``source`` sent
+    the same record before) is skipped without being validated; the others are built."""
+    batch, yielded = _Batch(), False
+    deferred: list[DeferredTip] = []
     seen: dict[str, int] = {}
     rejected_rows: set[int] = set()
 
@@ -881,37 +960,62 @@ def _batches(
         rejected_rows.update(rows)
         report.rejected += len(rows)
 
+    def take(record: IntakeTip, digest: str = "") -> None:
+        prepared = _prepare(record, digest)
+        if isinstance(prepared, list):
+            reject(prepared)
+        elif prepared.reference in seen:
+            reject(
+                [
+                    RowError(
+                        record.row,
+                        "sourceReference",
+                        f"{prepared.reference!r} is already used by row "
+                        f"{seen[prepared.reference]} of this file",
+                    )
+                ]
+            )
+        else:
+            seen[prepared.reference] = record.row
+            batch.rows.append(prepared)
+
+    def resolve() -> None:
+        stored = _stored_digests(
+            source, sorted({d.reference for d in deferred if d.reference is not None})
+        )
+        for record in deferred:
+            hit = stored.get(record.reference) if record.reference is not None else None
+            if hit is not None and hit[1] == record.digest and record.reference not in seen:
+                seen[record.reference] = record.row
+                batch.skipped.append((record.row, hit[0]))
+                continue
+            result = record.build()
+            if isinstance(result, list):
+                reject(result)
+            else:
+                take(result, record.digest)
+        deferred.clear()
+
     for record in records:
-        read += 1
+        batch.read += 1
         if isinstance(record, RowError):
             reject([record])
+        elif isinstance(record, DeferredTip):
+            deferred.append(record)
         else:
-            prepared = _prepare(record)
-            if isinstance(prepared, list):
-                reject(prepared)
-            elif prepared.reference in seen:
-                reject(
-                    [
-                        RowError(
-                            record.row,
-                            "sourceReference",
-                            f"{prepared.reference!r} is already used by row "
-                            f"{seen[prepared.reference]} of this file",
-                        )
-                    ]
-                )
-            else:
-                seen[prepared.reference] = record.row
-                batch.append(prepared)
-        if len(batch) >= batch_size:
-            yield batch, read
-            batch, read = [], 0
-    yield batch, read
+            take(record)
+        if len(batch.rows) + len(batch.skipped) + len(deferred) >= batch_size:
+            resolve()
+            yield batch
+            batch, yielded = _Batch(), True
+    resolve()
+    if batch.read or not yielded:  # the rest, or the one report of an empty file
+        yield batch
 
 
 def import_tips(
     *,
-    records: Iterable[IntakeTip | RowError],
+    records: Iterable[IntakeTip | RowError | DeferredTip],
     source: m.Source,
     by: m.User | None,
     mode: str = ImportMode.ACCEPT_VALID,
@@ -927,22 +1031,26 @@ def import_tips(
     report = ImportReport()
     done = 0
 
-    def run_batch(rows: list[_Row], read: int) -> None:
+    def run_batch(batch: _Batch) -> None:
         nonlocal done
-        if rows and not (mode is ImportMode.ALL_OR_NOTHING and report.rejected):
+        if batch.rows and not (mode is ImportMode.ALL_OR_NOTHING and report.rejected):
             with transaction.atomic():
-                result = _write_batch(rows, source=source, by=by)
+                result = _write_batch(batch.rows, source=source, by=by)
             report.new += result.new
             report.updated += result.updated
             report.unchanged += result.unchanged
-            report.tip_ids.extend(result.tip_ids)
-        done += read
+            written = list(zip((row.tip.row for row in batch.rows), result.tip_ids, strict=True))
+        else:
+            written = []
+        report.unchanged += len(batch.skipped)
+        report.tip_ids.extend(pk for _, pk in sorted(written + batch.skipped))
+        done += batch.read
         if progress is not None:
             progress(done, report.rejected)
 
     if mode is ImportMode.ACCEPT_VALID:
-        for rows, read in _batches(records, report, batch_size):
-            run_batch(rows, read)
+        for batch in _batches(records, report, batch_size, source):
+            run_batch(batch)
         return report
 
     class _Rejected(Exception):
@@ -950,8 +1058,8 @@ def import_tips(
 
     try:
         with transaction.atomic():
-            for rows, read in _batches(records, report, batch_size):
-                run_batch(rows, read)
+            for batch in _batches(records, report, batch_size, source):
+                run_batch(batch)
             if report.rejected:
                 raise _Rejected
     except _Rejected:

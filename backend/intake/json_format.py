@@ -18,8 +18,8 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from backend.intake.records import FileRejected, IntakeTip, RowError
-from backend.intake.validation import RawIdentifier, RawSubject, RawTip, build_tip
+from backend.intake.records import DeferredTip, FileRejected, IntakeTip, RowError
+from backend.intake.validation import RawIdentifier, RawSubject, RawTip, built
 
 __all__ = ["MAX_ELEMENT_CHARS", "TOO_DEEP", "parse_json"]
 
@@ -254,8 +254,11 @@ def _array(scanner: _Scanner) -> Iterator[object]:
             return
 
 
-def parse_json(stream: BinaryIO, *, max_rows: int) -> Iterator[IntakeTip | RowError]:
-    """Yield one IntakeTip, or the RowErrors of a bad tip, per tip object (row = index + 1)."""
+def parse_json(
+    stream: BinaryIO, *, max_rows: int, deferred: bool = False
+) -> Iterator[IntakeTip | RowError | DeferredTip]:
+    """Yield one IntakeTip, or the RowErrors of a bad tip, per tip object (row = index + 1); a
+    DeferredTip when ``deferred`` (``backend.intake.validation.built``)."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict")
     try:
         scanner = _Scanner(text)
@@ -264,11 +267,10 @@ def parse_json(stream: BinaryIO, *, max_rows: int) -> Iterator[IntakeTip | RowEr
                 if row > max_rows:
                     raise FileRejected("TOO_MANY_ROWS", f"The file has more than {max_rows} tips.")
                 raw = _tip_from_object(row, obj)
-                result = raw if isinstance(raw, RowError) else build_tip(raw)
-                if isinstance(result, list):
-                    yield from result
+                if isinstance(raw, RowError):
+                    yield raw
                 else:
-                    yield result
+                    yield from built(raw, deferred=deferred)
         except UnicodeDecodeError as exc:
             raise FileRejected(
                 "BAD_ENCODING",

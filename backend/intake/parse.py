@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from backend.intake.csv_format import parse_csv
 from backend.intake.json_format import parse_json
-from backend.intake.records import FileRejected, IntakeTip, Parser, RowError
+from backend.intake.records import DeferredTip, FileRejected, IntakeTip, Parser, RowError
 from backend.intake.xml_format import parse_xml
 
 __all__ = ["FORMATS", "PARSERS", "detect_format", "parse", "parse_csv", "parse_json", "parse_xml"]
@@ -37,8 +37,12 @@ def detect_format(filename: str) -> str:
         ) from None
 
 
-def parse(stream: BinaryIO, *, format: str, max_rows: int) -> Iterator[IntakeTip | RowError]:
-    """Stream the tips of ``stream`` in ``format`` ("csv" | "json" | "xml", case-insensitive).
+def parse(
+    stream: BinaryIO, *, format: str, max_rows: int, deferred: bool = False
+) -> Iterator[IntakeTip | RowError | DeferredTip]:
+    """Stream the tips of ``stream`` in ``format`` ("csv" | "json" | "xml", case-insensitive);
+    with ``deferred``, a record is handed over as a ``DeferredTip``, validated only when the
+    importer finds it is not the one stored already.
 
     Raises FileRejected("UNKNOWN_FORMAT") at once for another format; other FileRejected codes
     are raised while iterating, when the problem is met.
@@ -50,4 +54,4 @@ def parse(stream: BinaryIO, *, format: str, max_rows: int) -> Iterator[IntakeTip
         )
     if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0:
         raise ValueError(f"max_rows must be a non-negative integer, not {max_rows!r}")
-    return parser(stream, max_rows=max_rows)
+    return parser(stream, max_rows=max_rows, deferred=deferred)

@@ -7,12 +7,13 @@ expansion, too large, too many rows) raises ``FileRejected`` instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, BinaryIO, Protocol
 
 __all__ = [
+    "DeferredTip",
     "FileRejected",
     "IntakeIdentifier",
     "IntakeSubject",
@@ -75,6 +76,20 @@ class RowError:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class DeferredTip:
+    """A record read from the file but not validated yet (``parse(..., deferred=True)``): the
+    importer skips a record whose ``digest`` is the one stored with its tip (the source sent
+    it before, unchanged), and calls ``build`` for the others. ``reference`` is the source
+    reference ``build`` would give the tip (None when it would reject it); ``digest`` is a
+    hash of everything the record says, its row number left out."""
+
+    row: int
+    reference: str | None
+    digest: str
+    build: Callable[[], IntakeTip | list[RowError]]
+
+
 class FileRejected(Exception):
     """The file as a whole cannot be read; nothing of it is imported."""
 
@@ -85,4 +100,6 @@ class FileRejected(Exception):
 
 
 class Parser(Protocol):
-    def __call__(self, stream: BinaryIO, *, max_rows: int) -> Iterator[IntakeTip | RowError]: ...
+    def __call__(
+        self, stream: BinaryIO, *, max_rows: int, deferred: bool = False
+    ) -> Iterator[IntakeTip | RowError | DeferredTip]: ...

@@ -11,13 +11,22 @@ same the models, the services and the importer use.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 from backend.identifiers import IdentifierKind, InvalidIdentifier
-from backend.intake.records import IntakeIdentifier, IntakeSubject, IntakeTip, RowError
+from backend.intake.records import (
+    DeferredTip,
+    IntakeIdentifier,
+    IntakeSubject,
+    IntakeTip,
+    RowError,
+)
 from backend.services.identifiers import normalise_cached
 from backend.vocabulary import (
     MAX_IDENTIFIER_VALUE,
@@ -39,6 +48,7 @@ __all__ = [
     "RawSubject",
     "RawTip",
     "build_tip",
+    "built",
     "event_for",
     "parse_category",
     "parse_datetime",
@@ -480,3 +490,56 @@ def build_tip(raw: RawTip) -> IntakeTip | list[RowError]:
         subjects=tuple(s for s in subjects if s is not None),
         raw_record=raw.raw_record,
     )
+
+
+#: Part of every record digest: raise it when what a record means changes (a format maps an
+#: element it did not, a rule rejects what it accepted), so that a re-sent record the last
+#: version skipped is read again.
+DIGEST_VERSION = 1
+
+
+def record_digest(raw: RawTip) -> str:
+    """A hash of everything ``raw`` says (the row number left out: the same record elsewhere in
+    a file is the same record): the format's fields as read, its identifiers and subjects, the
+    raw record. ``repr`` is exact for the values a reader gives (text, numbers, booleans, None,
+    lists and dicts in file order) and escapes what UTF-8 cannot hold."""
+    said = (
+        DIGEST_VERSION,
+        raw.source_reference,
+        raw.received_at,
+        raw.category,
+        raw.narrative,
+        raw.priority,
+        raw.handling_caveat,
+        raw.escalated,
+        raw.identifiers,
+        raw.subjects,
+        raw.names,
+        raw.raw_record,
+    )
+    return hashlib.blake2b(repr(said).encode(), digest_size=16).hexdigest()
+
+
+def _reference(raw: RawTip) -> str | None:
+    """The source reference ``build_tip`` gives ``raw``'s tip, or None when it rejects it."""
+    try:
+        reference = _text(raw.source_reference)
+    except _Invalid:
+        return None
+    if reference is None or len(reference) > MAX_REFERENCE:
+        return None
+    return reference
+
+
+def built(raw: RawTip, *, deferred: bool = False) -> Iterator[IntakeTip | RowError | DeferredTip]:
+    """What a parser yields for one record: its IntakeTip or its RowErrors (``build_tip``), or,
+    when ``deferred``, a ``DeferredTip`` that builds it on demand (a record whose reader already
+    found a problem is built at once: it is rejected whatever is stored)."""
+    if deferred and not raw.errors:
+        yield DeferredTip(raw.row, _reference(raw), record_digest(raw), partial(build_tip, raw))
+        return
+    result = build_tip(raw)
+    if isinstance(result, list):
+        yield from result
+    else:
+        yield result

@@ -28,8 +28,8 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
-from backend.intake.records import FileRejected, IntakeTip, RowError
-from backend.intake.validation import RawIdentifier, RawSubject, RawTip, build_tip, event_for
+from backend.intake.records import DeferredTip, FileRejected, IntakeTip, RowError
+from backend.intake.validation import RawIdentifier, RawSubject, RawTip, built, event_for
 from backend.vocabulary import MAX_QUALIFIER
 
 __all__ = ["derived_reference", "parse_xml"]
@@ -826,16 +826,17 @@ def _descendants(element: Element, name: str) -> list[Element]:
 # the file
 
 
-def _build(row: int, report: Element, files: list[Element], responses: list[Element]):
-    result = build_tip(_Report(row, report, files, responses).read())
-    if isinstance(result, list):
-        yield from result
-    else:
-        yield result
+def _build(
+    row: int, report: Element, files: list[Element], responses: list[Element], deferred: bool
+) -> Iterator[IntakeTip | RowError | DeferredTip]:
+    yield from built(_Report(row, report, files, responses).read(), deferred=deferred)
 
 
-def parse_xml(stream: BinaryIO, *, max_rows: int) -> Iterator[IntakeTip | RowError]:
-    """Yield one IntakeTip, or the RowErrors of a bad report, per ``<report>`` element.
+def parse_xml(
+    stream: BinaryIO, *, max_rows: int, deferred: bool = False
+) -> Iterator[IntakeTip | RowError | DeferredTip]:
+    """Yield one IntakeTip, or the RowErrors of a bad report, per ``<report>`` element (a
+    DeferredTip when ``deferred``: ``backend.intake.validation.built``).
 
     The root may be any element whose children are ``<report>`` elements, or a single
     ``<report>``. ``row`` is the report's position (1 = first report). A ``<fileDetails>``
@@ -867,7 +868,7 @@ def parse_xml(stream: BinaryIO, *, max_rows: int) -> Iterator[IntakeTip | RowErr
             tag = _local(element.tag)
             if depth == 0:  # the root
                 if tag == "report":
-                    yield from _build(row, element, [], [])
+                    yield from _build(row, element, [], [], deferred)
                 elif tag == "filedetails":
                     raise _orphan()
                 continue
@@ -875,7 +876,7 @@ def parse_xml(stream: BinaryIO, *, max_rows: int) -> Iterator[IntakeTip | RowErr
                 continue  # a part of the single report the file is
             if tag == "report":
                 if pending is not None:
-                    yield from _build(*pending, files, responses)
+                    yield from _build(*pending, files, responses, deferred)
                 pending, files, responses = (row, element), [], []
             elif tag == "filedetails":
                 if pending is None:
@@ -886,7 +887,7 @@ def parse_xml(stream: BinaryIO, *, max_rows: int) -> Iterator[IntakeTip | RowErr
             if root is not None:
                 root.clear()  # drop the finished child (kept alive only while pending)
         if pending is not None:
-            yield from _build(*pending, files, responses)
+            yield from _build(*pending, files, responses, deferred)
     except DefusedXmlException as exc:
         raise FileRejected(
             "ENTITIES_FORBIDDEN",

@@ -243,6 +243,14 @@ class Tip(Removable):
         help_text="The report as the source sent it, when a bulk format keeps it (CyberTipline "
         "XML: every element, mapped or not, and the paths of those not mapped); empty otherwise.",
     )
+    intake_digest = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        help_text="A hash of the record the source last sent for this tip, set by bulk intake "
+        "(backend.intake.validation.record_digest): a re-sent record with the same hash is "
+        "skipped, unread. Empty for a tip entered by hand.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
