@@ -4,6 +4,9 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    """Bulk intake (issue 14): the digest of the record a source last sent for a tip, so that
+    a re-sent record, unchanged, is skipped unread (backend.intake.importer)."""
+
     dependencies = [
         ("backend", "0018_no_redundant_lookup_indexes"),
     ]
@@ -15,6 +18,7 @@ class Migration(migrations.Migration):
             field=models.CharField(
                 blank=True,
                 default="",
+                editable=False,
                 help_text="A hash of the record the source last sent for this tip, set by bulk intake (backend.intake.validation.record_digest): a re-sent record with the same hash is skipped, unread. Empty for a tip entered by hand.",
                 max_length=32,
             ),

@@ -247,6 +247,7 @@ class Tip(Removable):
         max_length=32,
         blank=True,
         default="",
+        editable=False,  # bookkeeping of the importer, in no form (the admin's included)
         help_text="A hash of the record the source last sent for this tip, set by bulk intake "
         "(backend.intake.validation.record_digest): a re-sent record with the same hash is "
         "skipped, unread. Empty for a tip entered by hand.",
