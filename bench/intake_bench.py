@@ -11,6 +11,16 @@ sightings, subjects, linking, clustering, priority scoring and deconfliction all
 Prints the time and tips/second of the first import, then of a re-import of the same file
 (all unchanged). Uses its own database like bench/lookup_bench.py: an embedded PostgreSQL
 under ./var/bench-pgdata, or BENCH_DATABASE_URL. Not part of the test suite.
+
+    .venv/bin/python bench/intake_bench.py --sharing realistic --base 1000000 --tips 100000
+
+``--sharing realistic`` draws each identifier the way reports share them: most values are
+seen once, about a third come from a pool of 100,000 values that a few tips share each, and a
+few per cent from 20 very common values, which reach the linking cap (50 tips) and link no
+further (e-mails and phone numbers alike; a subject in every fourth tip, from a pool of
+250,000 people). ``--base N`` first imports N such tips (once: a later run finds them and
+goes on), untimed, so that the timed file goes into a database that holds them: the file's
+tips share the base's pools, so they link into its clusters.
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import setup_environment
+from bench.common import progress, setup_environment
 
 
 def generate(path: Path, tips: int, seed: int) -> None:
@@ -60,6 +70,71 @@ def generate(path: Path, tips: int, seed: int) -> None:
                     f"Person {rng.randrange(pool)}" if dated else "",
                     f"19{rng.randrange(50, 99)}-0{rng.randrange(1, 9)}-1{rng.randrange(0, 9)}"
                     if dated
+                    else "",
+                ]
+            )
+
+
+SHARED_VALUES = 100_000  # values a few tips share each
+COMMON_VALUES = 20  # values shared by so many tips that they reach the linking cap
+SHARED_PEOPLE = 250_000
+
+
+def _realistic(rng: random.Random, fresh: str, shared: str, common: str) -> str:
+    """``fresh`` (a value of this tip only), else one of ``shared``'s or ``common``'s values
+    (formats of the value's number)."""
+    draw = rng.random()
+    if draw < 0.05:
+        return common.format(rng.randrange(COMMON_VALUES))
+    if draw < 0.40:
+        return shared.format(rng.randrange(SHARED_VALUES))
+    return fresh
+
+
+def generate_realistic(path: Path, tips: int, seed: int, prefix: str, area: int) -> None:
+    """``tips`` tips with realistic sharing (see the module docstring), references
+    ``{prefix}-{n}``; their own phone numbers in the North American area codes from ``area``
+    (10,000 a code)."""
+    rng = random.Random(seed)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "source_reference",
+                "received_at",
+                "category",
+                "narrative",
+                "email",
+                "phone",
+                "subject_name",
+                "subject_dob",
+            ]
+        )
+        for n in range(tips):
+            person = rng.randrange(SHARED_PEOPLE) if n % 4 == 0 else None
+            shared_phone = rng.randrange(SHARED_VALUES)
+            writer.writerow(
+                [
+                    f"{prefix}-{n:07d}",
+                    (start + timedelta(seconds=30 * n)).isoformat(),
+                    rng.choice(["POSSESSION", "DISTRIBUTION", "PRODUCTION", "ENTICEMENT"]),
+                    f"Generated tip {n}.",
+                    _realistic(
+                        rng,
+                        f"{prefix.lower()}-{n}@example.com",
+                        "shared{}@example.net",
+                        "common{}@example.org",
+                    ),
+                    _realistic(
+                        rng,
+                        f"+1 {area + n // 10000} 557 {n % 10000:04d}",
+                        f"+1 {202 + shared_phone // 10000} 556 {shared_phone % 10000:04d}",
+                        "+1 201 555 {:04d}",
+                    ),
+                    f"Person {person}" if person is not None else "",
+                    f"19{50 + person % 49}-0{1 + person % 9}-1{person % 9}"
+                    if person is not None
                     else "",
                 ]
             )
@@ -144,6 +219,39 @@ def run(path: Path, label: str, source, batch_size: int, profile: bool = False) 
     )
 
 
+def load_base(tips: int) -> None:
+    """Import ``tips`` tips with realistic sharing into a source of their own, unless it holds
+    them already (a later run goes on from there), with a progress bar."""
+    from django.conf import settings
+
+    from backend import models as m
+    from backend.intake.importer import import_tips
+    from backend.intake.parse import parse
+
+    source, _ = m.Source.objects.get_or_create(kind="NGO", name=f"Intake bench base {tips}")
+    held = m.Tip.objects.filter(source=source).count()
+    if held >= tips:
+        print(f"base present: {held} tips")
+        return
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "base.csv"
+        generate_realistic(path, tips, 1, "BASE", area=300)
+        with path.open("rb") as stream:
+            report = import_tips(
+                records=parse(stream, format="csv", max_rows=tips, deferred=True),
+                source=source,
+                by=None,
+                batch_size=settings.INTAKE_BATCH_SIZE,
+                progress=lambda done, rejected: progress("base", done, tips),
+            )
+    elapsed = time.perf_counter() - started
+    print(
+        f"base: {report.new} new tips ({report.unchanged} there already) in {elapsed:.0f} s "
+        f"= {report.rows / elapsed:,.0f} tips/s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tips", type=int, default=100_000)
@@ -151,6 +259,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument(
         "--profile", action="store_true", help="time every statement and Python function"
+    )
+    parser.add_argument(
+        "--sharing",
+        choices=("pool", "realistic"),
+        default="pool",
+        help="how the file's tips share identifiers (default: an e-mail pool of N/2)",
+    )
+    parser.add_argument(
+        "--base",
+        type=int,
+        default=0,
+        help="first import this many tips with realistic sharing (untimed; kept for later runs)",
     )
     args = parser.parse_args()
     setup_environment("bench-pgdata")
@@ -160,11 +280,16 @@ def main() -> None:
     from backend import models as m
 
     call_command("migrate", interactive=False, verbosity=0)
+    if args.base:
+        load_base(args.base)
     source = m.Source.objects.create(kind="NGO", name=f"Intake bench {args.seed}")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.csv"
         started = time.perf_counter()
-        generate(path, args.tips, args.seed)
+        if args.sharing == "realistic":
+            generate_realistic(path, args.tips, args.seed, f"BENCH{args.seed}", area=500)
+        else:
+            generate(path, args.tips, args.seed)
         size = path.stat().st_size
         print(
             f"generated {args.tips} tips, {size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s"
