@@ -77,10 +77,8 @@ from backend.services.identifiers import normalise_cached
 from backend.services.linking import link_tips
 from backend.services.priority import (
     TIP_FACT_COLUMNS,
-    assign_priority,
     column_facts,
     stored_priority,
-    tip_facts,
 )
 from backend.vocabulary import (
     MAX_ALIASES,
@@ -332,6 +330,39 @@ def _copy_rows(model: type[models.Model], columns: tuple[str, ...], rows: list[t
     ):
         for row in rows:
             copy.write_row(row)
+
+
+def _copy_new(model: type[models.Model], columns: tuple[str, ...], rows: list[tuple]) -> list[int]:
+    """COPY new rows of ``model`` without a model instance each: ``rows`` hold the values of
+    ``columns`` as the database stores them (JSON as its text); every other column takes what
+    Django gives a new instance (its default; now for ``auto_now`` and ``auto_now_add``), as the
+    database stores it, and a column with a database default is left to it. The ids are drawn
+    from the table's sequence first; returns them, in the order of ``rows``."""
+    if not rows:
+        return []
+    meta = model._meta
+    fields = {f.column: f for f in meta.concrete_fields if not f.primary_key}
+    if unknown := set(columns) - set(fields):
+        raise TypeError(f"_copy_new({meta.label}): no column {sorted(unknown)}")
+    now = timezone.now()
+    rest: dict[str, Any] = {}
+    for column, f in fields.items():
+        if column in columns or f.db_default is not models.NOT_PROVIDED:
+            continue
+        automatic = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        rest[column] = f.get_db_prep_save(now if automatic else f.get_default(), connection)
+    constant = tuple(rest.values())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(rows)],
+        )
+        ids = sorted(pk for (pk,) in cursor.fetchall())
+        statement = _copy_statement(meta.db_table, [meta.pk.column, *columns, *rest])
+        with cursor.copy(statement) as copy:
+            for pk, row in zip(ids, rows, strict=True):
+                copy.write_row((pk, *row, *constant))
+    return ids
 
 
 # One statement: the batch's identifiers as one JSON parameter (psycopg quotes a list client-side
@@ -646,11 +677,61 @@ WHERE t.id = s.id
 """
 
 
-def _provisional(tip: m.Tip, band: bool) -> None:
-    """Score a new tip as if it linked to nothing, before it is inserted: ``_score`` then
-    rewrites only the tips whose links or registered subjects change that."""
-    facts = tip_facts(tip, prior_tips_in_cluster=0, registered_sex_offenders=0)
-    assign_priority(tip, facts, set_band=band)
+#: What a new tip's row is written with, in this order (``_copy_new``; the other columns take
+#: their defaults), and the defaults of the fact columns the importer does not set.
+_NEW_TIP_COLUMNS = (
+    "source_id",
+    "source_reference",
+    "received_at",
+    "category",
+    "narrative",
+    "priority",
+    "handling_caveat",
+    "escalated",
+    "raw_record",
+    "created_by_id",
+    "intake_digest",
+    "priority_score",
+    "priority_factors",
+)
+
+
+def _new_tip_row(row: _Row, source: m.Source, by: m.User | None) -> tuple[Any, ...]:
+    """The values of ``_NEW_TIP_COLUMNS`` for the new tip of ``row``, scored as if it linked to
+    nothing (``_score`` then rewrites only the tips whose links or registered subjects change
+    that): what ``m.Tip(...)`` with ``assign_priority`` gives, without an instance."""
+    given = row.tip
+    values = {
+        "category": given.category,
+        "escalated": given.escalated,
+        "priority": given.priority if given.priority is not None else _TIP_DEFAULTS["priority"],
+    }
+    facts = column_facts(
+        [values[c] if c in values else _TIP_DEFAULTS[c] for c in TIP_FACT_COLUMNS],
+        prior_tips_in_cluster=0,
+        registered_sex_offenders=0,
+    )
+    assessment, factors, priority = stored_priority(
+        facts, priority=values["priority"], set_band=given.priority is None
+    )
+    return (
+        source.pk,
+        row.reference,
+        given.received_at,
+        given.category,
+        given.narrative,
+        priority,
+        given.handling_caveat,
+        given.escalated,
+        json.dumps(given.raw_record or {}),
+        by.pk if by is not None else None,
+        row.digest,
+        assessment.score,
+        json.dumps(factors),
+    )
+
+
+_TIP_DEFAULTS = {f.name: f.get_default() for f in m.Tip._meta.concrete_fields}
 
 
 # What scoring a batch's tips reads, in one statement: each tip's own facts and how many
@@ -799,9 +880,7 @@ def _write_batch(
     identifier_ids = _upsert_identifiers(rows)
     stored, differing, digests = _stored_tips(rows, source)
     now = timezone.now()
-    new_tips: list[m.Tip] = []
     touched: set[str] = set()  # references of new or updated tips
-    set_band: set[str] = set()
     rewritten: set[str] = set()  # stored tips rewritten from the file, digest included
     if differing:
         given = {row.reference: row for row in rows}
@@ -822,30 +901,14 @@ def _write_batch(
                 rewritten.add(tip.source_reference)
         if changed_tips:
             m.Tip.objects.bulk_update(changed_tips, sorted(changed_fields))
-    for row in rows:
-        if row.reference in stored:
-            continue
-        given_tip = row.tip
-        tip = m.Tip(
-            source=source,
-            source_reference=row.reference,
-            received_at=given_tip.received_at,
-            category=given_tip.category,
-            narrative=given_tip.narrative,
-            priority=given_tip.priority if given_tip.priority is not None else 3,
-            handling_caveat=given_tip.handling_caveat,
-            escalated=given_tip.escalated,
-            raw_record=given_tip.raw_record or {},
-            created_by=by,
-            intake_digest=row.digest,
-        )
-        _provisional(tip, band=given_tip.priority is None)
-        new_tips.append(tip)
-        touched.add(row.reference)
-        if given_tip.priority is None:
-            set_band.add(row.reference)
-    created = _copy_in(new_tips)
-    tip_ids = {**stored, **{t.source_reference: t.pk for t in created}}
+    new_rows = [row for row in rows if row.reference not in stored]
+    created = _copy_new(
+        m.Tip, _NEW_TIP_COLUMNS, [_new_tip_row(row, source, by) for row in new_rows]
+    )
+    new_ids = {row.reference: pk for row, pk in zip(new_rows, created, strict=True)}
+    touched.update(new_ids)
+    set_band = {row.reference for row in new_rows if row.tip.priority is None}
+    tip_ids = {**stored, **new_ids}
     reference_of = {pk: reference for reference, pk in stored.items()}
 
     # Sightings and named subjects: a new tip's are copied in; a stored tip's are inserted where

@@ -66,6 +66,9 @@ def generated_tips(seed: int, count: int) -> list[IntakeTip]:
                 received_at=received,
                 category=rng.choice(["POSSESSION", "DISTRIBUTION", "ENTICEMENT"]),
                 narrative=f"tip {n}",
+                handling_caveat=rng.choice(m.HandlingCaveat.values),
+                escalated=rng.random() < 0.3,
+                priority=rng.choice([None, None, 1, 4]),
                 identifiers=tuple(identifiers),
                 subjects=tuple(subjects),
             )
@@ -93,6 +96,9 @@ def one_by_one(tips: list[IntakeTip], source: m.Source) -> None:
             received_at=intake.received_at,
             category=intake.category,
             narrative=intake.narrative,
+            handling_caveat=intake.handling_caveat,
+            escalated=intake.escalated,
+            priority=intake.priority,
             identifiers=[
                 SightingSpec(
                     kind=i.kind,
@@ -126,7 +132,21 @@ def graph() -> dict[str, Any]:
     for pk, cluster_id in m.Tip.objects.values_list("pk", "cluster_id"):
         clusters.setdefault(cluster_id, set()).add(reference[pk])
     sizes = {frozenset(clusters[c.pk]): c.size for c in m.Cluster.objects.all() if c.pk in clusters}
+    # every column of every tip, but for its keys, its clocks, the importer's bookkeeping and
+    # its priority: one by one, a tip is scored when it is entered, and a bulk import scores a
+    # batch's tips once they are all linked (a given priority is checked by the test)
+    columns = [
+        f.attname
+        for f in m.Tip._meta.concrete_fields
+        if f.attname
+        not in ("id", "source_id", "cluster_id", "intake_digest", "priority", "priority_score")
+        and f.attname != "priority_factors"
+        and not f.attname.endswith("_at")
+    ]
     return {
+        "tips": {
+            row["source_reference"]: row for row in m.Tip.objects.values(*columns, "removed_at")
+        },
         "links": links,
         "clusters": {frozenset(tips) for tips in clusters.values()},
         "unclustered": clusters.get(None, set()),
@@ -160,6 +180,9 @@ def test_bulk_import_links_and_clusters_exactly_like_one_by_one(settings, seed, 
     def bulk(source: m.Source) -> None:
         report = import_tips(records=tips, source=source, by=None, batch_size=batch_size)
         assert (report.new, report.rejected) == (len(tips), 0)
+        given = {t.source_reference: t.priority for t in tips if t.priority is not None}
+        stored = m.Tip.objects.filter(source_reference__in=given)
+        assert dict(stored.values_list("source_reference", "priority")) == given
 
     imported = in_isolation(bulk)
     # then the graphs are the same, and the data did exercise what it was meant to
