@@ -583,13 +583,19 @@ _INSERT_MISSING: dict[tuple[str, tuple[str, ...]], str] = {}
 # travel as one JSON parameter (as Django's ``__in`` lists, thousands of placeholders cost
 # psycopg more to quote than the query took).
 _DATED_SUBJECTS_SQL = f"""
-SELECT s.id, split_part(s.names_folded, %s, 1), s.date_of_birth
-FROM {m.Subject._meta.db_table} s
-JOIN (
+SELECT s.id, s.folded, s.date_of_birth
+FROM (
     SELECT e->>0, (e->>1)::date FROM json_array_elements(%s::json) AS e
 ) AS given(folded, dob)
-  ON s.date_of_birth = given.dob AND split_part(s.names_folded, %s, 1) = given.folded
-WHERE s.removed_at IS NULL
+CROSS JOIN LATERAL (
+    -- by the date of birth's index, pair by pair (OFFSET 0: not pulled up into a join, which
+    -- stale statistics planned as a scan of every live subject)
+    SELECT s.id, split_part(s.names_folded, %s, 1) AS folded, s.date_of_birth, s.removed_at
+    FROM {m.Subject._meta.db_table} s
+    WHERE s.date_of_birth = given.dob
+    OFFSET 0
+) AS s
+WHERE s.folded = given.folded AND s.removed_at IS NULL
 ORDER BY s.id
 """
 
@@ -608,7 +614,6 @@ def _match_subjects(
             cursor.execute(
                 _DATED_SUBJECTS_SQL,
                 [
-                    NAME_SEPARATOR,
                     json.dumps(sorted([name, dob.isoformat()] for name, dob in dated)),
                     NAME_SEPARATOR,
                 ],
@@ -742,15 +747,19 @@ WITH batch AS MATERIALIZED (
     SELECT (e->>0)::bigint AS id, (e->>1)::bigint AS cluster
     FROM json_array_elements(%s::json) AS e
 ), registered AS (
-    -- from the batch's tips to their subjects (not the other way: a plan that walks every
-    -- live subject for each tip of the batch took 60 ms on a fresh table)
-    SELECT ts.tip_id, count(DISTINCT ts.subject_id) AS n
+    -- from each of the batch's tips to its subjects, by the tip's key (not the other way: a
+    -- plan that walks every live subject for each tip of the batch took 60 ms on a fresh
+    -- table, and one that hashed every named subject grew with the table)
+    SELECT b.id AS tip_id, r.n
     FROM batch b
-    JOIN {m.TipSubject._meta.db_table} ts ON ts.tip_id = b.id
-    JOIN {m.Subject._meta.db_table} s ON s.id = ts.subject_id
-    WHERE s.sex_offender_registered AND s.removed_at IS NULL
-      AND ts.role <> '{m.SubjectRole.VICTIM}'
-    GROUP BY ts.tip_id
+    CROSS JOIN LATERAL (
+        SELECT count(DISTINCT ts.subject_id) AS n
+        FROM {m.TipSubject._meta.db_table} ts
+        JOIN {m.Subject._meta.db_table} s ON s.id = ts.subject_id
+        WHERE ts.tip_id = b.id AND s.sex_offender_registered AND s.removed_at IS NULL
+          AND ts.role <> '{m.SubjectRole.VICTIM}'
+    ) r
+    WHERE r.n > 0
 ), facts AS MATERIALIZED (
     SELECT t.id, COALESCE(b.cluster, t.cluster_id) AS cluster_id, t.removed_at IS NULL AS live,
            t.priority, COALESCE(r.n, 0) AS registered,

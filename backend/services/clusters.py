@@ -284,15 +284,37 @@ def _new_clusters(sizes: list[int]) -> list[int]:
 
 
 def _repoint_tips(column: str, keys: list[int], cluster_ids: list[int]) -> None:
-    """``UPDATE tip SET cluster_id = target WHERE <column> = key`` for each pair, in one query."""
+    """``UPDATE tip SET cluster_id = target WHERE <column> = key`` for each pair, in one query
+    (by cluster: the tips of each cluster are read first, then updated by their ids)."""
     if not keys:
         return
     with connection.cursor() as cursor:
+        if column != "id":
+            # the tips of each key through the key's index (LATERAL, OFFSET 0: not pulled up
+            # into a join, which statistics taken when the table was small planned as a scan of
+            # every tip, growing with the table), then each tip by its primary key below
+            cursor.execute(
+                f"""
+                SELECT k.id, m.target
+                FROM unnest(%s::bigint[], %s::bigint[]) AS m(key, target)
+                CROSS JOIN LATERAL (
+                    SELECT k.id FROM backend_tip k
+                    WHERE k.{column} = m.key AND k.cluster_id IS DISTINCT FROM m.target
+                    OFFSET 0
+                ) AS k
+                ORDER BY k.id
+                """,
+                [keys, cluster_ids],
+            )
+            moved = cursor.fetchall()
+            keys, cluster_ids = [pk for pk, _ in moved], [target for _, target in moved]
+            if not keys:
+                return
         cursor.execute(
-            f"""
+            """
             UPDATE backend_tip t SET cluster_id = m.target
             FROM unnest(%s::bigint[], %s::bigint[]) AS m(key, target)
-            WHERE t.{column} = m.key AND t.cluster_id IS DISTINCT FROM m.target
+            WHERE t.id = m.key AND t.cluster_id IS DISTINCT FROM m.target
             """,
             [keys, cluster_ids],
         )
