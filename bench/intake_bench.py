@@ -38,6 +38,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import progress, setup_environment
 
+#: The columns of both generators' files.
+COLUMNS = (
+    "source_reference",
+    "received_at",
+    "category",
+    "narrative",
+    "email",
+    "phone",
+    "subject_name",
+    "subject_dob",
+)
+
 
 def generate(path: Path, tips: int, seed: int) -> None:
     rng = random.Random(seed)
@@ -45,18 +57,7 @@ def generate(path: Path, tips: int, seed: int) -> None:
     pool = max(tips // 2, 1)
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(
-            [
-                "source_reference",
-                "received_at",
-                "category",
-                "narrative",
-                "email",
-                "phone",
-                "subject_name",
-                "subject_dob",
-            ]
-        )
+        writer.writerow(COLUMNS)
         for n in range(tips):
             dated = n % 4 == 0
             writer.writerow(
@@ -99,18 +100,7 @@ def generate_realistic(path: Path, tips: int, seed: int, prefix: str, area: int)
     start = datetime(2024, 1, 1, tzinfo=UTC)
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(
-            [
-                "source_reference",
-                "received_at",
-                "category",
-                "narrative",
-                "email",
-                "phone",
-                "subject_name",
-                "subject_dob",
-            ]
-        )
+        writer.writerow(COLUMNS)
         for n in range(tips):
             person = rng.randrange(SHARED_PEOPLE) if n % 4 == 0 else None
             shared_phone = rng.randrange(SHARED_VALUES)
