@@ -4,13 +4,15 @@
 batches, set-based: identifiers are normalised in Python (once per distinct raw value:
 ``backend.services.identifiers.normalise_cached``) and upserted with one
 ``INSERT ... ON CONFLICT DO NOTHING`` per batch, new tips, sightings and subjects are written
-with COPY (``_copy_in``: ids drawn from the sequence first), then the batch is linked with one
+with COPY (``_copy_new``, ``_copy_rows``, ``_copy_in``), then the batch is linked with one
 ``link_tips`` call, scored (a new tip is inserted with the score it has alone; only the tips
 whose links change it are written again), and deconflicted. The batch's record history is
 written per statement (``backend.registry.HISTORY_MODE_SETTING``: the same before/after rows
 as the per-row triggers, one INSERT per statement), and an unchanged tip costs no write.
 Imported tips end up exactly as hand-entered ones (``backend.services.tips.create_tip``) would:
-same links, clusters, priority score and deconfliction notices.
+same columns, links, clusters and deconfliction notices (tests/intake/test_bulk_equivalence.py).
+The priority score is that of the facts at the end of the batch (``priority.facts_of``), where
+a tip entered by hand is scored as it is entered, before the tips entered after it.
 
 Idempotent: a tip is keyed by (source, source reference). Re-importing a tip that is already
 stored compares it: identical is *unchanged*; a different narrative, category, handling caveat,
@@ -683,7 +685,7 @@ WHERE t.id = s.id
 
 
 #: What a new tip's row is written with, in this order (``_copy_new``; the other columns take
-#: their defaults), and the defaults of the fact columns the importer does not set.
+#: their defaults, ``_TIP_DEFAULTS``).
 _NEW_TIP_COLUMNS = (
     "source_id",
     "source_reference",
@@ -736,6 +738,8 @@ def _new_tip_row(row: _Row, source: m.Source, by: m.User | None) -> tuple[Any, .
     )
 
 
+#: What a new ``Tip`` holds in each field it is not given (the fact columns the importer does
+#: not set among them).
 _TIP_DEFAULTS = {f.name: f.get_default() for f in m.Tip._meta.concrete_fields}
 
 
