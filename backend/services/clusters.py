@@ -283,41 +283,45 @@ def _new_clusters(sizes: list[int]) -> list[int]:
     return [c.pk for c in Cluster.objects.bulk_create([Cluster(size=s) for s in sizes])]
 
 
-def _repoint_tips(column: str, keys: list[int], cluster_ids: list[int]) -> None:
-    """``UPDATE tip SET cluster_id = target WHERE <column> = key`` for each pair, in one query
-    (by cluster: the tips of each cluster are read first, then updated by their ids)."""
-    if not keys:
+def _repoint_tips(tip_ids: list[int], cluster_ids: list[int]) -> None:
+    """Point each of ``tip_ids`` at its cluster of ``cluster_ids``, in one query."""
+    if not tip_ids:
         return
     with connection.cursor() as cursor:
-        if column != "id":
-            # the tips of each key through the key's index (LATERAL, OFFSET 0: not pulled up
-            # into a join, which statistics taken when the table was small planned as a scan of
-            # every tip, growing with the table), then each tip by its primary key below
-            cursor.execute(
-                f"""
-                SELECT k.id, m.target
-                FROM unnest(%s::bigint[], %s::bigint[]) AS m(key, target)
-                CROSS JOIN LATERAL (
-                    SELECT k.id FROM backend_tip k
-                    WHERE k.{column} = m.key AND k.cluster_id IS DISTINCT FROM m.target
-                    OFFSET 0
-                ) AS k
-                ORDER BY k.id
-                """,
-                [keys, cluster_ids],
-            )
-            moved = cursor.fetchall()
-            keys, cluster_ids = [pk for pk, _ in moved], [target for _, target in moved]
-            if not keys:
-                return
         cursor.execute(
             """
             UPDATE backend_tip t SET cluster_id = m.target
             FROM unnest(%s::bigint[], %s::bigint[]) AS m(key, target)
             WHERE t.id = m.key AND t.cluster_id IS DISTINCT FROM m.target
             """,
-            [keys, cluster_ids],
+            [tip_ids, cluster_ids],
         )
+
+
+def _repoint_clusters(sources: list[int], targets: list[int]) -> None:
+    """Point the tips of each cluster of ``sources`` at its cluster of ``targets``: the tips
+    are read through the cluster index first, then re-pointed by their ids. (One UPDATE joined
+    on the cluster was planned, from statistics taken when the table was small, as a scan of
+    every tip, which grew with the table; LATERAL with OFFSET 0 is not pulled up into such a
+    join.)"""
+    if not sources:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT k.id, m.target
+            FROM unnest(%s::bigint[], %s::bigint[]) AS m(key, target)
+            CROSS JOIN LATERAL (
+                SELECT k.id FROM backend_tip k
+                WHERE k.cluster_id = m.key AND k.cluster_id IS DISTINCT FROM m.target
+                OFFSET 0
+            ) AS k
+            ORDER BY k.id
+            """,
+            [sources, targets],
+        )
+        moved = cursor.fetchall()
+    _repoint_tips([pk for pk, _ in moved], [target for _, target in moved])
 
 
 def _refresh_sizes(cluster_ids: Iterable[int]) -> None:
@@ -408,8 +412,8 @@ def merge_clusters_of(
             written = [t for t in bare if t not in asked]
         else:
             written = bare
-        _repoint_tips("id", written, [target_of[-t] for t in written])
-        _repoint_tips("cluster_id", sources, targets)
+        _repoint_tips(written, [target_of[-t] for t in written])
+        _repoint_clusters(sources, targets)
         if sources:
             with connection.cursor() as cursor:
                 # their tips were all re-pointed above: nothing refers to them any more
@@ -452,7 +456,7 @@ def split_cluster(*, cluster_id: int) -> list[int]:
         for part, new_id in zip(rest, created, strict=True):
             tips.extend(sorted(part))
             targets.extend([new_id] * len(part))
-        _repoint_tips("id", tips, targets)
+        _repoint_tips(tips, targets)
         _refresh_sizes([cluster_id])
         return [cluster_id, *created]
 
@@ -474,5 +478,5 @@ def rebuild_clusters() -> int:
         for part, new_id in zip(parts, created, strict=True):
             tips.extend(sorted(part))
             targets.extend([new_id] * len(part))
-        _repoint_tips("id", tips, targets)
+        _repoint_tips(tips, targets)
         return len(created)
