@@ -4,7 +4,7 @@
 batches, set-based: identifiers are normalised in Python (once per distinct raw value:
 ``backend.services.identifiers.normalise_cached``) and upserted with one
 ``INSERT ... ON CONFLICT DO NOTHING`` per batch, new tips, sightings and subjects are written
-with COPY (``_copy_new``, ``_copy_rows``, ``_copy_in``), then the batch is linked with one
+with COPY (``_copy_new``, ``_copy_rows``), then the batch is linked with one
 ``link_tips`` call, scored (a new tip is inserted with the score it has alone; only the tips
 whose links change it are written again), and deconflicted. The batch's record history is
 written per statement (``backend.registry.HISTORY_MODE_SETTING``: the same before/after rows
@@ -58,11 +58,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from operator import attrgetter
 from typing import Any
 
 from django.db import connection, models, transaction
-from django.db.models.expressions import DatabaseDefault
 from django.utils import timezone
 from psycopg import sql
 
@@ -248,28 +246,6 @@ def _prepare(tip: IntakeTip, digest: str = "") -> _Row | list[RowError]:
 # ---------------------------------------------------------------------------------------------
 # set-based writes of one batch
 
-#: Fields whose attribute value psycopg writes as Django would save it (no conversion).
-_PLAIN_FIELDS = (
-    models.CharField,
-    models.TextField,
-    models.IntegerField,
-    models.BooleanField,
-    models.FloatField,
-    models.DateField,
-)
-
-
-def _column_getter(f: models.Field) -> Callable[[Any], Any]:
-    """How ``_copy_in`` reads one column of a new row: the attribute itself for plain fields,
-    else what Django's save would write (``auto_now_add`` times, JSON, arrays, ...)."""
-    if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-        return lambda obj: f.get_db_prep_save(f.pre_save(obj, True), connection)
-    if isinstance(f, models.ForeignKey) or (
-        isinstance(f, _PLAIN_FIELDS) and type(f).get_db_prep_save is models.Field.get_db_prep_save
-    ):
-        return attrgetter(f.attname)  # an id, text, number, flag or aware time
-    return lambda obj: f.get_db_prep_save(getattr(obj, f.attname), connection)
-
 
 def _copy_statement(table: str, columns: Iterable[str]) -> sql.Composed:
     """``COPY table (columns) FROM STDIN``, quoted."""
@@ -279,40 +255,13 @@ def _copy_statement(table: str, columns: Iterable[str]) -> sql.Composed:
     )
 
 
-def _copy_in(objs: list[Any]) -> list[Any]:
-    """Insert new model instances with COPY (what ``bulk_create`` does, without building one
-    huge INSERT with a parameter per value): their ids are drawn from the table's sequence
-    first, then every concrete column is written as Django would save it. Returns ``objs``,
-    with their ids set. Fires the same triggers (history) as an INSERT."""
-    if not objs:
-        return objs
-    model = type(objs[0])
+def _every_column(model: type[models.Model], columns: tuple[str, ...], writer: str) -> None:
+    """Refuse ``columns`` unless they name every column of ``model`` but its key: a writer of
+    rows as tuples is refused a column added to the model until it is told what to put in it."""
     meta = model._meta
-    # a column left to its database default (``db_default``) is left out of the COPY
-    fields = [
-        f
-        for f in meta.concrete_fields
-        if f.primary_key or not isinstance(getattr(objs[0], f.attname), DatabaseDefault)
-    ]
-    if any(isinstance(getattr(obj, f.attname), DatabaseDefault) for obj in objs for f in fields):
-        return model.objects.bulk_create(objs)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, len(objs)],
-        )
-        ids = sorted(pk for (pk,) in cursor.fetchall())
-        for obj, pk in zip(objs, ids, strict=True):
-            obj.pk = pk
-        statement = _copy_statement(meta.db_table, [f.column for f in fields])
-        getters = [_column_getter(f) for f in fields]
-        with cursor.copy(statement) as copy:
-            for obj in objs:
-                copy.write_row([get(obj) for get in getters])
-    for obj in objs:
-        obj._state.adding = False
-        obj._state.db = connection.alias
-    return objs
+    others = {f.column for f in meta.concrete_fields if not f.primary_key} - set(columns)
+    if others:
+        raise TypeError(f"{writer}({meta.label}): no value for {sorted(others)}")
 
 
 def _copy_rows(model: type[models.Model], columns: tuple[str, ...], rows: list[tuple]) -> None:
@@ -320,12 +269,10 @@ def _copy_rows(model: type[models.Model], columns: tuple[str, ...], rows: list[t
     table, without a model instance per row (tens of thousands per batch cost more than the
     COPY); the ids come from the table's default. ``columns`` must name every other column:
     a column added to the model is refused here until this writer is told what to put in it."""
-    meta = model._meta
-    others = {f.column for f in meta.concrete_fields if not f.primary_key} - set(columns)
-    if others:
-        raise TypeError(f"_copy_rows({meta.label}): no value for {sorted(others)}")
+    _every_column(model, columns, "_copy_rows")
     if not rows:
         return
+    meta = model._meta
     with (
         connection.cursor() as cursor,
         cursor.copy(_copy_statement(meta.db_table, columns)) as copy,
@@ -537,12 +484,11 @@ def _insert_missing(
     their rows into Python first. One statement, in the order of ``rows``; returns the first
     column of every row inserted. ``columns`` must name every other column (as ``_copy_rows``);
     the caller holds the graph lock, so no other writer adds the same rows meanwhile."""
-    meta = model._meta
-    fields = {f.column: f for f in meta.concrete_fields if not f.primary_key}
-    if others := set(fields) - set(columns):
-        raise TypeError(f"_insert_missing({meta.label}): no value for {sorted(others)}")
+    _every_column(model, columns, "_insert_missing")
     if not rows:
         return []
+    meta = model._meta
+    fields = {f.column: f for f in meta.concrete_fields if not f.primary_key}
     table = sql.Identifier(meta.db_table)
     given = sql.SQL(", ").join(
         sql.SQL("(e->>{})::{}").format(sql.Literal(i), sql.SQL(fields[c].db_type(connection)))
@@ -636,7 +582,7 @@ def _match_subjects(
         .values_list("tip_id", "subject_id", "subject__full_name")
     ):
         on_tip.setdefault((tip_id, fold_name(name)), subject_id)
-    pending: dict[Any, tuple[m.Subject, list[tuple[str, int]]]] = {}
+    pending: dict[Any, tuple[tuple[Any, ...], list[tuple[str, int]]]] = {}
     for row in rows:
         tip_id = tip_ids[row.reference]
         for index, person in enumerate(row.people):
@@ -652,22 +598,32 @@ def _match_subjects(
                     continue
                 key = (row.reference, person.folded)  # the same person twice in one tip
             if key not in pending:
-                subject = m.Subject(
-                    full_name=person.full_name,
-                    aliases=list(person.aliases),
-                    date_of_birth=person.date_of_birth,
-                    nationality=person.nationality,
-                    created_by=by,
-                    names_folded=fold_names(person.full_name, person.aliases),
+                values = (
+                    person.full_name,
+                    list(person.aliases),
+                    person.date_of_birth,
+                    person.nationality,
+                    by.pk if by is not None else None,
+                    fold_names(person.full_name, person.aliases),
                 )
-                pending[key] = (subject, [])
+                pending[key] = (values, [])
             pending[key][1].append(slot)
-    if pending:
-        created = _copy_in([subject for subject, _ in pending.values()])
-        for subject, (_, slots) in zip(created, pending.values(), strict=True):
-            for slot in slots:
-                result[slot] = subject.pk
+    created = _copy_new(m.Subject, _NEW_SUBJECT_COLUMNS, [values for values, _ in pending.values()])
+    for pk, (_, slots) in zip(created, pending.values(), strict=True):
+        for slot in slots:
+            result[slot] = pk
     return result
+
+
+#: What a new subject's row is written with (``_copy_new``; the other columns take defaults).
+_NEW_SUBJECT_COLUMNS = (
+    "full_name",
+    "aliases",
+    "date_of_birth",
+    "nationality",
+    "created_by_id",
+    "names_folded",
+)
 
 
 _SCORE_SQL = """

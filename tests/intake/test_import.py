@@ -390,6 +390,32 @@ def test_rows_written_without_instances_must_name_every_column():
     assert not m.TipSubject.objects.exists()
 
 
+def test_an_imported_subject_is_the_row_a_new_subject_instance_would_save():
+    # given a tip naming a person with aliases and a nationality, imported by an analyst
+    source, analyst = SourceFactory(), UserFactory()
+    person = IntakeSubject(
+        full_name="José Álvarez",
+        date_of_birth=dt.date(1980, 2, 3),
+        aliases=("Pepe", "J. Alvarez"),
+        nationality="ES",
+    )
+    import_tips(records=[tip(1, subjects=(person,))], source=source, by=analyst)
+    # then the stored subject holds, column by column, what saving the model would have
+    stored = m.Subject.objects.get()
+    expected = m.Subject(
+        full_name="José Álvarez",
+        aliases=["Pepe", "J. Alvarez"],
+        date_of_birth=dt.date(1980, 2, 3),
+        nationality="ES",
+        created_by=analyst,
+    )
+    expected.save()  # computes names_folded and the defaults, as a hand-entered subject
+    clocks = ("id", "created_at", "updated_at")
+    columns = [f.attname for f in m.Subject._meta.concrete_fields if f.attname not in clocks]
+    assert {c: getattr(stored, c) for c in columns} == {c: getattr(expected, c) for c in columns}
+    assert stored.created_at is not None
+
+
 def test_imported_scores_are_those_of_the_stored_facts():
     # given a person on a sex-offender registry, named in a stored tip
     from backend.services.priority import assess_priority, facts_of, stored_factors
