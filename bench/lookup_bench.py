@@ -84,7 +84,7 @@ def load(tips: int, seed: int, *, force: bool = False) -> None:
             )
             tips_rows.append(
                 f"{k + 1}\t{source.pk}\tBENCH-{k}\t{now}\tDISTRIBUTION\tbench\tRECEIVED\t3\tNONE"
-                f"\t\\N\t\t{now}\t{now}\tf\tf\tf\t[]\t\\N\t\\N\t\t{{}}\n"
+                f"\t\\N\t\t{now}\t{now}\tf\tf\tf\t[]\t\\N\t\\N\t\t{{}}\t\n"
             )
             for j in range(3):
                 value = f"user{k}-{j}@example.com"
@@ -103,7 +103,7 @@ def load(tips: int, seed: int, *, force: bool = False) -> None:
             "id, source_id, source_reference, received_at, category, narrative, status, priority, "
             "handling_caveat, is_actionable, actionable_reason, created_at, updated_at, escalated, "
             "access_to_children, hands_on, priority_factors, removed_at, removed_by_id, "
-            "removed_reason, raw_record",
+            "removed_reason, raw_record, intake_digest",
             tips_rows,
         )
         copy(

@@ -249,7 +249,7 @@ def load(tips: int, seed: int, *, force: bool = False) -> None:
         "id, source_id, source_reference, received_at, category, narrative, status, priority, "
         "handling_caveat, is_actionable, actionable_reason, reviewed_at, referred_at, "
         "cluster_id, created_at, updated_at, escalated, access_to_children, hands_on, "
-        "priority_factors, priority_score, removed_at, removed_reason"
+        "priority_factors, priority_score, removed_at, removed_reason, raw_record, intake_digest"
     )
     for start in range(0, tips, batch):
         n = min(batch, tips - start)
@@ -289,7 +289,7 @@ def load(tips: int, seed: int, *, force: bool = False) -> None:
                 f"{NULL if referred_at is None else ts(referred_at)}\t"
                 f"{cluster or NULL}\t{ts(received)}\t{ts(received)}\tf\tf\tf\t[]\t\\N\t"
                 f"{NULL if removed_at is None else ts(removed_at)}\t"
-                f"{'bench removal' if removed_at else ''}\n"
+                f"{'bench removal' if removed_at else ''}\t{{}}\t\n"
             )
         copy("backend_tip", tip_columns, rows)
         progress("tips", start + n, tips)
