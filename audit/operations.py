@@ -201,7 +201,8 @@ class AuditExtension(SchemaExtension):
         self.returned: set[tuple[str, Any]] = set()
         self.executed = False
         self.context_id = new_context()
-        set_context(self.context_id)
+        # sent with the operation's first statement (often the trusted document's read)
+        set_context(self.context_id, defer=True)
         yield
         ctx = self.execution_context
         request = getattr(ctx.context, "request", None)

@@ -30,7 +30,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import NOT_PROVIDED
 
 from audit.models import AuditEvent, AuditQueryText, RecordChange
-from backend.prepared import fetch_prepared
+from backend.prepared import fetch_prepared, set_local
 
 __all__ = [
     "CONTEXT_SETTING",
@@ -196,17 +196,20 @@ def new_context() -> uuid.UUID:
     return uuid.uuid4()
 
 
-def set_context(context_id: uuid.UUID | None, *, using: str = DEFAULT_DB_ALIAS) -> None:
+def set_context(
+    context_id: uuid.UUID | None, *, using: str = DEFAULT_DB_ALIAS, defer: bool = False
+) -> None:
     """Tie the database writes that follow, on this connection, to ``context_id``.
 
     ``None`` clears it. The setting lasts until the current transaction ends (``SET LOCAL``),
     so no context outlives the operation that set it, even when the database connection is
     shared between clients (PgBouncer in transaction mode): every caller sets it inside the
-    transaction of the writes it names.
+    transaction of the writes it names. With ``defer`` (a GraphQL operation's), it is sent
+    with the next statement of the transaction rather than on its own
+    (``backend.prepared.set_local``).
     """
     value = "" if context_id is None else str(uuid.UUID(str(context_id)))
-    with connections[using].cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, %s, true)", [CONTEXT_SETTING, value])
+    set_local(CONTEXT_SETTING, value, using=using, defer=defer)
 
 
 def current_context() -> uuid.UUID | None:

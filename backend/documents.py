@@ -29,7 +29,7 @@ from graphql import (
 )
 
 from backend.models import TrustedDocument
-from backend.prepared import fetch_prepared
+from backend.prepared import fetch_prepared_value
 
 __all__ = [
     "DOCUMENT_SUFFIX",
@@ -127,9 +127,9 @@ def read_documents(folder: Path) -> list[DocumentFile]:
 
 def registered_document(digest: str) -> str | None:
     """The registered text whose hash is ``digest``, or ``None`` (read on every request, so
-    that a retired document is refused at once; one prepared statement)."""
-    rows = fetch_prepared(_REGISTERED_SQL, [digest])
-    return rows[0][0] if rows else None
+    that a retired document is refused at once; one prepared statement, which also sends the
+    operation's deferred audit context)."""
+    return fetch_prepared_value(_REGISTERED_SQL, [digest])
 
 
 _REGISTERED_SQL = f"SELECT document FROM {TrustedDocument._meta.db_table} WHERE hash = %s"

@@ -13,6 +13,13 @@ statement counts stay honest.
 ``DATABASE_PREPARED_STATEMENTS`` (``TIPGRAPH_DB_PREPARED_STATEMENTS=0``) turns preparing off,
 for a connection pooler that cannot keep prepared statements (PgBouncer before 1.21 in
 transaction mode).
+
+A transaction's own settings (``set_config(name, value, true)``: the audit context of an
+operation) can be left to ride with the next statement instead of a round trip of their own
+(``set_local(..., defer=True)``): ``fetch_prepared_value`` sends them in its statement; any
+other statement on the connection, through Django's cursors or ``fetch_prepared``, sends them
+just before it, so no statement of the transaction runs without them. A deferred setting the
+transaction never needed ends with it, unsent.
 """
 
 from __future__ import annotations
@@ -25,7 +32,65 @@ import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
-__all__ = ["fetch_prepared"]
+__all__ = ["fetch_prepared", "fetch_prepared_value", "set_local"]
+
+#: Where a connection keeps its deferred settings: the outermost atomic block they belong to,
+#: and the settings by name.
+_DEFERRED = "_tipgraph_deferred_settings"
+_SET_SQL = "SELECT set_config(%s, %s, true)"
+#: Appended to a scalar statement: applies the deferred settings (two arrays: names, values).
+_CARRY_SQL = "(SELECT count(set_config(n, v, true)) FROM unnest(%s::text[], %s::text[]) AS s(n, v))"
+
+
+def set_local(name: str, value: str, *, using: str = DEFAULT_DB_ALIAS, defer: bool = False) -> None:
+    """``set_config(name, value, true)``: ``name`` is ``value`` until the transaction ends.
+
+    With ``defer``, inside ``transaction.atomic``, nothing is sent now: the next statement on
+    the connection carries the setting or is preceded by it (see the module's description).
+    Outside a transaction, or without ``defer``, it is sent at once, and replaces a deferred
+    value of the same name."""
+    connection = connections[using]
+    if defer and connection.in_atomic_block:
+        block = connection.atomic_blocks[0]
+        state = connection.__dict__.get(_DEFERRED)
+        if state is None or state[0] is not block:
+            state = (block, {})
+            setattr(connection, _DEFERRED, state)
+        state[1][name] = value
+        if _send_deferred not in connection.execute_wrappers:
+            # first, so that it runs before any other wrapper's work (and a test's
+            # ``execute_wrapper`` block, which pops the last one, never removes it)
+            connection.execute_wrappers.insert(0, _send_deferred)
+        return
+    state = connection.__dict__.get(_DEFERRED)
+    if state is not None:
+        state[1].pop(name, None)
+    with connection.cursor() as cursor:
+        cursor.execute(_SET_SQL, [name, value])
+
+
+def _take_deferred(connection: Any) -> dict[str, str]:
+    """The connection's deferred settings of its current transaction, now no longer deferred
+    (those of a transaction that has ended are dropped)."""
+    state = connection.__dict__.pop(_DEFERRED, None)
+    if state is None or not state[1]:
+        return {}
+    blocks = connection.atomic_blocks
+    return state[1] if blocks and blocks[0] is state[0] else {}
+
+
+def _send_deferred(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+    """Django's execute wrapper: the deferred settings go before the statement."""
+    connection = context["connection"]
+    if connection.__dict__.get(_DEFERRED) is not None:
+        _send_now(connection)
+    return execute(sql, params, many, context)
+
+
+def _send_now(connection: Any) -> None:
+    for name, value in _take_deferred(connection).items():
+        with connection.cursor() as cursor:
+            cursor.execute(_SET_SQL, [name, value])
 
 
 def fetch_prepared(
@@ -35,6 +100,25 @@ def fetch_prepared(
     prepared statement on Django's connection ``using``, inside its current transaction if
     any; a database error is raised as Django's (``django.db.IntegrityError``...)."""
     connection = connections[using]
+    if connection.__dict__.get(_DEFERRED) is not None:
+        _send_now(connection)
+    return _run(connection, sql, params)
+
+
+def fetch_prepared_value(sql: str, params: Sequence[Any], *, using: str = DEFAULT_DB_ALIAS) -> Any:
+    """The value of the scalar ``sql`` (one column, at most one row; ``%s`` placeholders), or
+    ``None`` when it has no row, run prepared as ``fetch_prepared`` does; the connection's
+    deferred settings (``set_local``) are applied by the same statement."""
+    connection = connections[using]
+    deferred = _take_deferred(connection)
+    statement = f"SELECT ({sql}), {_CARRY_SQL}"
+    [(value, _)] = _run(connection, statement, [*params, list(deferred), list(deferred.values())])
+    return value
+
+
+def _run(
+    connection: Any, sql: str, params: Sequence[Any] | Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
     connection.ensure_connection()
     started = time.monotonic()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
