@@ -12,7 +12,10 @@ Requests:
 
 - an audited traveller lookup by e-mail, by a partner investigator's bearer token, with a
   registered (trusted) document: token, gate, lookup, its row and disclosures, deconfliction,
-  the audit row;
+  the audit row. Three selections: the tips' and people's ids (``lookup_bench.QUERY``); the
+  tips' source reference and category (what ``throughput_bench.py`` asks, the selection of
+  PostGraphile's); and the committed partner document ``schema/documents/TravellerLookup``,
+  whole (the ranked matches with their people, identifiers, tips and markings);
 - a dashboard page: 100 tips with their ids, by an analyst's bearer token.
 
 CPU is this process's (``time.process_time``): the server's share of a request, without the
@@ -38,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import progress, setup_environment
 from bench.lookup_bench import QUERY, bench_user, criteria, load, reads, register_query
+from bench.throughput_bench import BENCH_DOCUMENT, PARTNER_DOCUMENT, TIPGRAPH_QUERY
 
 #: Print each request's statements (``--statements``).
 SHOW_STATEMENTS = False
@@ -99,6 +103,32 @@ def measure(
     return statements, cpu, wall, floor
 
 
+def register_documents() -> tuple[str, str]:
+    """Register the committed documents (as ``make serve`` does), ``QUERY`` and the throughput
+    benchmark's selection, in the benchmark's database only; the texts of that selection and
+    of the committed partner document, as registered."""
+    import io
+
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from backend.documents import document_hash, printed_document, read_documents
+    from backend.models import TrustedDocument
+
+    call_command("load_documents", stdout=io.StringIO())
+    register_query()
+    fields = printed_document(BENCH_DOCUMENT, TIPGRAPH_QUERY)
+    digest = document_hash(fields)
+    TrustedDocument.objects.filter(name=BENCH_DOCUMENT).exclude(hash=digest).delete()
+    TrustedDocument.objects.get_or_create(
+        hash=digest, defaults={"name": BENCH_DOCUMENT, "document": fields}
+    )
+    for found in read_documents(settings.GRAPHQL_DOCUMENTS_DIR):
+        if found.name == PARTNER_DOCUMENT:
+            return fields, found.text
+    raise SystemExit(f"no {PARTNER_DOCUMENT} document in {settings.GRAPHQL_DOCUMENTS_DIR}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -118,18 +148,25 @@ def main() -> None:
     settings.ALLOWED_HOSTS = ["*"]  # the test client's host name
     load(args.tips, args.seed)
     _, investigator = bench_user()
-    register_query()
+    fields, partner_document = register_documents()
     lookups = [c for c in criteria(args.tips, random.Random(args.seed)) if "email" in c]
     lookup = caller(investigator)
     _, analyst = bench_user("bench-analyst", "ANALYST")
     page = caller(analyst)
     turn = iter(range(10**9))
 
+    def asked() -> dict[str, Any]:
+        return lookups[next(turn) % len(lookups)]
+
     rows = {
         "audited lookup by e-mail (partner token)": measure(
-            "lookup",
-            lambda: lookup(QUERY, {"i": lookups[next(turn) % len(lookups)]}),
-            args.runs,
+            "lookup", lambda: lookup(QUERY, {"i": asked()}), args.runs
+        ),
+        "  the same, tips' reference and category": measure(
+            "lookup-fields", lambda: lookup(fields, {"input": asked()}), args.runs
+        ),
+        "  the same, the committed partner document": measure(
+            "lookup-document", lambda: lookup(partner_document, {"input": asked()}), args.runs
         ),
         "dashboard page: 100 tips with ids (analyst)": measure(
             "page", lambda: page(PAGE, {}), args.runs

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 import strawberry_django
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import QuerySet
 from strawberry import relay
 from strawberry.types import Info
@@ -95,6 +96,20 @@ def _loaded(info: Info, model: type, ids: list[int], *, marked: bool) -> dict[in
 
 
 _IDS_OF = {m.Subject: "subject_ids", m.Identifier: "identifier_ids", m.Tip: "tip_ids"}
+#: What the lookup's statement reads of each tip it returns.
+_READ_TIP_FIELDS = ["id", "handling_caveat"]
+
+
+def _only_ids(selections: list[Any]) -> bool:
+    """Whether the selection (fragments looked through) asks for nothing but ``id`` (and
+    ``__typename``)."""
+    for selection in selections:
+        if isinstance(selection, FragmentSpread | InlineFragment):
+            if not _only_ids(selection.selections):
+                return False
+        elif selection.name not in ("id", "__typename"):
+            return False
+    return True
 
 
 class SharedRecords:
@@ -250,6 +265,9 @@ class TravellerLookupResult:
         if self.shared is None:
             if not ids:
                 return []  # nothing returned: no scoping to build, no query
+            asked = [selection for field in info.selected_fields for selection in field.selections]
+            if model is m.Tip and _only_ids(asked):
+                return self._tips_as_read(ids)
             # the type's get_queryset (schema.base.ScopedNode) row-scopes it, once
             return model.objects.filter(pk__in=ids)
         records = self.shared.records(
@@ -259,6 +277,18 @@ class TravellerLookupResult:
         )
         mine = set(ids)
         return [record for pk, record in records.items() if pk in mine]
+
+    def _tips_as_read(self, ids: list[int]) -> list[m.Tip]:
+        """The tips of ``ids`` as the lookup's statement read them (id and caveat, the rest
+        deferred), for an answer that asks only their ids: that statement returned only tips
+        within the caller's reach, and the lookup has just disclosed each one to them, so a
+        query row-scoping the ids again would name the same tips. Only the tips it read
+        (``marked_tips``) are listed."""
+        return [
+            m.Tip.from_db(DEFAULT_DB_ALIAS, _READ_TIP_FIELDS, (pk, self.marked_tips[pk]))
+            for pk in ids
+            if pk in self.marked_tips
+        ]
 
     @strawberry.field(
         description="Every hit ranked by score, best first, each with its reasons, redress "

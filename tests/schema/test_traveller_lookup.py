@@ -232,6 +232,85 @@ def test_the_flat_lists_of_an_answer_are_row_scoped_whatever_ids_they_hold(gql_a
     assert data["subjects"] == [{"fullName": "José Álvarez"}]
 
 
+IDS = """
+query($input: TravellerLookupInput!) {
+  travellerLookup(input: $input) { tips { id __typename } ...more }
+}
+fragment more on TravellerLookupResult { tips { ... on Tip { id } } }
+"""
+
+
+def test_an_answer_asking_only_tip_ids_lists_what_the_lookup_read_without_a_query(gql_as):
+    from schema.base import type_name
+
+    # given José on a visible tip, a law-enforcement-sensitive one and an OWNER_ONLY one
+    jose, visible = named("José Álvarez", "VISIBLE-1")
+    sensitive = TipFactory(handling_caveat=m.HandlingCaveat.LAW_ENFORCEMENT_SENSITIVE)
+    TipSubjectFactory(tip=sensitive, subject=jose)
+    hidden = TipFactory(handling_caveat=m.HandlingCaveat.OWNER_ONLY)
+    TipSubjectFactory(tip=hidden, subject=jose)
+    gql = gql_as(m.Role.INVESTIGATOR)
+    variables = {"input": {"name": "jose alvarez", "dateOfBirth": DOB.isoformat()}}
+    # when an investigator's answer asks for the tips' ids only, and another for more
+    with CaptureQueriesContext(connection) as captured:
+        ids_only = gql(IDS, variables)
+    sent = [query["sql"] for query in captured]  # (the next request clears Django's log)
+    full = gql(LOOKUP.replace("tips { sourceReference }", "tips { id sourceReference }"), variables)
+    tip_table = m.Tip._meta.db_table
+    # then both list the same visible tips, with the caveat's marking in the response
+    assert "errors" not in ids_only, ids_only
+    listed = [tip["id"] for tip in ids_only["data"]["travellerLookup"]["tips"]]
+    assert listed == [tip["id"] for tip in full["data"]["travellerLookup"]["tips"]]
+    assert sorted(listed) == sorted(
+        str(relay_id(type_name(m.Tip), tip.pk)) for tip in (visible, sensitive)
+    )
+    assert {tip["__typename"] for tip in ids_only["data"]["travellerLookup"]["tips"]} == {"Tip"}
+    markings = ids_only["extensions"]["handlingMarkings"]
+    assert [marking["caveat"] for marking in markings] == ["LAW_ENFORCEMENT_SENSITIVE"]
+    assert markings[0]["records"] == [str(relay_id(type_name(m.Tip), sensitive.pk))]
+    # (a document asking for more of the tips elsewhere gets it, in one query)
+    with CaptureQueriesContext(connection) as captured:
+        more = gql(IDS.replace("... on Tip { id }", "... on Tip { sourceReference }"), variables)
+    tip_reads = [q["sql"] for q in captured if q["sql"].startswith(f'SELECT "{tip_table}"')]
+    assert len(tip_reads) == 1, tip_reads
+    assert sorted(tip["sourceReference"] for tip in more["data"]["travellerLookup"]["tips"]) == (
+        sorted([visible.source_reference, sensitive.source_reference])
+    )
+    # and the id-only answer read no tip again
+    assert sent and not any(sql.startswith(f'SELECT "{tip_table}"') for sql in sent), sent
+
+
+def test_an_id_only_answer_lists_only_the_tips_the_lookup_read(gql_as, monkeypatch):
+    from schema import lookup as lookup_schema
+    from schema.base import type_name
+
+    # given a partner's lookup whose answer is made to name an OWNER_ONLY tip it never read
+    _, visible = named("José Álvarez", "VISIBLE-1")
+    hidden = TipFactory(source_reference="HIDDEN-1", handling_caveat=m.HandlingCaveat.OWNER_ONLY)
+    answer = lookup_schema.lookup_result
+
+    def leaky(outcome):
+        result = answer(outcome)
+        result.tip_ids = [*result.tip_ids, hidden.pk]
+        return result
+
+    monkeypatch.setattr(lookup_schema, "lookup_result", leaky)
+    # when the partner asks for the tips' ids only
+    result = gql_as(m.Role.INVESTIGATOR)(
+        IDS, {"input": {"name": "jose alvarez", "dateOfBirth": DOB.isoformat()}}
+    )
+    # then only the tip the lookup read is listed
+    assert [tip["id"] for tip in result["data"]["travellerLookup"]["tips"]] == [
+        str(relay_id(type_name(m.Tip), visible.pk))
+    ]
+
+
+def relay_id(name: str, pk: int):
+    from strawberry import relay
+
+    return relay.GlobalID(name, str(pk))
+
+
 MATCHES = """
 query($input: TravellerLookupInput!) {
   travellerLookup(input: $input) {
@@ -304,3 +383,37 @@ def test_an_audited_partner_lookup_by_token_runs_a_small_fixed_number_of_stateme
     sent = [" ".join(q["sql"].split()) for q in captured]
     assert len(sent) <= 11, "\n".join(sql[:100] for sql in sent)
     assert not any(sql.startswith("SELECT set_config") for sql in sent), sent
+
+
+def test_an_audited_partner_lookup_of_ids_by_e_mail_runs_seven_statements():
+    from django.test import Client
+
+    from tests.conftest import make_gql, register_document
+
+    # given a partner tool's registered lookup of ids (bench/lookup_bench.py's), and an
+    # e-mail seen in a tip
+    query = (
+        "query($i: TravellerLookupInput!) "
+        "{ travellerLookup(input: $i) { matchedOn tips { id } subjects { id } } }"
+    )
+    investigator = UserFactory(username="partner", role=m.Role.INVESTIGATOR)
+    _, raw = m.ApiToken.issue(user=investigator, name="tool", days=1)
+    register_document(query)
+    SightingFactory(identifier=IdentifierFactory(raw_value="seen@example.com"))
+    gql = make_gql(Client(), Authorization=f"Bearer {raw}")
+    variables = {"i": {"email": "seen@example.com"}}
+    gql(query, variables)  # once, to fill the per-process caches
+    # when it is run again
+    with CaptureQueriesContext(connection) as captured:
+        result = gql(query, variables)
+    sent = [" ".join(q["sql"].split()) for q in captured]
+    # then it found the tip, in seven statements: the token, the transaction's start, the
+    # trusted document with the audit context, the lookup's reads, its row with its
+    # disclosures, the audit row and the commit
+    assert result["data"]["travellerLookup"]["matchedOn"] == ["EMAIL"]
+    assert len(result["data"]["travellerLookup"]["tips"]) == 1
+    assert len(sent) == 7, "\n".join(sql[:100] for sql in sent)
+    # (in a test's transaction the request's own is a savepoint)
+    opened = {"BEGIN": "BEGIN", "SAVEPOINT": "BEGIN", "COMMIT": "COMMIT", "RELEASE": "COMMIT"}
+    kinds = [opened.get(sql.split()[0], sql.split()[0]) for sql in sent]
+    assert kinds == ["SELECT", "BEGIN", "SELECT", "WITH", "WITH", "WITH", "COMMIT"], sent
