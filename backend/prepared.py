@@ -18,7 +18,8 @@ A transaction's own settings (``set_config(name, value, true)``: the audit conte
 operation) can be left to ride with the next statement instead of a round trip of their own
 (``set_local(..., defer=True)``): ``fetch_prepared_value`` sends them in its statement; any
 other statement on the connection, through Django's cursors or ``fetch_prepared``, sends them
-just before it, so no statement of the transaction runs without them. A deferred setting the
+just before it, so no statement of the transaction runs without them (a COPY, which Django's
+cursors pass straight to psycopg, calls ``send_deferred`` first). A deferred setting the
 transaction never needed ends with it, unsent.
 """
 
@@ -32,7 +33,7 @@ import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
-__all__ = ["fetch_prepared", "fetch_prepared_value", "set_local"]
+__all__ = ["fetch_prepared", "fetch_prepared_value", "send_deferred", "set_local"]
 
 #: Where a connection keeps its deferred settings: the outermost atomic block they belong to,
 #: and the settings by name.
@@ -85,6 +86,14 @@ def _send_deferred(execute: Any, sql: str, params: Any, many: bool, context: Any
     if connection.__dict__.get(_DEFERRED) is not None:
         _send_now(connection)
     return execute(sql, params, many, context)
+
+
+def send_deferred(*, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Send the connection's deferred settings now, if any: before a statement that Django's
+    execute wrappers do not see (a COPY)."""
+    connection = connections[using]
+    if connection.__dict__.get(_DEFERRED) is not None:
+        _send_now(connection)
 
 
 def _send_now(connection: Any) -> None:

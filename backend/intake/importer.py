@@ -68,7 +68,7 @@ from backend import models as m
 from backend.identifiers import InvalidIdentifier, Normalised
 from backend.intake.records import DeferredTip, IntakeTip, RowError
 from backend.names import NAME_SEPARATOR, fold_name, fold_names
-from backend.prepared import fetch_prepared
+from backend.prepared import fetch_prepared, send_deferred
 from backend.registry import HISTORY_MODE_SETTING
 from backend.services.alerts import raise_link_alerts
 from backend.services.clusters import lock_tip_graph
@@ -273,6 +273,7 @@ def _copy_rows(model: type[models.Model], columns: tuple[str, ...], rows: list[t
     if not rows:
         return
     meta = model._meta
+    send_deferred()  # (a COPY passes Django's execute wrappers by)
     with (
         connection.cursor() as cursor,
         cursor.copy(_copy_statement(meta.db_table, columns)) as copy,

@@ -164,3 +164,27 @@ def test_an_operations_writes_carry_its_deferred_audit_context():
     # then the record history ties the write to the operation
     changed = [(c.table_name, c.row_id) for c in changes_in_context(context_id)]
     assert (m.Source._meta.db_table, str(source.pk)) in [(t, str(r)) for t, r in changed]
+
+
+def test_a_copy_sends_the_deferred_settings_first():
+    # given a transaction that defers an audit context, as a GraphQL operation does
+    from django.db import transaction
+
+    from audit.history import changes_in_context
+    from audit.writer import new_context, set_context
+    from backend.intake.importer import _copy_rows
+
+    source = m.Source.objects.create(kind="ESP_CLEARINGHOUSE", name="COPY source")
+    context_id = new_context()
+    with transaction.atomic():
+        set_context(context_id, defer=True)
+        # when its first statement is a COPY (which Django's execute wrappers do not see)
+        columns = tuple(f.column for f in m.Source._meta.concrete_fields if not f.primary_key)
+        row = tuple(
+            getattr(source, f.attname) for f in m.Source._meta.concrete_fields if not f.primary_key
+        )
+        _copy_rows(m.Source, columns, [tuple("Copied" if v == "COPY source" else v for v in row)])
+    # then the record history ties the copied row to the context
+    copied = m.Source.objects.get(name="Copied")
+    changed = {(c.table_name, str(c.row_id)) for c in changes_in_context(context_id)}
+    assert (m.Source._meta.db_table, str(copied.pk)) in changed
