@@ -103,15 +103,23 @@ def _send_now(connection: Any) -> None:
 
 
 def fetch_prepared(
-    sql: str, params: Sequence[Any] | Mapping[str, Any], *, using: str = DEFAULT_DB_ALIAS
+    sql: str,
+    params: Sequence[Any] | Mapping[str, Any],
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    prepare: bool = True,
 ) -> list[tuple[Any, ...]]:
     """The rows of ``sql`` (``%s`` or ``%(name)s`` placeholders) run with ``params`` as a
     prepared statement on Django's connection ``using``, inside its current transaction if
-    any; a database error is raised as Django's (``django.db.IntegrityError``...)."""
+    any; a database error is raised as Django's (``django.db.IntegrityError``...).
+
+    ``prepare=False``: bound on the server all the same, but planned for each run's values,
+    for a statement whose best plan depends on them (a prepared statement's generic plan
+    does not look at them)."""
     connection = connections[using]
     if connection.__dict__.get(_DEFERRED) is not None:
         _send_now(connection)
-    return _run(connection, sql, params)
+    return _run(connection, sql, params, prepare=prepare)
 
 
 def fetch_prepared_value(sql: str, params: Sequence[Any], *, using: str = DEFAULT_DB_ALIAS) -> Any:
@@ -126,17 +134,24 @@ def fetch_prepared_value(sql: str, params: Sequence[Any], *, using: str = DEFAUL
 
 
 def _run(
-    connection: Any, sql: str, params: Sequence[Any] | Mapping[str, Any]
+    connection: Any,
+    sql: str,
+    params: Sequence[Any] | Mapping[str, Any],
+    *,
+    prepare: bool = True,
 ) -> list[tuple[Any, ...]]:
     connection.ensure_connection()
+    prepared = prepare and bool(settings.DATABASE_PREPARED_STATEMENTS)
     started = time.monotonic()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=bool(settings.DATABASE_PREPARED_STATEMENTS))
+        cursor.execute(sql, params, prepare=prepared)
         rows = cursor.fetchall()
     if connection.queries_logged:  # as Django logs its own: the text with its values in it
+        elapsed = f"{time.monotonic() - started:.3f}"
         with psycopg.ClientCursor(connection.connection) as client:
             text = client.mogrify(sql, params)
-        elapsed = f"{time.monotonic() - started:.3f}"
-        # (and as run, for a benchmark that replays it prepared: bench/request_path_bench.py)
-        connection.queries_log.append({"sql": text, "time": elapsed, "prepared": (sql, params)})
+        entry: dict[str, Any] = {"sql": text, "time": elapsed}
+        if prepared:  # as run, for a benchmark that replays it prepared (request_path_bench)
+            entry["prepared"] = (sql, params)
+        connection.queries_log.append(entry)
     return rows

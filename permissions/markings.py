@@ -16,17 +16,20 @@ set of ids.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import F, Model, OuterRef, Prefetch, QuerySet
 
 from backend import models as m
+from permissions.compiled import among, compiled
 from permissions.scoping import scope_queryset
 
 __all__ = [
     "MARKABLE",
     "MARKINGS",
+    "load_markings",
     "marking_prefetch_builders",
     "marking_prefetches",
     "markings_from",
@@ -56,17 +59,23 @@ def _subject_links(user: Any) -> Prefetch:
     return Prefetch("tip_links", queryset=_marked_links(user), to_attr=_LINKS)
 
 
-def _identifier_sightings(user: Any) -> Prefetch:
-    sightings = (
+def _marked_sightings(user: Any) -> QuerySet[m.TipIdentifier]:
+    """The sightings ``user`` may see whose tip carries a marking (``_caveat``)."""
+    return (
         scope_queryset(m.TipIdentifier.objects.filter(tip__handling_caveat__in=MARKINGS), user)
         .annotate(_caveat=F("tip__handling_caveat"))
         .only("id", "identifier_id", "tip_id")
     )
-    return Prefetch("sightings", queryset=sightings, to_attr=_SIGHTINGS)
 
 
-def _identifier_holders(user: Any) -> Prefetch:
-    holders = (
+def _identifier_sightings(user: Any) -> Prefetch:
+    return Prefetch("sightings", queryset=_marked_sightings(user), to_attr=_SIGHTINGS)
+
+
+def _holders(user: Any) -> QuerySet[m.SubjectIdentifier]:
+    """The identifiers' holders ``user`` may see, each with the markings of the tips naming
+    them that ``user`` may see (``_caveats``)."""
+    return (
         scope_queryset(m.SubjectIdentifier.objects.all(), user)
         .annotate(
             _caveats=ArraySubquery(
@@ -75,7 +84,10 @@ def _identifier_holders(user: Any) -> Prefetch:
         )
         .only("id", "identifier_id", "subject_id")
     )
-    return Prefetch("subject_links", queryset=holders, to_attr=_HOLDERS)
+
+
+def _identifier_holders(user: Any) -> Prefetch:
+    return Prefetch("subject_links", queryset=_holders(user), to_attr=_HOLDERS)
 
 
 _PREFETCHES: dict[type[Model], tuple[Callable[[Any], Prefetch], ...]] = {
@@ -83,6 +95,56 @@ _PREFETCHES: dict[type[Model], tuple[Callable[[Any], Prefetch], ...]] = {
     m.Subject: (_subject_links,),
     m.Identifier: (_identifier_sightings, _identifier_holders),
 }
+
+
+@dataclass(frozen=True)
+class _Row:
+    """What ``markings_from`` reads of a prefetched row: a caveat, or a holder's caveats."""
+
+    _caveat: str = ""
+    _caveats: tuple[str, ...] = ()
+
+
+def _links_among(user: Any) -> QuerySet[Any]:
+    return _marked_links(user).filter(among("subject_id")).values_list("subject_id", "_caveat")
+
+
+def _sightings_among(user: Any) -> QuerySet[Any]:
+    return (
+        _marked_sightings(user)
+        .filter(among("identifier_id"))
+        .values_list("identifier_id", "_caveat")
+    )
+
+
+def _holders_among(user: Any) -> QuerySet[Any]:
+    return _holders(user).filter(among("identifier_id")).values_list("identifier_id", "_caveats")
+
+
+#: The prefetches of ``_PREFETCHES`` as compiled reads (``permissions.compiled``): where each
+#: puts its rows, the read (record id, caveat or caveats), and which of ``_Row``'s fields.
+_COMPILED: dict[type[Model], tuple[tuple[str, Callable[[Any], QuerySet[Any]], str], ...]] = {
+    m.Tip: (),
+    m.Subject: ((_LINKS, _links_among, "_caveat"),),
+    m.Identifier: (
+        (_SIGHTINGS, _sightings_among, "_caveat"),
+        (_HOLDERS, _holders_among, "_caveats"),
+    ),
+}
+
+
+def load_markings(model: type[Model], records: dict[Any, Model], user: Any) -> None:
+    """Give each of ``records`` (``model``'s, by id) what ``markings_from`` needs for ``user``,
+    as ``marking_prefetches`` would, with one compiled statement per prefetch
+    (``permissions.compiled``; ``user`` must be one that ``compiles_for`` accepts)."""
+    partner = user.role == m.Role.INVESTIGATOR
+    for attribute, build, field in _COMPILED[model]:
+        found: dict[Any, list[_Row]] = {pk: [] for pk in records}
+        if records:
+            for pk, value in compiled(build, user.role, partner=partner).rows(user, list(records)):
+                found[pk].append(_Row(**{field: tuple(value) if field == "_caveats" else value}))
+        for pk, record in records.items():
+            setattr(record, attribute, found[pk])
 
 
 def marking_prefetch_builders(model: type[Model]) -> tuple[Callable[[Any], Prefetch], ...]:

@@ -31,6 +31,7 @@ and the records at both ends are visible to them.
 from __future__ import annotations
 
 import functools
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -44,13 +45,20 @@ from backend import models as m
 from backend.registry import edge_ends, removable_models
 from permissions.partner import OWNING_AGENCY, PARTNER_RULES
 
-__all__ = ["disclosure_cutoff", "scope_queryset", "statistics_threshold"]
+__all__ = [
+    "CUTOFF_STAND_IN",
+    "DISCLOSABLE",
+    "disclosure_cutoff",
+    "scope_queryset",
+    "statistics_threshold",
+]
 
 M = TypeVar("M", bound=Model)
 
 _AUDIT_READERS = frozenset({m.Role.AUDITOR, m.Role.SYSTEM_ADMINISTRATOR})
 _HOLD_READERS = frozenset({m.Role.PROGRAM_MANAGER, m.Role.AUDITOR})
-_DISCLOSABLE = (m.Tip, m.Subject, m.Identifier)
+#: The records a partner may open where a lookup of theirs returned them (disclosures).
+DISCLOSABLE = (m.Tip, m.Subject, m.Identifier)
 
 
 def _active(user: Any) -> bool:
@@ -68,6 +76,12 @@ def disclosure_cutoff() -> datetime:
     return timezone.now() - timedelta(days=settings.DISCLOSURE_REOPEN_DAYS)
 
 
+#: Set only while ``permissions.compiled`` compiles a statement for a stand-in caller: the start
+#: of the disclosure window the querysets built meanwhile (in this thread or task) name, to
+#: be replaced by the caller's when the statement runs.
+CUTOFF_STAND_IN: ContextVar[datetime | None] = ContextVar("cutoff_stand_in", default=None)
+
+
 def _disclosed(model: type[Model], user: Any) -> RawSQL:
     """Ids of the ``model`` records a lookup of ``user``'s returned within the reopening
     window: the one place the window applies. (Written as SQL: built through the ORM, this
@@ -75,14 +89,18 @@ def _disclosed(model: type[Model], user: Any) -> RawSQL:
     return RawSQL(
         f"SELECT object_id FROM {m.Disclosure._meta.db_table} "
         "WHERE user_id = %s AND content_type_id = %s AND created_at > %s",
-        (user.pk, ContentType.objects.get_for_model(model).pk, disclosure_cutoff()),
+        (
+            user.pk,
+            ContentType.objects.get_for_model(model).pk,
+            CUTOFF_STAND_IN.get() or disclosure_cutoff(),
+        ),
     )
 
 
 def _note_records(user: Any) -> Q:
     """Notes on records visible to ``user``."""
     condition = Q(pk__in=[])
-    for model in _DISCLOSABLE:
+    for model in DISCLOSABLE:
         condition |= Q(
             content_type=ContentType.objects.get_for_model(model),
             object_id__in=_visible(model, user).values("pk"),
@@ -119,7 +137,7 @@ def _owning_agency(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
 def _investigator(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     model = queryset.model
     rule = PARTNER_RULES.get(model)
-    if rule is not None and model in _DISCLOSABLE:
+    if rule is not None and model in DISCLOSABLE:
         return rule(queryset).filter(pk__in=_disclosed(model, user))
     ends = edge_ends(model)
     if rule is not None and ends:
