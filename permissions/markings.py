@@ -55,10 +55,6 @@ def _marked_links(user: Any) -> QuerySet[m.TipSubject]:
     )
 
 
-def _subject_links(user: Any) -> Prefetch:
-    return Prefetch("tip_links", queryset=_marked_links(user), to_attr=_LINKS)
-
-
 def _marked_sightings(user: Any) -> QuerySet[m.TipIdentifier]:
     """The sightings ``user`` may see whose tip carries a marking (``_caveat``)."""
     return (
@@ -66,10 +62,6 @@ def _marked_sightings(user: Any) -> QuerySet[m.TipIdentifier]:
         .annotate(_caveat=F("tip__handling_caveat"))
         .only("id", "identifier_id", "tip_id")
     )
-
-
-def _identifier_sightings(user: Any) -> Prefetch:
-    return Prefetch("sightings", queryset=_marked_sightings(user), to_attr=_SIGHTINGS)
 
 
 def _holders(user: Any) -> QuerySet[m.SubjectIdentifier]:
@@ -86,49 +78,43 @@ def _holders(user: Any) -> QuerySet[m.SubjectIdentifier]:
     )
 
 
-def _identifier_holders(user: Any) -> Prefetch:
-    return Prefetch("subject_links", queryset=_holders(user), to_attr=_HOLDERS)
+@dataclass(frozen=True)
+class _Source:
+    """Rows a record's markings are read from: ``rows(user)`` of the relation ``relation``
+    (whose foreign key to the record is ``key``), kept on the record as ``attribute``;
+    ``value`` names the annotation that holds their caveat (``_caveat``) or caveats
+    (``_caveats``)."""
 
+    attribute: str
+    rows: Callable[[Any], QuerySet[Any]]
+    relation: str
+    key: str
+    value: str
 
-_PREFETCHES: dict[type[Model], tuple[Callable[[Any], Prefetch], ...]] = {
-    m.Tip: (),
-    m.Subject: (_subject_links,),
-    m.Identifier: (_identifier_sightings, _identifier_holders),
-}
+    def prefetch(self, user: Any) -> Prefetch:
+        """The rows as a prefetch of the records' ``relation``."""
+        return Prefetch(self.relation, queryset=self.rows(user), to_attr=self.attribute)
+
+    def among(self, user: Any) -> QuerySet[Any]:
+        """The rows of the records asked for, (record id, caveat or caveats), to compile."""
+        return self.rows(user).filter(among(self.key)).values_list(self.key, self.value)
 
 
 @dataclass(frozen=True)
 class _Row:
-    """What ``markings_from`` reads of a prefetched row: a caveat, or a holder's caveats."""
+    """What ``markings_from`` reads of such a row: a caveat, or a holder's caveats."""
 
     _caveat: str = ""
     _caveats: tuple[str, ...] = ()
 
 
-def _links_among(user: Any) -> QuerySet[Any]:
-    return _marked_links(user).filter(among("subject_id")).values_list("subject_id", "_caveat")
-
-
-def _sightings_among(user: Any) -> QuerySet[Any]:
-    return (
-        _marked_sightings(user)
-        .filter(among("identifier_id"))
-        .values_list("identifier_id", "_caveat")
-    )
-
-
-def _holders_among(user: Any) -> QuerySet[Any]:
-    return _holders(user).filter(among("identifier_id")).values_list("identifier_id", "_caveats")
-
-
-#: The prefetches of ``_PREFETCHES`` as compiled reads (``permissions.compiled``): where each
-#: puts its rows, the read (record id, caveat or caveats), and which of ``_Row``'s fields.
-_COMPILED: dict[type[Model], tuple[tuple[str, Callable[[Any], QuerySet[Any]], str], ...]] = {
+#: Where each kind of record's markings come from (none for a tip: its own caveat).
+_SOURCES: dict[type[Model], tuple[_Source, ...]] = {
     m.Tip: (),
-    m.Subject: ((_LINKS, _links_among, "_caveat"),),
+    m.Subject: (_Source(_LINKS, _marked_links, "tip_links", "subject_id", "_caveat"),),
     m.Identifier: (
-        (_SIGHTINGS, _sightings_among, "_caveat"),
-        (_HOLDERS, _holders_among, "_caveats"),
+        _Source(_SIGHTINGS, _marked_sightings, "sightings", "identifier_id", "_caveat"),
+        _Source(_HOLDERS, _holders, "subject_links", "identifier_id", "_caveats"),
     ),
 }
 
@@ -138,21 +124,23 @@ def load_markings(model: type[Model], records: dict[Any, Model], user: Any) -> N
     as ``marking_prefetches`` would, with one compiled statement per prefetch
     (``permissions.compiled``; ``user`` must be one that ``compiles_for`` accepts)."""
     partner = user.role == m.Role.INVESTIGATOR
-    for attribute, build, field in _COMPILED[model]:
+    for source in _SOURCES[model]:
         found: dict[Any, list[_Row]] = {pk: [] for pk in records}
         if records:
-            for pk, value in compiled(build, user.role, partner=partner).rows(user, list(records)):
-                found[pk].append(_Row(**{field: tuple(value) if field == "_caveats" else value}))
+            statement = compiled(source.among, user.role, partner=partner)
+            for pk, value in statement.rows(user, list(records)):
+                caveats = tuple(value) if source.value == "_caveats" else value
+                found[pk].append(_Row(**{source.value: caveats}))
         for pk, record in records.items():
-            setattr(record, attribute, found[pk])
+            setattr(record, source.attribute, found[pk])
 
 
 def marking_prefetch_builders(model: type[Model]) -> tuple[Callable[[Any], Prefetch], ...]:
     """Functions of the user giving the prefetches ``markings_from`` needs of a ``model``
     record (none for a tip, which carries its own caveat)."""
-    if model not in _PREFETCHES:
+    if model not in _SOURCES:
         raise TypeError(f"{model.__name__} records carry no handling markings")
-    return _PREFETCHES[model]
+    return tuple(source.prefetch for source in _SOURCES[model])
 
 
 def marking_prefetches(model: type[Model], user: Any) -> list[Prefetch]:
