@@ -13,11 +13,13 @@ statement's parameters are then replaced by the caller's:
 - the start of its disclosure window (``scoping.CUTOFF_STAND_IN``);
 - the ids asked for, one array parameter.
 
-The statement is bound on the server (``backend.prepared``) and planned for each caller's
-values (``Compiled.rows`` says why not prepared). A compiled statement that does not hold each
-stand-in where the caller's values must go is refused when it is compiled, so a rule that
-starts to depend on something else of the caller fails loudly instead of reading the
-stand-in's rows.
+The statement runs prepared (``backend.prepared``). A generic plan cannot start from the
+caller's disclosures, however few the statistics say they are: in a statement being compiled,
+the disclosure window is checked row by row (``permissions.scoping._DisclosedRow``).
+
+A compiled statement that does not hold each stand-in where the caller's values must go is
+refused when it is compiled, so a rule that starts to depend on something else of the caller
+fails loudly instead of reading the stand-in's rows.
 """
 
 from __future__ import annotations
@@ -117,16 +119,13 @@ class Compiled:
         return None
 
     def rows(self, user: Any, ids: Sequence[int]) -> list[tuple[Any, ...]]:
-        """The statement's rows for ``user`` and ``ids``, planned for them. (Prepared, the
-        statements' generic plans read every disclosure of the caller's first where the
-        statistics said there were few: about 30 ms a lookup instead of 0.1 on the benchmark's
-        data, with the statistics this server's autovacuum left.)"""
+        """The statement's rows for ``user`` and ``ids``, run prepared."""
         values = {"ids": list(ids), "pk": user.pk, "cutoff": disclosure_cutoff()}
         params = [
             value if slot is None else values[slot]
             for value, slot in zip(self.params, self.slots, strict=True)
         ]
-        return fetch_prepared(self.sql, params, prepare=False)
+        return fetch_prepared(self.sql, params)
 
 
 def compiled(build: Callable[[Any], QuerySet[Any]], role: str, *, partner: bool) -> Compiled:

@@ -37,8 +37,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Model, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import BooleanField, F, Model, Q, QuerySet
+from django.db.models.expressions import Expression, RawSQL
 from django.utils import timezone
 
 from backend import models as m
@@ -97,6 +97,50 @@ def _disclosed(model: type[Model], user: Any) -> RawSQL:
     )
 
 
+class _DisclosedRow(Expression):
+    """The compiled form of ``_disclosed`` (``permissions.compiled``): whether this row's record
+    was disclosed to the caller within the window, checked row by row (``OFFSET 0`` keeps
+    PostgreSQL from turning it into a join), so that the generic plan of a prepared
+    statement reads the rows it was asked about and never starts from the caller's
+    disclosures, however many they are."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, column: Any, params: tuple[Any, ...]) -> None:
+        super().__init__()
+        self.column = column
+        self.params = params
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.column]
+
+    def set_source_expressions(self, expressions: list[Any]) -> None:
+        (self.column,) = expressions
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        column, params = compiler.compile(self.column)
+        return (
+            f"EXISTS (SELECT 1 FROM {m.Disclosure._meta.db_table} WHERE object_id = {column} "
+            "AND user_id = %s AND content_type_id = %s AND created_at > %s OFFSET 0)",
+            [*params, *self.params],
+        )
+
+
+def _disclosed_filter(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
+    """``queryset`` restricted to records disclosed to ``user`` within the window: as a
+    subquery of the disclosures (``_disclosed``), or, in a statement being compiled for
+    given ids, row by row (``_DisclosedRow``)."""
+    if CUTOFF_STAND_IN.get() is None:
+        return queryset.filter(pk__in=_disclosed(queryset.model, user))
+    params = (
+        user.pk,
+        ContentType.objects.get_for_model(queryset.model).pk,
+        CUTOFF_STAND_IN.get(),
+    )
+    return queryset.filter(_DisclosedRow(F("pk"), params))
+
+
 def _note_records(user: Any) -> Q:
     """Notes on records visible to ``user``."""
     condition = Q(pk__in=[])
@@ -138,7 +182,7 @@ def _investigator(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     model = queryset.model
     rule = PARTNER_RULES.get(model)
     if rule is not None and model in DISCLOSABLE:
-        return rule(queryset).filter(pk__in=_disclosed(model, user))
+        return _disclosed_filter(rule(queryset), user)
     ends = edge_ends(model)
     if rule is not None and ends:
         return rule(queryset).filter(
