@@ -107,19 +107,14 @@ def fetch_prepared(
     params: Sequence[Any] | Mapping[str, Any],
     *,
     using: str = DEFAULT_DB_ALIAS,
-    prepare: bool = True,
 ) -> list[tuple[Any, ...]]:
     """The rows of ``sql`` (``%s`` or ``%(name)s`` placeholders) run with ``params`` as a
     prepared statement on Django's connection ``using``, inside its current transaction if
-    any; a database error is raised as Django's (``django.db.IntegrityError``...).
-
-    ``prepare=False``: bound on the server all the same, but planned for each run's values,
-    for a statement whose best plan depends on them (a prepared statement's generic plan
-    does not look at them)."""
+    any; a database error is raised as Django's (``django.db.IntegrityError``...)."""
     connection = connections[using]
     if connection.__dict__.get(_DEFERRED) is not None:
         _send_now(connection)
-    return _run(connection, sql, params, prepare=prepare)
+    return _run(connection, sql, params)
 
 
 def fetch_prepared_value(sql: str, params: Sequence[Any], *, using: str = DEFAULT_DB_ALIAS) -> Any:
@@ -137,11 +132,9 @@ def _run(
     connection: Any,
     sql: str,
     params: Sequence[Any] | Mapping[str, Any],
-    *,
-    prepare: bool = True,
 ) -> list[tuple[Any, ...]]:
     connection.ensure_connection()
-    prepared = prepare and bool(settings.DATABASE_PREPARED_STATEMENTS)
+    prepared = bool(settings.DATABASE_PREPARED_STATEMENTS)
     started = time.monotonic()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=prepared)
