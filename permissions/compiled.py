@@ -15,7 +15,7 @@ statement's parameters are then replaced by the caller's:
 
 The statement runs prepared (``backend.prepared``). A generic plan cannot start from the
 caller's disclosures, however few the statistics say they are: in a statement being compiled,
-the disclosure window is checked row by row (``permissions.scoping._DisclosedRow``).
+the disclosure window is checked row by row (``permissions.scoping._disclosed_filter``).
 
 A compiled statement that does not hold each stand-in where the caller's values must go is
 refused when it is compiled, so a rule that starts to depend on something else of the caller
@@ -31,8 +31,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections
-from django.db.models import BooleanField, F, Model, QuerySet
-from django.db.models.expressions import Expression
+from django.db.models import Model, QuerySet
 
 from backend import models as m
 from backend.prepared import fetch_prepared
@@ -40,6 +39,7 @@ from permissions.partner import OWNING_AGENCY
 from permissions.scoping import (
     CUTOFF_STAND_IN,
     DISCLOSABLE,
+    ColumnCondition,
     disclosure_cutoff,
     scope_queryset,
 )
@@ -67,32 +67,10 @@ class _Ids(list):
     """The ids parameter of a compiled statement (told apart from any other list by type)."""
 
 
-class Among(Expression):
-    """``column = ANY(ids)``, a condition to filter on: the ids a compiled statement is run
-    for, one array parameter, replaced by the ids asked for (an index condition that leads
-    the plan)."""
-
-    conditional = True
-    output_field = BooleanField()
-
-    def __init__(self, column: str) -> None:
-        super().__init__()
-        self.column: Any = F(column)
-
-    def get_source_expressions(self) -> list[Any]:
-        return [self.column]
-
-    def set_source_expressions(self, expressions: list[Any]) -> None:
-        (self.column,) = expressions
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        sql, params = compiler.compile(self.column)
-        return f"{sql} = ANY(%s::bigint[])", [*params, _Ids()]
-
-
-def among(column: str) -> Among:
-    """The condition ``column`` is one of the ids asked for (see ``Among``)."""
-    return Among(column)
+def among(column: str) -> ColumnCondition:
+    """The condition ``column`` is one of the ids asked for: one array parameter, replaced by
+    those ids (an index condition that leads the plan)."""
+    return ColumnCondition(column, "{column} = ANY(%s::bigint[])", [_Ids()])
 
 
 class Compiled:

@@ -31,6 +31,7 @@ and the records at both ends are visible to them.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -48,6 +49,7 @@ from permissions.partner import OWNING_AGENCY, PARTNER_RULES
 __all__ = [
     "CUTOFF_STAND_IN",
     "DISCLOSABLE",
+    "ColumnCondition",
     "disclosure_cutoff",
     "scope_queryset",
     "statistics_threshold",
@@ -82,35 +84,41 @@ def disclosure_cutoff() -> datetime:
 CUTOFF_STAND_IN: ContextVar[datetime | None] = ContextVar("cutoff_stand_in", default=None)
 
 
+#: A disclosure's match for a caller within the reopening window (``_window``'s parameters).
+_WINDOW = "user_id = %s AND content_type_id = %s AND created_at > %s"
+
+
+def _window(model: type[Model], user: Any) -> tuple[Any, ...]:
+    return (
+        user.pk,
+        ContentType.objects.get_for_model(model).pk,
+        CUTOFF_STAND_IN.get() or disclosure_cutoff(),
+    )
+
+
 def _disclosed(model: type[Model], user: Any) -> RawSQL:
     """Ids of the ``model`` records a lookup of ``user``'s returned within the reopening
     window: the one place the window applies. (Written as SQL: built through the ORM, this
     subquery cost a partner's every scoped list more than the list's own query.)"""
     return RawSQL(
-        f"SELECT object_id FROM {m.Disclosure._meta.db_table} "
-        "WHERE user_id = %s AND content_type_id = %s AND created_at > %s",
-        (
-            user.pk,
-            ContentType.objects.get_for_model(model).pk,
-            CUTOFF_STAND_IN.get() or disclosure_cutoff(),
-        ),
+        f"SELECT object_id FROM {m.Disclosure._meta.db_table} WHERE {_WINDOW}",
+        _window(model, user),
     )
 
 
-class _DisclosedRow(Expression):
-    """The compiled form of ``_disclosed`` (``permissions.compiled``): whether this row's record
-    was disclosed to the caller within the window, checked row by row (``OFFSET 0`` keeps
-    PostgreSQL from turning it into a join), so that the generic plan of a prepared
-    statement reads the rows it was asked about and never starts from the caller's
-    disclosures, however many they are."""
+class ColumnCondition(Expression):
+    """A condition on one column of the row, written as SQL: ``template`` with ``{column}``
+    standing for the column (as the query names it, wherever the queryset ends up nested)
+    and ``%s`` for each of ``params``."""
 
     conditional = True
     output_field = BooleanField()
 
-    def __init__(self, column: Any, params: tuple[Any, ...]) -> None:
+    def __init__(self, column: str, template: str, params: Sequence[Any]) -> None:
         super().__init__()
-        self.column = column
-        self.params = params
+        self.column: Any = F(column)
+        self.template = template
+        self.params = list(params)
 
     def get_source_expressions(self) -> list[Any]:
         return [self.column]
@@ -120,25 +128,22 @@ class _DisclosedRow(Expression):
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         column, params = compiler.compile(self.column)
-        return (
-            f"EXISTS (SELECT 1 FROM {m.Disclosure._meta.db_table} WHERE object_id = {column} "
-            "AND user_id = %s AND content_type_id = %s AND created_at > %s OFFSET 0)",
-            [*params, *self.params],
-        )
+        return self.template.format(column=column), [*params, *self.params]
 
 
 def _disclosed_filter(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     """``queryset`` restricted to records disclosed to ``user`` within the window: as a
-    subquery of the disclosures (``_disclosed``), or, in a statement being compiled for
-    given ids, row by row (``_DisclosedRow``)."""
+    subquery of the disclosures (``_disclosed``); or, in a statement being compiled for given
+    ids (``permissions.compiled``), row by row, ``OFFSET 0`` keeping PostgreSQL from turning
+    the check into a join, so that the statement's generic plan reads the rows it was asked
+    about and never starts from the caller's disclosures, however many they are."""
     if CUTOFF_STAND_IN.get() is None:
         return queryset.filter(pk__in=_disclosed(queryset.model, user))
-    params = (
-        user.pk,
-        ContentType.objects.get_for_model(queryset.model).pk,
-        CUTOFF_STAND_IN.get(),
+    row_by_row = (
+        f"EXISTS (SELECT 1 FROM {m.Disclosure._meta.db_table} "
+        f"WHERE object_id = {{column}} AND {_WINDOW} OFFSET 0)"
     )
-    return queryset.filter(_DisclosedRow(F("pk"), params))
+    return queryset.filter(ColumnCondition("pk", row_by_row, _window(queryset.model, user)))
 
 
 def _note_records(user: Any) -> Q:
