@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import progress, setup_environment
 from bench.lookup_bench import QUERY, bench_user, criteria, load, reads, register_query
-from bench.throughput_bench import BENCH_DOCUMENT, PARTNER_DOCUMENT, TIPGRAPH_QUERY
+from bench.throughput_bench import tipgraph_document
 
 #: Print each request's statements (``--statements``).
 SHOW_STATEMENTS = False
@@ -104,29 +104,13 @@ def measure(
 
 
 def register_documents() -> tuple[str, str]:
-    """Register the committed documents (as ``make serve`` does), ``QUERY`` and the throughput
-    benchmark's selection, in the benchmark's database only; the texts of that selection and
-    of the committed partner document, as registered."""
-    import io
-
-    from django.conf import settings
-    from django.core.management import call_command
-
-    from backend.documents import document_hash, printed_document, read_documents
-    from backend.models import TrustedDocument
-
-    call_command("load_documents", stdout=io.StringIO())
+    """Register the documents as the throughput benchmark does (the committed ones, as ``make
+    serve`` does, and its selection), then ``QUERY``, in the benchmark's database only; the
+    texts of that selection and of the committed partner document, as registered."""
+    partner = tipgraph_document("registered")
+    fields = tipgraph_document("equivalent")  # (each loads the committed documents first)
     register_query()
-    fields = printed_document(BENCH_DOCUMENT, TIPGRAPH_QUERY)
-    digest = document_hash(fields)
-    TrustedDocument.objects.filter(name=BENCH_DOCUMENT).exclude(hash=digest).delete()
-    TrustedDocument.objects.get_or_create(
-        hash=digest, defaults={"name": BENCH_DOCUMENT, "document": fields}
-    )
-    for found in read_documents(settings.GRAPHQL_DOCUMENTS_DIR):
-        if found.name == PARTNER_DOCUMENT:
-            return fields, found.text
-    raise SystemExit(f"no {PARTNER_DOCUMENT} document in {settings.GRAPHQL_DOCUMENTS_DIR}")
+    return fields.text, partner.text
 
 
 def main() -> None:
