@@ -82,21 +82,20 @@ def _take_deferred(connection: Any) -> dict[str, str]:
 
 def _send_deferred(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
     """Django's execute wrapper: the deferred settings go before the statement."""
-    connection = context["connection"]
-    if connection.__dict__.get(_DEFERRED) is not None:
-        _send_now(connection)
+    _send_now(context["connection"])
     return execute(sql, params, many, context)
 
 
 def send_deferred(*, using: str = DEFAULT_DB_ALIAS) -> None:
     """Send the connection's deferred settings now, if any: before a statement that Django's
     execute wrappers do not see (a COPY)."""
-    connection = connections[using]
-    if connection.__dict__.get(_DEFERRED) is not None:
-        _send_now(connection)
+    _send_now(connections[using])
 
 
 def _send_now(connection: Any) -> None:
+    """Send ``connection``'s deferred settings, if any, each in a statement of its own."""
+    if connection.__dict__.get(_DEFERRED) is None:
+        return  # (every statement passes here: nothing to take apart)
     for name, value in _take_deferred(connection).items():
         with connection.cursor() as cursor:
             cursor.execute(_SET_SQL, [name, value])
@@ -112,8 +111,7 @@ def fetch_prepared(
     prepared statement on Django's connection ``using``, inside its current transaction if
     any; a database error is raised as Django's (``django.db.IntegrityError``...)."""
     connection = connections[using]
-    if connection.__dict__.get(_DEFERRED) is not None:
-        _send_now(connection)
+    _send_now(connection)
     return _run(connection, sql, params)
 
 
