@@ -128,9 +128,15 @@ def _compile(
     return Compiled(sql, params, partner=partner)
 
 
+def _columns(model: type[Model]) -> list[str]:
+    """The attributes of ``model``'s columns, in the order ``_records_among`` reads them."""
+    return [f.attname for f in model._meta.concrete_fields]
+
+
 def _records_among(model: type[Model], user: Any) -> QuerySet[Any]:
-    fields = [f.attname for f in model._meta.concrete_fields]
-    return scope_queryset(model._default_manager.filter(among("pk")), user).values_list(*fields)
+    return scope_queryset(model._default_manager.filter(among("pk")), user).values_list(
+        *_columns(model)
+    )
 
 
 #: The compiled readers of scoped records, one per model (stable keys for the cache).
@@ -158,8 +164,7 @@ def scoped_records(model: type[Model], ids: Sequence[int], user: Any) -> dict[in
     build = _RECORDS.setdefault(model, functools.partial(_records_among, model))
     rows = compiled(build, user.role, partner=user.role == m.Role.INVESTIGATOR).rows(user, ids)
     alias = model._default_manager.db
-    fields = model._meta.concrete_fields
-    names = [f.attname for f in fields]
+    names = _columns(model)
     connection = connections[alias]
     convert = _converters(model, connection)
     key = names.index(model._meta.pk.attname)
